@@ -1,0 +1,62 @@
+with
+
+source as (
+
+    select * from {{ source('spotify', 'plays') }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        play_id,
+        account,
+        track_id,
+        episode_id,
+        audiobook_id,
+        audiobook_chapter_id,
+
+        ---------- strings
+        content_type,
+        track_name,
+        artist_name,
+        album_name,
+        episode_name,
+        show_name,
+        audiobook_title,
+        audiobook_chapter_title,
+        platform,
+        upper(conn_country) as conn_country,
+        reason_start,
+        reason_end,
+        source,
+        source_file,
+        ts_precision,
+        -- What was played when there is no Spotify ID (account-data rows, local files).
+        case
+            when track_id is not null then 'spotify:' || track_id
+            when content_type = 'music'
+                then 'name:' || lower(coalesce(artist_name, '')) || '|' || lower(coalesce(track_name, ''))
+        end as track_key,
+
+        ---------- numerics
+        ms_played,
+
+        ---------- booleans
+        shuffle as is_shuffle,
+        skipped as is_skipped,
+        offline as is_offline,
+        incognito_mode as is_incognito,
+        is_local,
+
+        ---------- dates and timestamps (UTC)
+        cast(date as date) as partition_date,
+        played_at,
+        played_at - to_milliseconds(ms_played) as started_at
+
+    from source
+
+)
+
+select * from renamed

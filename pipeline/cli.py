@@ -1,0 +1,152 @@
+"""``music-tracker``: the command line of the product.
+
+Commands: ``demo`` (the whole pipeline on the bundled sample, offline), ``import PATH...`` (your
+Spotify export files, a folder, or the .zip), ``build`` (bring the warehouse up to date),
+``rebuild`` (staged data and warehouse from raw/ alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+from pathlib import Path
+
+from pipeline import settings as settings_mod
+from pipeline.log import setup_logging
+
+logger = logging.getLogger(__name__)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _build_everything(local_scheduler: bool = True) -> int:
+    from pipeline.runner import run_tasks
+    from pipeline.tasks import PublishReporting, StageAllPlays
+
+    code = run_tasks([StageAllPlays()], local_scheduler=local_scheduler)
+    if code:
+        return code
+    return run_tasks([PublishReporting(date=_today())], local_scheduler=local_scheduler)
+
+
+def import_paths(paths: list[Path], account: str, local_scheduler: bool = True) -> int:
+    """Import export files/folders/zips, bring the warehouse up to date, print a report."""
+    from pipeline.report import import_report, print_import_report
+    from pipeline.runner import run_tasks
+    from pipeline.tasks import ImportExport
+    from pipeline.tasks.imports import find_export_files
+
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"error: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
+        return 2
+    files = find_export_files(paths)
+    if not files:
+        print("error: no Spotify streaming-history files found in the given paths", file=sys.stderr)
+        return 2
+    settings_mod.get_settings().account(account)
+    tasks = [ImportExport(file=str(f.resolve()), account=account) for f in files]
+    code = run_tasks(tasks, local_scheduler=local_scheduler)
+    if code == 0:
+        code = _build_everything(local_scheduler)
+    print_import_report(import_report(files, account))
+    return code
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the whole pipeline on the bundled sample, offline, into its own data folder."""
+    from pipeline.report import print_summary
+
+    settings = settings_mod.get_settings()
+    sample = settings.paths.sample_dir
+    if not sample.exists():
+        print(f"error: bundled sample not found at {sample}", file=sys.stderr)
+        return 2
+    print(f"Music Tracker demo: importing the bundled sample from {sample}")
+    print(f"(its own lake: {settings.paths.data_dir}; your real data is untouched)\n")
+    code = import_paths([sample], settings.default_account)
+    print_summary()
+    return code
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    account = args.account or settings_mod.get_settings().default_account
+    return import_paths([Path(p) for p in args.paths], account)
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from pipeline.report import print_summary
+    from pipeline.runner import run_tasks
+    from pipeline.tasks import DailyPipeline
+
+    date = args.date or _today()
+    code = run_tasks([DailyPipeline(date=date)])
+    if code == 0:
+        print_summary()
+    return code
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    """Recreate staged/, the warehouse and reporting/ from raw/ alone."""
+    from pipeline.report import print_summary
+    from pipeline.runner import run_tasks
+    from pipeline.tasks import ImportExport
+    from pipeline.tasks.imports import raw_imports
+
+    tasks = [ImportExport(file=str(path), account=account) for path, account in raw_imports()]
+    code = run_tasks(tasks) if tasks else 0
+    if code == 0:
+        code = _build_everything()
+    if code == 0:
+        print_summary()
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="music-tracker", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data-dir", help="data lake folder for this command (default: paths.data_dir)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run everything on the bundled sample (offline)")
+    demo.set_defaults(func=cmd_demo, demo=True)
+
+    imp = sub.add_parser("import", help="import Spotify export files, folders or the .zip")
+    imp.add_argument("paths", nargs="+", help="Streaming_History_*.json, endsong_*.json, ...")
+    imp.add_argument("--account", help="listener the files belong to (default_account)")
+    imp.set_defaults(func=cmd_import)
+
+    build = sub.add_parser("build", help="run the daily pipeline (stage, dbt build, publish)")
+    build.add_argument("--date", type=dt.date.fromisoformat, help="UTC day (default today)")
+    build.set_defaults(func=cmd_build)
+
+    rebuild = sub.add_parser("rebuild", help="rebuild staged data and warehouse from raw/")
+    rebuild.set_defaults(func=cmd_rebuild)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging()
+    try:
+        if args.data_dir:
+            os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(Path(args.data_dir).resolve())
+        settings = settings_mod.reload_settings()
+        if getattr(args, "demo", False) and not args.data_dir:
+            os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(settings.paths.demo_data_dir)
+            settings_mod.reload_settings()
+    except settings_mod.SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Atomic file writes: every target appears complete or not at all."""

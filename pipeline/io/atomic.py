@@ -1,0 +1,83 @@
+"""Write files so that a reader (or a rerun) never sees half of one.
+
+Every write goes to a temporary name in the same directory, is flushed and fsynced, then renamed
+over the target with ``os.replace`` (atomic on POSIX). The temporary name ends in
+``-luigi-tmp-NNNNNNNNNN`` like Luigi's ``temporary_path()``, so ``*.parquet`` globs never match it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+TMP_MARK = "-luigi-tmp-"
+
+
+def temp_name(target: Path) -> Path:
+    """A sibling of ``target`` that no reader's glob matches."""
+    return target.with_name(f"{target.name}{TMP_MARK}{random.randrange(10**10):010d}")
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path | str, mode: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path; rename it onto ``target`` only if the block succeeds."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(target)
+    try:
+        yield tmp
+        if mode is not None:
+            os.chmod(tmp, mode)
+        _fsync(tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _fsync(path: Path) -> None:
+    with contextlib.suppress(OSError), open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def write_bytes_atomic(target: Path | str, data: bytes, mode: int | None = None) -> None:
+    """Write ``data`` to ``target`` atomically (optionally with a file mode, e.g. 0o600)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    fd = os.open(tmp, flags, 0o600 if mode is None else mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is None:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_json_atomic(target: Path | str, obj: Any, mode: int | None = None) -> None:
+    """Write ``obj`` as pretty JSON atomically."""
+    data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode("utf-8") + b"\n"
+    write_bytes_atomic(target, data, mode=mode)
+
+
+def clean_temp_files(root: Path) -> int:
+    """Remove leftovers of killed writers under ``root``; return how many were removed."""
+    removed = 0
+    if not root.exists():
+        return 0
+    for path in root.rglob(f"*{TMP_MARK}*"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed

@@ -1,0 +1,46 @@
+"""Parquet targets: written atomically, with their provenance in the file's metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.io.atomic import atomic_path
+
+PROVENANCE_KEY = b"music_tracker.provenance"
+
+
+def write_parquet_atomic(
+    target: Path | str, table: pa.Table, provenance: dict[str, Any] | None = None
+) -> None:
+    """Write ``table`` to ``target`` via temp file + rename.
+
+    ``provenance`` (what the file was built from) is stored in the Parquet key-value metadata, so
+    the data and the record of its inputs can never disagree: a task's ``complete()`` reads it.
+    """
+    if provenance is not None:
+        meta = dict(table.schema.metadata or {})
+        meta[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True, default=str).encode()
+        table = table.replace_schema_metadata(meta)
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def read_provenance(path: Path | str) -> dict[str, Any] | None:
+    """The provenance stored by ``write_parquet_atomic``; None if absent or unreadable."""
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowInvalid):
+        return None
+    raw = meta.get(PROVENANCE_KEY)
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,116 @@
+"""Every path template of the data lake, in one place.
+
+Zones (see data/README.md): ``raw/`` exactly as received and append-only, ``staged/`` the Luigi
+targets (Parquet), ``state/`` cursors, lookup state and token caches, ``warehouse/`` the DuckDB
+file dbt builds, ``reporting/`` what Metabase opens read-only. Dated partitions use the Hive form
+``date=YYYY-MM-DD`` so both Luigi's RangeDaily and DuckDB's hive_partitioning understand them.
+A breaking schema change bumps the version segment of the dataset it touches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.settings import get_settings
+
+
+def date_dir(date: dt.date) -> str:
+    """The Hive partition segment for a UTC day."""
+    return f"date={date.isoformat()}"
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Path templates rooted at one data directory."""
+
+    root: Path
+
+    # ---------- zones
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def staged(self) -> Path:
+        return self.root / "staged"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.root / "warehouse"
+
+    @property
+    def reporting_dir(self) -> Path:
+        return self.root / "reporting"
+
+    # ---------- raw
+    def raw_export(self, file_id: str, name: str) -> Path:
+        """An imported export file, kept byte for byte under its content hash."""
+        return self.raw / "exports" / file_id / name
+
+    # ---------- staged
+    def import_unit(self, file_id: str) -> Path:
+        """All plays parsed from one imported file (one unit per raw file)."""
+        return self.staged / "imports" / "v1" / f"{file_id}.parquet"
+
+    def import_quarantine(self, file_id: str) -> Path:
+        """Rows of one imported file that could not become plays, with the reason."""
+        return self.staged / "quarantine" / "source=export" / f"{file_id}.parquet"
+
+    @property
+    def import_units_dir(self) -> Path:
+        return self.staged / "imports" / "v1"
+
+    @property
+    def polls_dir(self) -> Path:
+        """Plays landed from recently-played polls: polls/account=A/date=D/<poll>.parquet."""
+        return self.staged / "polls" / "v1"
+
+    def plays_partition(self, date: dt.date) -> Path:
+        """The deduplicated plays of one UTC day, from every source."""
+        return self.staged / "plays" / "v1" / date_dir(date) / "part-0.parquet"
+
+    @property
+    def plays_dir(self) -> Path:
+        return self.staged / "plays" / "v1"
+
+    @property
+    def listeners_file(self) -> Path:
+        """The household's listeners (from config), for dbt."""
+        return self.staged / "reference" / "listeners.parquet"
+
+    def dbt_run_marker(self, date: dt.date) -> Path:
+        return self.staged / "dbt_runs" / date_dir(date) / "run_results.json"
+
+    @property
+    def dbt_runs_dir(self) -> Path:
+        return self.staged / "dbt_runs"
+
+    def publish_marker(self, date: dt.date) -> Path:
+        return self.staged / "published" / date_dir(date) / "manifest.json"
+
+    # ---------- warehouse and reporting
+    @property
+    def warehouse(self) -> Path:
+        return self.warehouse_dir / "build.duckdb"
+
+    @property
+    def reporting_db(self) -> Path:
+        return self.reporting_dir / "reporting.duckdb"
+
+    @property
+    def reporting_marts_dir(self) -> Path:
+        return self.reporting_dir / "marts"
+
+    def reporting_mart(self, name: str) -> Path:
+        return self.reporting_marts_dir / f"{name}.parquet"
+
+
+def lake() -> Lake:
+    """The lake of the current settings."""
+    return Lake(get_settings().paths.data_dir)

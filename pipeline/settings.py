@@ -1,0 +1,305 @@
+"""Typed settings, loaded once from ``config/`` and the environment.
+
+This is the only module that reads configuration files or environment variables (ARCHITECTURE
+invariant 7). Layering, lowest to highest:
+
+1. ``config/base.yaml`` (committed defaults, every setting named there),
+2. ``config/<MUSIC_TRACKER_ENV>.yaml`` (``development``, ``testing``, ``production``),
+3. environment variables ``MUSIC_TRACKER__<SECTION>__<KEY>`` (parsed as YAML scalars), plus the
+   secrets that must never live in a file (``SPOTIFY_CLIENT_SECRET`` and friends).
+
+A missing, unknown or ill-typed setting fails at start-up with its dotted name, because a typo
+in a YAML file should stop the run, not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "MUSIC_TRACKER__"
+ENVIRONMENTS = ("development", "testing", "production")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class PathsSettings:
+    """Where things live; relative paths resolve against the project root."""
+
+    data_dir: Path
+    dbt_project_dir: Path
+    sample_dir: Path
+    demo_data_dir: Path
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """One listener of the household."""
+
+    name: str
+    timezone: str
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class ImportSettings:
+    """How Spotify export files are recognised and bounded."""
+
+    patterns: list[str]
+    max_file_mb: int
+
+
+@dataclass(frozen=True)
+class DedupeSettings:
+    """How one play seen by two sources is recognised."""
+
+    match_window_seconds: int
+
+
+@dataclass(frozen=True)
+class DuckDBSettings:
+    """Resource caps for every DuckDB connection (pipeline and dbt)."""
+
+    memory_limit: str
+    threads: int
+
+
+@dataclass(frozen=True)
+class DbtSettings:
+    """How the warehouse build is run."""
+
+    target: str
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """Listening-session analytics."""
+
+    idle_gap_minutes: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the pipeline reads from configuration."""
+
+    paths: PathsSettings
+    accounts: list[AccountSettings]
+    default_account: str
+    import_: ImportSettings
+    dedupe: DedupeSettings
+    duckdb: DuckDBSettings
+    dbt: DbtSettings
+    sessions: SessionSettings
+    env: str = "development"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def account(self, name: str) -> AccountSettings:
+        """Return the named account or fail with the list of known ones."""
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        known = ", ".join(a.name for a in self.accounts)
+        raise SettingsError(f"accounts: no account named {name!r} (known: {known})")
+
+
+# YAML keys that are Python keywords map to a trailing-underscore field name.
+_RENAMES = {"import": "import_"}
+
+
+def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Turn MUSIC_TRACKER__A__B=value into {"a": {"b": value}}."""
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+        if not parts:
+            continue
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        try:
+            node[parts[-1]] = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"{name}: not a valid value ({exc})") from exc
+    return tree
+
+
+def _coerce(value: Any, hint: Any, name: str, root: Path) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], name, root)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, Mapping):
+            raise SettingsError(f"{name}: expected a mapping, got {type(value).__name__}")
+        return _build(hint, value, name, root)  # type: ignore[arg-type]
+    if origin is list:
+        if not isinstance(value, list):
+            raise SettingsError(f"{name}: expected a list, got {type(value).__name__}")
+        return [_coerce(v, args[0], f"{name}[{i}]", root) for i, v in enumerate(value)]
+    if origin is dict or hint is dict:
+        if not isinstance(value, Mapping):
+            raise SettingsError(f"{name}: expected a mapping, got {type(value).__name__}")
+        return dict(value)
+    if hint is Path:
+        if not isinstance(value, str) or not value:
+            raise SettingsError(f"{name}: expected a path, got {value!r}")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (root / path)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise SettingsError(f"{name}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SettingsError(f"{name}: expected a whole number, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SettingsError(f"{name}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if isinstance(value, bool) or value is None or isinstance(value, Mapping | list):
+            raise SettingsError(f"{name}: expected text, got {value!r}")
+        return str(value)
+    return value
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], prefix: str, root: Path) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    seen: set[str] = set()
+    for key, value in data.items():
+        attr = _RENAMES.get(key, key)
+        dotted = f"{prefix}.{key}" if prefix else key
+        if attr not in fields or attr in ("env", "extra"):
+            if cls is Settings:
+                continue  # top-level sections owned by other modules land in `extra`
+            raise SettingsError(f"{dotted}: unknown setting (typo?)")
+        kwargs[attr] = _coerce(value, hints[attr], dotted, root)
+        seen.add(attr)
+    for name, f in fields.items():
+        if name in seen or name in ("env", "extra"):
+            continue
+        no_default = (
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        )
+        if no_default:
+            key = next((k for k, v in _RENAMES.items() if v == name), name)
+            raise SettingsError(f"{prefix + '.' if prefix else ''}{key}: missing setting")
+    return cls(**kwargs)
+
+
+def load_settings(
+    config_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read and validate the settings; raise SettingsError naming any bad setting."""
+    environ = os.environ if environ is None else environ
+    config_dir = Path(environ.get("MUSIC_TRACKER_CONFIG_DIR", config_dir or PROJECT_ROOT / "config"))
+    root = config_dir.resolve().parent
+    env = environ.get("MUSIC_TRACKER_ENV", "development")
+    if env not in ENVIRONMENTS:
+        raise SettingsError(f"MUSIC_TRACKER_ENV: {env!r} is not one of {', '.join(ENVIRONMENTS)}")
+    data: dict[str, Any] = {}
+    for path in (config_dir / "base.yaml", config_dir / f"{env}.yaml"):
+        if not path.exists():
+            if path.name == "base.yaml":
+                raise SettingsError(f"config: {path} is missing")
+            continue
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"config: {path.name} is not valid YAML: {exc}") from exc
+        if not isinstance(loaded, Mapping):
+            raise SettingsError(f"config: {path.name} must be a mapping of sections")
+        data = _deep_merge(data, loaded)
+    data = _deep_merge(data, _env_overrides(environ))
+    settings: Settings = _build(Settings, data, "", root)
+    known = {_RENAMES.get(f.name, f.name) for f in dataclasses.fields(Settings)}
+    known |= set(_RENAMES)
+    extra = {k: v for k, v in data.items() if k not in known}
+    settings = dataclasses.replace(settings, env=env, extra=extra)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if not settings.accounts:
+        raise SettingsError("accounts: at least one account is required")
+    names = [a.name for a in settings.accounts]
+    if len(set(names)) != len(names):
+        raise SettingsError("accounts: account names must be unique")
+    for i, account in enumerate(settings.accounts):
+        try:
+            ZoneInfo(account.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(
+                f"accounts[{i}].timezone: {account.timezone!r} is not an IANA time zone"
+            ) from exc
+    if settings.default_account not in names:
+        raise SettingsError(f"default_account: {settings.default_account!r} is not in accounts")
+    if settings.duckdb.threads < 1:
+        raise SettingsError("duckdb.threads: must be at least 1")
+
+
+def section(name: str, cls: type[Any]) -> Any:
+    """Validate a top-level section owned by another module (e.g. ``spotify``) into ``cls``.
+
+    Modules that add a section declare a frozen dataclass and call this, so the section gets the
+    same typo and type checks as the core ones without this file knowing every client.
+    """
+    settings = get_settings()
+    data = settings.extra.get(name)
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise SettingsError(f"{name}: expected a mapping of settings")
+    return _build(cls, data, name, PROJECT_ROOT)
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
+
+
+def reload_settings() -> Settings:
+    """Forget the cached settings (tests and the CLI's --data-dir use this) and read again."""
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def secret(name: str) -> str | None:
+    """Read a secret from the environment (never from a committed file); None if unset."""
+    value = os.environ.get(name)
+    return value or None

@@ -1,0 +1,22 @@
+"""Every Luigi task, so ``luigi --module pipeline.tasks <Task>`` finds them all.
+
+No ``task_namespace``: CLI names stay short (``StagePlays``, ``DbtBuild``...). Luigi's range
+tools are re-exported so ``luigi --module pipeline.tasks RangeDaily --of DailyPipeline`` works.
+"""
+
+from luigi.tools.range import RangeDaily
+
+from pipeline.tasks.daily import DailyPipeline
+from pipeline.tasks.imports import ImportExport
+from pipeline.tasks.staging import StageAllPlays, StagePlays
+from pipeline.tasks.warehouse import DbtBuild, PublishReporting
+
+__all__ = [
+    "DailyPipeline",
+    "DbtBuild",
+    "ImportExport",
+    "PublishReporting",
+    "RangeDaily",
+    "StageAllPlays",
+    "StagePlays",
+]

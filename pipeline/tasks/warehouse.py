@@ -1,0 +1,231 @@
+"""Build the warehouse with dbt and publish it for Metabase.
+
+``DbtBuild(date)`` runs ``dbt build`` in a subprocess (dbt is only imported by that process, so
+a cycle with nothing to do never pays dbt's start-up) and keeps ``run_results.json`` as its
+target. Its ``complete()`` accepts a marker for any date at or after ``self.date`` whose
+recorded staged-data fingerprint equals the current one: a backfill runs dbt once, and new
+plays make it run again.
+
+``PublishReporting(date)`` exports every mart to Parquet (atomic replace) and keeps a small
+DuckDB file of views over them in ``reporting/``, written with an older storage version so
+Metabase's bundled DuckDB opens it. Metabase never holds a lock the build needs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import luigi
+import pyarrow as pa
+
+from pipeline import schemas
+from pipeline.io.atomic import write_json_atomic
+from pipeline.io.parquet import write_parquet_atomic
+from pipeline.paths import Lake
+from pipeline.reporting import publish_marts
+from pipeline.settings import get_settings
+from pipeline.tasks.base import current_lake, fingerprint, timed_result
+from pipeline.tasks.staging import StagePlays
+
+logger = logging.getLogger(__name__)
+
+# Staged datasets that are outputs of the build, not inputs to it.
+_NOT_INPUTS = ("dbt_runs", "published")
+
+
+def staged_fingerprint(the_lake: Lake) -> str:
+    """What a build reads: every staged Parquet file (plays, lookups, quarantine, reference)."""
+    return fingerprint(the_lake.staged, exclude=_NOT_INPUTS)
+
+
+def latest_marker(directory: Path, name: str) -> tuple[dt.date, dict] | None:
+    """The newest ``date=*/name`` JSON marker under ``directory``, with its date."""
+    if not directory.exists():
+        return None
+    dated = sorted(directory.glob(f"date=*/{name}"), reverse=True)
+    for path in dated:
+        try:
+            day = dt.date.fromisoformat(path.parent.name.removeprefix("date="))
+            return day, json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            continue
+    return None
+
+
+def write_listeners(the_lake: Lake) -> None:
+    """Write the configured listeners for dbt, only when they changed (keeps fingerprints)."""
+    rows = [
+        {"account": a.name, "display_name": a.display_name or a.name, "timezone": a.timezone}
+        for a in get_settings().accounts
+    ]
+    table = pa.Table.from_pylist(rows, schema=schemas.LISTENERS)
+    target = the_lake.listeners_file
+    if target.exists():
+        import pyarrow.parquet as pq
+
+        if pq.read_table(target).equals(table):
+            return
+    write_parquet_atomic(target, table)
+    placeholder = the_lake.staged / "quarantine" / "source=none" / "empty.parquet"
+    if not placeholder.exists():
+        # So the quarantine source always has a file, even before anything was quarantined.
+        write_parquet_atomic(placeholder, schemas.empty(schemas.QUARANTINE))
+
+
+def dbt_executable() -> str:
+    """The dbt script of this environment (next to the interpreter), else the one on PATH."""
+    beside = Path(sys.executable).with_name("dbt")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("dbt")
+    if not found:
+        raise RuntimeError("dbt is not installed in this environment (uv sync installs it)")
+    return found
+
+
+def dbt_env(the_lake: Lake) -> dict[str, str]:
+    """Environment for the dbt subprocess: absolute paths and resource caps from settings."""
+    settings = get_settings()
+    env = dict(os.environ)
+    env.update(
+        DATA_DIR=str(the_lake.root.resolve()),
+        DBT_DUCKDB_PATH=str(the_lake.warehouse.resolve()),
+        DBT_TARGET=settings.dbt.target,
+        DUCKDB_MEMORY_LIMIT=settings.duckdb.memory_limit,
+        DUCKDB_THREADS=str(settings.duckdb.threads),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    return env
+
+
+def run_dbt(the_lake: Lake, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run one dbt command on the project; stdout and stderr are logged, not lost."""
+    project = get_settings().paths.dbt_project_dir
+    vars_ = {"session_idle_gap_minutes": get_settings().sessions.idle_gap_minutes}
+    cmd = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--vars",
+        json.dumps(vars_),
+    ]
+    the_lake.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        cmd, env=dbt_env(the_lake), cwd=project, capture_output=True, text=True, check=False
+    )
+    for line in proc.stdout.splitlines():
+        logger.debug("dbt: %s", line)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.splitlines()[-40:])
+        logger.error("dbt %s failed (exit %s):\n%s\n%s", args[0], proc.returncode, tail, proc.stderr)
+    return proc
+
+
+def summarise_run_results(path: Path) -> dict:
+    """Counts by status from dbt's run_results.json (models, tests, failures)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    counts: dict[str, int] = {}
+    for result in data.get("results", []):
+        status = str(result.get("status"))
+        counts[status] = counts.get(status, 0) + 1
+    return {"counts": counts, "elapsed_time": data.get("elapsed_time")}
+
+
+class DbtBuild(luigi.Task):
+    """``dbt build`` of the star schema, once per change of the staged data."""
+
+    date: dt.date = luigi.DateParameter(batch_method=max)
+    full_refresh: bool = luigi.BoolParameter(default=False, significant=False)
+    resources = {"warehouse": 1}
+
+    def requires(self) -> list[luigi.Task]:
+        return [StagePlays(date=self.date)]
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(str(current_lake().dbt_run_marker(self.date)))
+
+    def complete(self) -> bool:
+        if not all(t.complete() for t in luigi.task.flatten(self.requires())):
+            return False
+        the_lake = current_lake()
+        latest = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
+        if latest is None or latest[0] < self.date:
+            return False
+        return latest[1].get("staged_fingerprint") == staged_fingerprint(the_lake)
+
+    def run(self) -> None:
+        the_lake = current_lake()
+        with timed_result(self, "warehouse", self.date) as result:
+            write_listeners(the_lake)
+            fp = staged_fingerprint(the_lake)
+            if not any(the_lake.plays_dir.glob("date=*/*.parquet")):
+                marker = {"status": "skipped", "reason": "no plays staged yet"}
+            else:
+                self.set_status_message("dbt build running")
+                args = ["build"] + (["--full-refresh"] if self.full_refresh else [])
+                proc = run_dbt(the_lake, args)
+                run_results = get_settings().paths.dbt_project_dir / "target" / "run_results.json"
+                if proc.returncode != 0:
+                    raise RuntimeError(
+                        f"dbt build failed (exit {proc.returncode}); see the log above and "
+                        f"{run_results}"
+                    )
+                marker = {"status": "success", **summarise_run_results(run_results)}
+                marker["results"] = json.loads(run_results.read_text(encoding="utf-8")).get(
+                    "results", []
+                )
+            marker["staged_fingerprint"] = fp
+            marker["date"] = self.date.isoformat()
+            write_json_atomic(self.output().path, marker)
+            result["rows"] = sum(marker.get("counts", {}).values())
+        self.set_status_message(f"dbt: {marker.get('counts', marker.get('reason'))}")
+
+
+class PublishReporting(luigi.Task):
+    """Export the marts for Metabase without ever locking the warehouse it reads."""
+
+    date: dt.date = luigi.DateParameter(batch_method=max)
+    resources = {"warehouse": 1}
+
+    def requires(self) -> DbtBuild:
+        return DbtBuild(date=self.date)
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(str(current_lake().publish_marker(self.date)))
+
+    def complete(self) -> bool:
+        if not self.requires().complete():
+            return False
+        the_lake = current_lake()
+        built = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
+        published = latest_marker(the_lake.staged / "published", "manifest.json")
+        if built is None or published is None or published[0] < self.date:
+            return False
+        return published[1].get("staged_fingerprint") == built[1].get("staged_fingerprint")
+
+    def run(self) -> None:
+        the_lake = current_lake()
+        built = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
+        assert built is not None  # guaranteed by requires()
+        with timed_result(self, "reporting", self.date) as result:
+            marts = publish_marts(the_lake) if the_lake.warehouse.exists() else {}
+            result["rows"] = sum(marts.values())
+            write_json_atomic(
+                self.output().path,
+                {
+                    "marts": marts,
+                    "staged_fingerprint": built[1].get("staged_fingerprint"),
+                    "reporting_db": str(the_lake.reporting_db),
+                },
+            )
+        self.set_status_message(f"published {len(marts)} marts")

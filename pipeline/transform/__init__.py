@@ -1,0 +1,1 @@
+"""Pure transforms: data in, data out; no Luigi, files or network (ARCHITECTURE invariant 5)."""

@@ -1,0 +1,111 @@
+"""Deduplicate plays: the same play imported twice, polled twice, or seen by two sources.
+
+The rule (documented in the README):
+
+1. **Exact.** Rows with the same ``play_id`` (account, end time to the millisecond, what was
+   played) are one play: re-imported files, the same file in two exports, overlapping polls.
+2. **Same track, two sources.** The export's ``ts`` and the API's ``played_at`` both mark the
+   end of playback, but they are recorded separately. Two rows of the same account and the same
+   Spotify track whose end times are at most ``window_s`` seconds apart are one play.
+3. **Account-data rows** have only names and a minute (``endTime`` is truncated). Such a row is
+   the same play as a richer row of the same account with the same artist and title (case
+   folded) that ended within that minute (± ``window_s``).
+
+Matches never cross midnight UTC, so staging one day alone or a month at once gives the same
+partitions (a pair straddling midnight within the window stays two rows; rare, and documented).
+
+The row kept is the one from the richest source: extended export, then API, then account data
+(``schemas.SOURCES``); ties go to the first file and row, so the result is deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+import pyarrow as pa
+
+from pipeline import schemas
+
+_RANK = {source: rank for rank, source in enumerate(schemas.SOURCES)}
+
+
+@dataclass(frozen=True)
+class DedupeResult:
+    """The deduplicated plays and how many rows each rule removed."""
+
+    plays: pa.Table
+    exact_duplicates: int
+    cross_source_duplicates: int
+
+
+def _ordered(df: pl.DataFrame) -> pl.DataFrame:
+    return (
+        df.with_columns(
+            pl.col("source").replace_strict(_RANK, default=len(_RANK)).alias("_rank"),
+            pl.int_range(pl.len()).alias("_row"),
+        )
+        .sort(["_rank", "source_file", "source_row", "play_id"])
+    )
+
+
+def _name_key() -> pl.Expr:
+    who = pl.coalesce("artist_name", "show_name").fill_null("").str.to_lowercase()
+    what = pl.coalesce("track_name", "episode_name").fill_null("").str.to_lowercase()
+    day = pl.col("played_at").dt.date().cast(pl.String)
+    return (pl.col("account") + "\x1f" + day + "\x1f" + who + "\x1f" + what).alias("_name_key")
+
+
+def _drop_matched(
+    candidates: pl.DataFrame,
+    keepers: pl.DataFrame,
+    key: str,
+    offset_ms: int,
+    tolerance_ms: int,
+) -> pl.DataFrame:
+    """Rows of ``candidates`` with a keeper of the same key within tolerance of (t + offset)."""
+    if candidates.is_empty() or keepers.is_empty():
+        return candidates.head(0)
+    left = candidates.with_columns(
+        (pl.col("played_at").dt.epoch("ms") + offset_ms).alias("_t")
+    ).sort("_t")
+    right = (
+        keepers.select(key, pl.col("played_at").dt.epoch("ms").alias("_t"))
+        .with_columns(pl.col("_t").alias("_match_t"))
+        .sort("_t")
+    )
+    joined = left.join_asof(
+        right, on="_t", by=key, strategy="nearest", tolerance=tolerance_ms, check_sortedness=False
+    )
+    return joined.filter(pl.col("_match_t").is_not_null()).select("_row")
+
+
+def dedupe_plays(table: pa.Table, window_s: int = 10) -> DedupeResult:
+    """Apply the three rules to ``table`` (any number of days); pure."""
+    if table.num_rows == 0:
+        return DedupeResult(table.cast(schemas.PLAYS), 0, 0)
+    df = _ordered(pl.from_arrow(table))  # type: ignore[arg-type]
+    before = df.height
+    df = df.unique(subset=["play_id"], keep="first", maintain_order=True)
+    exact = before - df.height
+    window_ms = window_s * 1000
+
+    day = pl.col("played_at").dt.date().cast(pl.String)
+    track_key = pl.col("account") + "\x1f" + day + "\x1f" + pl.col("track_id")
+    df = df.with_columns(_name_key(), track_key.alias("_track_key"))
+    # Rule 2: lower-ranked rows with a track id, matched against higher-ranked ones.
+    dropped: set[int] = set()
+    with_track = df.filter(pl.col("track_id").is_not_null())
+    for rank in sorted(set(with_track["_rank"].to_list()))[1:]:
+        higher = with_track.filter(pl.col("_rank") < rank)
+        mine = with_track.filter(pl.col("_rank") == rank)
+        dropped |= set(_drop_matched(mine, higher, "_track_key", 0, window_ms)["_row"].to_list())
+    # Rule 3: minute-precision rows against any finer row: true end in [t, t + 60 s).
+    coarse = df.filter(pl.col("ts_precision") == "min")
+    fine = df.filter((pl.col("ts_precision") != "min") & ~pl.col("_row").is_in(list(dropped)))
+    dropped |= set(
+        _drop_matched(coarse, fine, "_name_key", 30_000, 30_000 + window_ms)["_row"].to_list()
+    )
+    kept = df.filter(~pl.col("_row").is_in(list(dropped))).sort(["played_at", "play_id"])
+    out = kept.select(schemas.PLAYS.names).to_arrow().cast(schemas.PLAYS)
+    return DedupeResult(out, exact, len(dropped))

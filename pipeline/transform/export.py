@@ -1,0 +1,293 @@
+"""Parse Spotify's data-export files into plays and quarantine rows.
+
+Two families of export exist, and the importer reads both:
+
+* *Extended streaming history* (``Streaming_History_Audio_*.json``, older ``endsong_*.json``,
+  ``Streaming_History_Video_*.json``): one object per play with ``ts`` (UTC, when playback
+  ended, second precision), ``ms_played``, track/episode/audiobook metadata and URIs, reasons,
+  shuffle, skipped, offline and incognito flags.
+* *Account data* (``StreamingHistory*.json``, ``StreamingHistory_music_*.json``,
+  ``StreamingHistory_podcast_*.json``): ``endTime`` as ``YYYY-MM-DD HH:MM`` (UTC, minute
+  precision), ``msPlayed`` and names only (``artistName``/``trackName`` or
+  ``podcastName``/``episodeName``).
+
+A row that cannot become a play becomes a quarantine row with the reason and the original
+record, so nothing is dropped silently. A file that is not a JSON list of objects raises
+``ExportFormatError`` naming the problem; the caller quarantines the whole file and goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline import schemas
+from pipeline.transform.keys import content_key, play_id
+
+_TRACK_URI = re.compile(r"^spotify:track:([0-9A-Za-z]{22})$")
+_EPISODE_URI = re.compile(r"^spotify:episode:([0-9A-Za-z]{22})$")
+_AUDIOBOOK_URI = re.compile(r"^spotify:(?:audiobook|show):([0-9A-Za-z]{22})$")
+_CHAPTER_URI = re.compile(r"^spotify:(?:chapter|episode):([0-9A-Za-z]{22})$")
+_LOCAL_URI = re.compile(r"^spotify:local:")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+EXTENDED_KEYS = frozenset({"ts", "ms_played"})
+ACCOUNT_KEYS = frozenset({"endTime", "msPlayed"})
+
+
+class ExportFormatError(ValueError):
+    """The file as a whole is not a Spotify export (bad JSON, wrong shape)."""
+
+
+@dataclass
+class ParsedExport:
+    """What one file yielded: plays, quarantined rows, and the format recognised."""
+
+    kind: str
+    plays: pa.Table
+    quarantine: pa.Table
+    rows_read: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class _Columns:
+    """Column-wise accumulator for an Arrow table (much cheaper than a list of dicts)."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.cols: dict[str, list[Any]] = {name: [] for name in schema.names}
+
+    def add(self, row: Mapping[str, Any]) -> None:
+        for name, values in self.cols.items():
+            values.append(row.get(name))
+
+    def table(self) -> pa.Table:
+        arrays = [pa.array(self.cols[f.name], type=f.type) for f in self.schema]
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+def load_json(data: bytes, name: str) -> list[Any]:
+    """Decode a file's bytes into the list of records, or raise ExportFormatError."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ExportFormatError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    try:
+        records = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ExportFormatError(
+            f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "the file may be truncated"
+        ) from exc
+    if not isinstance(records, list):
+        raise ExportFormatError(
+            f"{name}: expected a JSON list of plays, found a {type(records).__name__}"
+        )
+    return records
+
+
+def detect_kind(records: Iterable[Any], name: str) -> str:
+    """'extended' or 'account', from the first object's keys."""
+    for record in records:
+        if not isinstance(record, Mapping):
+            continue
+        keys = set(record)
+        if EXTENDED_KEYS <= keys:
+            return "extended"
+        if ACCOUNT_KEYS <= keys:
+            return "account"
+        raise ExportFormatError(
+            f"{name}: rows have neither 'ts'/'ms_played' (extended streaming history) nor "
+            f"'endTime'/'msPlayed' (account data); first row's keys: {sorted(keys)[:8]}"
+        )
+    return "empty"
+
+
+def parse_export(data: bytes, name: str, account: str) -> ParsedExport:
+    """Parse one export file's bytes for ``account``. Pure: no I/O."""
+    records = load_json(data, name)
+    kind = detect_kind(records, name)
+    plays = _Columns(schemas.PLAYS)
+    quarantine = _Columns(schemas.QUARANTINE)
+    source = "export_extended" if kind == "extended" else "export_account"
+    podcast_file = "podcast" in name.lower()
+    for index, record in enumerate(records):
+        try:
+            if not isinstance(record, Mapping):
+                raise _RowError(f"row is a {type(record).__name__}, not an object")
+            if kind == "extended":
+                row = _extended_row(record)
+            else:
+                row = _account_row(record, podcast_file)
+        except _RowError as exc:
+            quarantine.add(
+                {
+                    "account": account,
+                    "source": source,
+                    "source_file": name,
+                    "source_row": index,
+                    "reason": str(exc),
+                    "record": json.dumps(record, ensure_ascii=False, default=str)[:10_000],
+                }
+            )
+            continue
+        row.update(account=account, source=source, source_file=name, source_row=index)
+        played_ms = int((row["played_at"] - _EPOCH).total_seconds() * 1000)
+        row["play_id"] = play_id(
+            account,
+            played_ms,
+            content_key(
+                row.get("track_id"),
+                row.get("episode_id"),
+                row.get("audiobook_chapter_id"),
+                row.get("artist_name") or row.get("show_name"),
+                row.get("track_name") or row.get("episode_name"),
+            ),
+        )
+        plays.add(row)
+    return ParsedExport(
+        kind=kind, plays=plays.table(), quarantine=quarantine.table(), rows_read=len(records)
+    )
+
+
+class _RowError(ValueError):
+    """One row cannot become a play; the message is the quarantine reason."""
+
+
+def _text(record: Mapping[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _RowError(f"field {key!r} should be text, got {type(value).__name__}")
+    value = value.strip()
+    return value or None
+
+
+def _flag(record: Mapping[str, Any], key: str) -> bool | None:
+    value = record.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise _RowError(f"field {key!r} should be true/false, got {value!r}")
+
+
+def _ms(record: Mapping[str, Any], key: str) -> int:
+    if key not in record or record[key] is None:
+        raise _RowError(f"missing field {key!r}")
+    value = record[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise _RowError(f"field {key!r} should be whole milliseconds, got {value!r}")
+    if value < 0:
+        raise _RowError(f"field {key!r} is negative ({value})")
+    return int(value)
+
+
+def _extended_ts(record: Mapping[str, Any]) -> dt.datetime:
+    value = record.get("ts")
+    if not isinstance(value, str) or not value:
+        raise _RowError("missing field 'ts'")
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise _RowError(f"field 'ts' is not an ISO timestamp: {value!r}") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def _extended_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    played_at = _extended_ts(record)
+    ms_played = _ms(record, "ms_played")
+    track_uri = _text(record, "spotify_track_uri")
+    episode_uri = _text(record, "spotify_episode_uri")
+    audiobook_uri = _text(record, "audiobook_uri")
+    chapter_uri = _text(record, "audiobook_chapter_uri")
+    row: dict[str, Any] = {
+        "played_at": played_at,
+        "ms_played": ms_played,
+        "ts_precision": "s",
+        "track_name": _text(record, "master_metadata_track_name"),
+        "artist_name": _text(record, "master_metadata_album_artist_name"),
+        "album_name": _text(record, "master_metadata_album_album_name"),
+        "episode_name": _text(record, "episode_name"),
+        "show_name": _text(record, "episode_show_name"),
+        "audiobook_title": _text(record, "audiobook_title"),
+        "audiobook_chapter_title": _text(record, "audiobook_chapter_title"),
+        "platform": _text(record, "platform"),
+        "conn_country": _text(record, "conn_country"),
+        "reason_start": _text(record, "reason_start"),
+        "reason_end": _text(record, "reason_end"),
+        "shuffle": _flag(record, "shuffle"),
+        "skipped": _flag(record, "skipped"),
+        "offline": _flag(record, "offline"),
+        "incognito_mode": _flag(record, "incognito_mode"),
+        "is_local": False,
+    }
+    if track_uri:
+        match = _TRACK_URI.match(track_uri)
+        if match:
+            row.update(content_type="music", track_id=match.group(1))
+        elif _LOCAL_URI.match(track_uri):
+            row.update(content_type="music", is_local=True)
+        else:
+            raise _RowError(f"unrecognised track URI {track_uri!r}")
+    elif episode_uri or row["episode_name"]:
+        if episode_uri:
+            match = _EPISODE_URI.match(episode_uri)
+            if not match:
+                raise _RowError(f"unrecognised episode URI {episode_uri!r}")
+            row["episode_id"] = match.group(1)
+        row["content_type"] = "podcast"
+    elif audiobook_uri or chapter_uri or row["audiobook_title"]:
+        if audiobook_uri:
+            match = _AUDIOBOOK_URI.match(audiobook_uri)
+            if not match:
+                raise _RowError(f"unrecognised audiobook URI {audiobook_uri!r}")
+            row["audiobook_id"] = match.group(1)
+        if chapter_uri:
+            match = _CHAPTER_URI.match(chapter_uri)
+            if not match:
+                raise _RowError(f"unrecognised audiobook chapter URI {chapter_uri!r}")
+            row["audiobook_chapter_id"] = match.group(1)
+        row["content_type"] = "audiobook"
+    elif row["track_name"]:
+        # A track with a name but no URI is a local file played through Spotify.
+        row.update(content_type="music", is_local=True)
+    else:
+        raise _RowError("row names no track, episode or audiobook (nothing was played)")
+    return row
+
+
+def _account_row(record: Mapping[str, Any], podcast_file: bool) -> dict[str, Any]:
+    value = record.get("endTime")
+    if not isinstance(value, str) or not value:
+        raise _RowError("missing field 'endTime'")
+    try:
+        played_at = dt.datetime.strptime(value, "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC)
+    except ValueError as exc:
+        raise _RowError(f"field 'endTime' is not 'YYYY-MM-DD HH:MM': {value!r}") from exc
+    row: dict[str, Any] = {
+        "played_at": played_at,
+        "ms_played": _ms(record, "msPlayed"),
+        "ts_precision": "min",
+        "is_local": False,
+    }
+    if "podcastName" in record or "episodeName" in record or podcast_file:
+        show = _text(record, "podcastName") or _text(record, "artistName")
+        episode = _text(record, "episodeName") or _text(record, "trackName")
+        if not episode:
+            raise _RowError("missing field 'episodeName'")
+        row.update(content_type="podcast", show_name=show, episode_name=episode)
+        return row
+    track = _text(record, "trackName")
+    artist = _text(record, "artistName")
+    if not track:
+        raise _RowError("missing field 'trackName'")
+    row.update(content_type="music", track_name=track, artist_name=artist)
+    return row

@@ -1,0 +1,47 @@
+"""Shared fixtures: every test gets its own data lake under tmp_path and fresh settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parent.parent
+
+os.environ.setdefault("MUSIC_TRACKER_ENV", "testing")
+os.environ["MUSIC_TRACKER_ENV"] = "testing"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh lake under tmp_path; settings re-read; Luigi's instance cache cleared."""
+    import luigi.task_register
+
+    from pipeline import settings
+
+    lake_dir = tmp_path / "data"
+    lake_dir.mkdir()
+    monkeypatch.setenv("MUSIC_TRACKER_ENV", "testing")
+    monkeypatch.setenv("MUSIC_TRACKER__PATHS__DATA_DIR", str(lake_dir))
+    settings.reload_settings()
+    luigi.task_register.Register.clear_instance_cache()
+    yield lake_dir
+    monkeypatch.undo()
+    settings.reload_settings()
+    luigi.task_register.Register.clear_instance_cache()
+
+
+@pytest.fixture
+def export_fixtures() -> Path:
+    """The real Spotify export samples (copied from shared/samples into tests/fixtures)."""
+    return FIXTURES / "exports"
+
+
+def run_luigi(tasks: list) -> bool:
+    """Build tasks with the local scheduler, as a user's `--local-scheduler` run would."""
+    import luigi
+
+    return bool(luigi.build(tasks, local_scheduler=True, workers=1, log_level="WARNING"))
