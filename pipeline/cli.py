@@ -107,6 +107,11 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return code
 
 
+#: Modules that add their own subcommands: each has ``register(subparsers)`` (keeps this file
+#: small and lets each feature own its command).
+COMMAND_MODULES: list[str] = []
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="music-tracker", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -128,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rebuild = sub.add_parser("rebuild", help="rebuild staged data and warehouse from raw/")
     rebuild.set_defaults(func=cmd_rebuild)
+
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 

@@ -79,6 +79,14 @@ class Lake:
     def plays_dir(self) -> Path:
         return self.staged / "plays" / "v1"
 
+    def dated_dir(self, dataset: str) -> Path:
+        """Root of a dated dataset of ``schemas.DATED_DATASETS`` (e.g. "lookups/geo_places")."""
+        return self.staged / dataset / "v1"
+
+    def dated_partition(self, dataset: str, date: dt.date, name: str = "part-0") -> Path:
+        """One partition file of a dated dataset."""
+        return self.dated_dir(dataset) / date_dir(date) / f"{name}.parquet"
+
     @property
     def listeners_file(self) -> Path:
         """The household's listeners (from config), for dbt."""

@@ -48,9 +48,7 @@ def import_report(files: list[Path], account: str) -> list[FileReport]:
         prov = read_provenance(unit) or {}
         qfile = the_lake.import_quarantine(uid)
         quarantine = (
-            con.execute(
-                f"select reason from read_parquet('{_glob_sql(qfile)}')"
-            ).fetchall()
+            con.execute(f"select reason from read_parquet('{_glob_sql(qfile)}')").fetchall()
             if qfile.exists()
             else []
         )

@@ -209,9 +209,7 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str, root: Path) -> 
     for name, f in fields.items():
         if name in seen or name in ("env", "extra"):
             continue
-        no_default = (
-            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        )
+        no_default = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         if no_default:
             key = next((k for k, v in _RENAMES.items() if v == name), name)
             raise SettingsError(f"{prefix + '.' if prefix else ''}{key}: missing setting")
@@ -223,7 +221,9 @@ def load_settings(
 ) -> Settings:
     """Read and validate the settings; raise SettingsError naming any bad setting."""
     environ = os.environ if environ is None else environ
-    config_dir = Path(environ.get("MUSIC_TRACKER_CONFIG_DIR", config_dir or PROJECT_ROOT / "config"))
+    config_dir = Path(
+        environ.get("MUSIC_TRACKER_CONFIG_DIR", config_dir or PROJECT_ROOT / "config")
+    )
     root = config_dir.resolve().parent
     env = environ.get("MUSIC_TRACKER_ENV", "development")
     if env not in ENVIRONMENTS:

@@ -25,24 +25,100 @@ _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # Real artists (several appear in the API and MusicBrainz samples) first, then invented ones.
 _REAL_ARTISTS = [
-    "Labrinth", "NCT DREAM", "Rick Astley", "Serge Gainsbourg", "The Killers", "Cyndi Lauper",
-    "Pitbull", "Bad Omens", "The Beatles", "Burzum", "Jack Harlow", "Big Sean", "Aminé",
-    "LLusion", "dhruv", "BLEM", "Björk", "Sigur Rós", "Daft Punk", "Rosalía", "Stromae",
-    "Fela Kuti", "Nina Simone", "Radiohead", "Kraftwerk", "Arctic Monkeys", "Beyoncé",
-    "Kendrick Lamar", "Taylor Swift", "Bad Bunny", "Tame Impala", "Massive Attack",
+    "Labrinth",
+    "NCT DREAM",
+    "Rick Astley",
+    "Serge Gainsbourg",
+    "The Killers",
+    "Cyndi Lauper",
+    "Pitbull",
+    "Bad Omens",
+    "The Beatles",
+    "Burzum",
+    "Jack Harlow",
+    "Big Sean",
+    "Aminé",
+    "LLusion",
+    "dhruv",
+    "BLEM",
+    "Björk",
+    "Sigur Rós",
+    "Daft Punk",
+    "Rosalía",
+    "Stromae",
+    "Fela Kuti",
+    "Nina Simone",
+    "Radiohead",
+    "Kraftwerk",
+    "Arctic Monkeys",
+    "Beyoncé",
+    "Kendrick Lamar",
+    "Taylor Swift",
+    "Bad Bunny",
+    "Tame Impala",
+    "Massive Attack",
 ]
 _WORDS = [
-    "Midnight", "Echo", "Golden", "River", "Neon", "Paper", "Silver", "Ghost", "Summer",
-    "Velvet", "Static", "Ocean", "Glass", "Wild", "Electric", "Quiet", "Fire", "Blue",
-    "Hollow", "Satellite", "Garden", "Mirror", "Thunder", "Honey", "Northern", "Lights",
+    "Midnight",
+    "Echo",
+    "Golden",
+    "River",
+    "Neon",
+    "Paper",
+    "Silver",
+    "Ghost",
+    "Summer",
+    "Velvet",
+    "Static",
+    "Ocean",
+    "Glass",
+    "Wild",
+    "Electric",
+    "Quiet",
+    "Fire",
+    "Blue",
+    "Hollow",
+    "Satellite",
+    "Garden",
+    "Mirror",
+    "Thunder",
+    "Honey",
+    "Northern",
+    "Lights",
 ]
 _SHOWS = [
-    ("The Daily Groove", 1_500_000), ("Sick Riff Hall of Fame", 2_400_000),
-    ("Song Exploder", 1_200_000), ("Switched On Pop", 2_700_000),
+    ("The Daily Groove", 1_500_000),
+    ("Sick Riff Hall of Fame", 2_400_000),
+    ("Song Exploder", 1_200_000),
+    ("Switched On Pop", 2_700_000),
 ]
 _PLATFORMS = [("android", 0.5), ("ios", 0.2), ("windows", 0.15), ("osx", 0.1), ("web_player", 0.05)]
-_HOUR_WEIGHTS = [1, 0.5, 0.3, 0.2, 0.2, 0.4, 1.5, 3, 3.5, 2.5, 2, 2, 2.5, 2, 2, 2.2, 2.8, 3.5, 4,
-                 4.5, 4.5, 4, 3, 2]
+_HOUR_WEIGHTS = [
+    1,
+    0.5,
+    0.3,
+    0.2,
+    0.2,
+    0.4,
+    1.5,
+    3,
+    3.5,
+    2.5,
+    2,
+    2,
+    2.5,
+    2,
+    2,
+    2.2,
+    2.8,
+    3.5,
+    4,
+    4.5,
+    4.5,
+    4,
+    3,
+    2,
+]
 
 
 @dataclass(frozen=True)
@@ -66,7 +142,9 @@ def _spotify_id(*parts: object) -> str:
     return "".join(chars)
 
 
-def build_catalogue(rng: random.Random, n_artists: int, tracks_per_artist: int) -> list[list[Track]]:
+def build_catalogue(
+    rng: random.Random, n_artists: int, tracks_per_artist: int
+) -> list[list[Track]]:
     """Artists, each with albums and tracks, most popular artist first."""
     artists: list[str] = []
     for i in range(n_artists):
@@ -155,10 +233,19 @@ def generate_plays(
                 ms = rng.randint(length // 4, length)
                 clock += dt.timedelta(milliseconds=ms)
                 yield _row(
-                    clock, ms, platform, shuffle=False, offline=offline,
-                    episode=(f"Episode {episode_no}", show,
-                             f"spotify:episode:{_spotify_id(show, episode_no)}"),
-                    reason_start="clickrow", reason_end="endplay", skipped=False,
+                    clock,
+                    ms,
+                    platform,
+                    shuffle=False,
+                    offline=offline,
+                    episode=(
+                        f"Episode {episode_no}",
+                        show,
+                        f"spotify:episode:{_spotify_id(show, episode_no)}",
+                    ),
+                    reason_start="clickrow",
+                    reason_end="endplay",
+                    skipped=False,
                 )
             else:
                 artist_tracks = rng.choices(catalogue, weights=artist_weights)[0]
@@ -168,10 +255,16 @@ def generate_plays(
                 clock += dt.timedelta(milliseconds=ms)
                 local_file = rng.random() < 0.003
                 yield _row(
-                    clock, ms, platform, shuffle=shuffle, offline=offline, track=track,
+                    clock,
+                    ms,
+                    platform,
+                    shuffle=shuffle,
+                    offline=offline,
+                    track=track,
                     local_file=local_file,
                     reason_start=rng.choice(["trackdone", "trackdone", "fwdbtn", "clickrow"]),
-                    reason_end="fwdbtn" if skipped else "trackdone", skipped=skipped,
+                    reason_end="fwdbtn" if skipped else "trackdone",
+                    skipped=skipped,
                 )
             clock += dt.timedelta(seconds=rng.randint(0, 3))
             produced += 1
@@ -288,14 +381,20 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     rows = generate_plays(
-        args.plays, args.start, args.end, seed=args.seed, n_artists=args.artists,
+        args.plays,
+        args.start,
+        args.end,
+        seed=args.seed,
+        n_artists=args.artists,
         tracks_per_artist=args.tracks_per_artist,
     )
     if args.account_data_overlap:
         rows_list = list(rows)
         music, podcast = to_account_data(rows_list[-args.account_data_overlap :])
-        for name, data in (("StreamingHistory_music_0.json", music),
-                           ("StreamingHistory_podcast_0.json", podcast)):
+        for name, data in (
+            ("StreamingHistory_music_0.json", music),
+            ("StreamingHistory_podcast_0.json", podcast),
+        ):
             path = args.out_dir / name
             args.out_dir.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")

@@ -73,10 +73,24 @@ def write_listeners(the_lake: Lake) -> None:
         if pq.read_table(target).equals(table):
             return
     write_parquet_atomic(target, table)
+
+
+#: Day of the zero-row placeholder partitions (never a real listening day).
+PLACEHOLDER_DATE = dt.date(1970, 1, 1)
+
+
+def ensure_placeholders(the_lake: Lake) -> None:
+    """Give every dataset dbt reads at least a zero-row file, so sources resolve on day one."""
     placeholder = the_lake.staged / "quarantine" / "source=none" / "empty.parquet"
     if not placeholder.exists():
-        # So the quarantine source always has a file, even before anything was quarantined.
         write_parquet_atomic(placeholder, schemas.empty(schemas.QUARANTINE))
+    for dataset, schema in schemas.DATED_DATASETS.items():
+        root = the_lake.dated_dir(dataset)
+        if not any(root.glob("date=*/*.parquet")):
+            write_parquet_atomic(
+                the_lake.dated_partition(dataset, PLACEHOLDER_DATE, "empty"),
+                schemas.empty(schema),
+            )
 
 
 def dbt_executable() -> str:
@@ -127,7 +141,9 @@ def run_dbt(the_lake: Lake, args: list[str]) -> subprocess.CompletedProcess[str]
         logger.debug("dbt: %s", line)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-40:])
-        logger.error("dbt %s failed (exit %s):\n%s\n%s", args[0], proc.returncode, tail, proc.stderr)
+        logger.error(
+            "dbt %s failed (exit %s):\n%s\n%s", args[0], proc.returncode, tail, proc.stderr
+        )
     return proc
 
 
@@ -167,6 +183,7 @@ class DbtBuild(luigi.Task):
         the_lake = current_lake()
         with timed_result(self, "warehouse", self.date) as result:
             write_listeners(the_lake)
+            ensure_placeholders(the_lake)
             fp = staged_fingerprint(the_lake)
             if not any(the_lake.plays_dir.glob("date=*/*.parquet")):
                 marker = {"status": "skipped", "reason": "no plays staged yet"}

@@ -40,13 +40,10 @@ class DedupeResult:
 
 
 def _ordered(df: pl.DataFrame) -> pl.DataFrame:
-    return (
-        df.with_columns(
-            pl.col("source").replace_strict(_RANK, default=len(_RANK)).alias("_rank"),
-            pl.int_range(pl.len()).alias("_row"),
-        )
-        .sort(["_rank", "source_file", "source_row", "play_id"])
-    )
+    return df.with_columns(
+        pl.col("source").replace_strict(_RANK, default=len(_RANK)).alias("_rank"),
+        pl.int_range(pl.len()).alias("_row"),
+    ).sort(["_rank", "source_file", "source_row", "play_id"])
 
 
 def _name_key() -> pl.Expr:

@@ -77,7 +77,9 @@ def load_json(data: bytes, name: str) -> list[Any]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ExportFormatError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise ExportFormatError(
+            f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
     try:
         records = json.loads(text)
     except json.JSONDecodeError as exc:

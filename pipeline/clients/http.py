@@ -1,0 +1,259 @@
+"""A small HTTP core shared by every client: rate limit, retries, and quota-aware 429s.
+
+Why not each library's own retry? spotipy's urllib3 retry sleeps through ``Retry-After`` (which
+can be many hours when Spotify's daily quota is spent) and would hang a worker. Here a 429 whose
+wait is longer than ``max_wait_s`` ends the call at once with ``RateLimited(resume_at=...)``; the
+caller records it and the next scheduled run continues. Time and sleep are injectable seams
+(geopy's ``_clock``/``_sleep`` idea), so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+
+class HttpError(Exception):
+    """A call failed; ``service`` and ``status`` say where and how."""
+
+    def __init__(self, service: str, message: str, status: int | None = None, body: bytes = b""):
+        super().__init__(f"{service}: {message}")
+        self.service = service
+        self.status = status
+        self.body = body
+
+
+class RateLimited(HttpError):
+    """429 (or a quota) with a wait too long to sit out; resume at ``resume_at`` (UTC)."""
+
+    def __init__(self, service: str, resume_at: dt.datetime, reason: str = "", body: bytes = b""):
+        when = resume_at.strftime("%Y-%m-%d %H:%M UTC")
+        super().__init__(
+            service, f"rate limited ({reason or '429'}); resume after {when}", 429, body
+        )
+        self.resume_at = resume_at
+        self.reason = reason
+
+
+class AuthError(HttpError):
+    """401 or a refused token: the user must act (e.g. re-authorise)."""
+
+
+class Forbidden(HttpError):
+    """403: not allowed for this app or account (scopes, development mode, Premium)."""
+
+
+class NotFound(HttpError):
+    """404: the entity does not exist (a final answer, not a failure to retry)."""
+
+
+class BadResponse(HttpError):
+    """The service answered 2xx with a body we cannot read (malformed or truncated JSON)."""
+
+
+@dataclass
+class Response:
+    """What a call returned: status, parsed JSON (if any) and the raw bytes kept for raw/."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+    url: str
+
+    def json(self, service: str = "http") -> Any:
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadResponse(
+                service, f"unreadable JSON from {self.url} ({exc})", self.status, self.body
+            ) from exc
+
+
+class RateLimiter:
+    """At most one call per ``min_interval`` seconds (MusicBrainz, Nominatim: 1/s)."""
+
+    def __init__(
+        self,
+        min_interval: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.min_interval = min_interval
+        self._clock = clock
+        self._sleep = sleep
+        self._last: float | None = None
+
+    def wait(self) -> None:
+        if self._last is not None and self.min_interval > 0:
+            remaining = self.min_interval - (self._clock() - self._last)
+            if remaining > 0:
+                self._sleep(remaining)
+        self._last = self._clock()
+
+
+def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class HttpClient:
+    """GET/POST with rate limiting, bounded retries on 5xx/timeouts, and prompt 429 handling."""
+
+    def __init__(
+        self,
+        service: str,
+        base_url: str,
+        user_agent: str,
+        *,
+        min_interval: float = 0.0,
+        max_retries: int = 3,
+        backoff_s: float = 1.0,
+        timeout_s: float = 20.0,
+        max_wait_s: float = 60.0,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.service = service
+        self.base_url = base_url.rstrip("/")
+        self.user_agent = user_agent
+        self.max_retries = max_retries
+        self.backoff_s = backoff_s
+        self.timeout_s = timeout_s
+        self.max_wait_s = max_wait_s
+        self.session = session or requests.Session()
+        self.limiter = RateLimiter(min_interval, clock=clock, sleep=sleep)
+        self._sleep = sleep
+        self._now = now
+        self.calls = 0
+
+    def url(self, path: str) -> str:
+        if path.startswith("http://") or path.startswith("https://"):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> Response:
+        """One logical call; retried on 5xx and timeouts; raises the typed errors above."""
+        url = self.url(path)
+        all_headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
+        all_headers.update(headers or {})
+        attempt = 0
+        while True:
+            attempt += 1
+            self.limiter.wait()
+            self.calls += 1
+            try:
+                raw = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    headers=all_headers,
+                    data=data,
+                    json=json_body,
+                    timeout=self.timeout_s,
+                )
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                if attempt > self.max_retries:
+                    raise HttpError(
+                        self.service, f"no answer from {url} ({exc.__class__.__name__})"
+                    ) from exc
+                self._backoff(attempt, f"{exc.__class__.__name__}")
+                continue
+            response = Response(raw.status_code, raw.content, dict(raw.headers), url)
+            status = raw.status_code
+            if status == 429:
+                wait = parse_retry_after(raw.headers.get("Retry-After"), self._now())
+                reason = _reason(raw.content)
+                if wait is not None and wait <= self.max_wait_s and attempt <= self.max_retries:
+                    logger.info("%s: 429, waiting %.0f s before retrying", self.service, wait)
+                    self._sleep(wait)
+                    continue
+                resume = self._now() + dt.timedelta(seconds=wait if wait is not None else 3600)
+                raise RateLimited(self.service, resume, reason, raw.content)
+            if status >= 500:
+                if attempt > self.max_retries:
+                    raise HttpError(
+                        self.service,
+                        f"{status} from {url} after {attempt} tries",
+                        status,
+                        raw.content,
+                    )
+                self._backoff(attempt, str(status))
+                continue
+            if status == 401:
+                raise AuthError(self.service, f"401 unauthorised for {url}", status, raw.content)
+            if status == 403:
+                raise Forbidden(
+                    self.service,
+                    f"403 forbidden for {url}: {_reason(raw.content)}",
+                    status,
+                    raw.content,
+                )
+            if status == 404:
+                raise NotFound(self.service, f"404 not found: {url}", status, raw.content)
+            if status >= 400:
+                raise HttpError(
+                    self.service,
+                    f"{status} from {url}: {_reason(raw.content)}",
+                    status,
+                    raw.content,
+                )
+            return response
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Response:
+        return self.request("GET", path, params=params, **kw)
+
+    def _backoff(self, attempt: int, why: str) -> None:
+        delay = self.backoff_s * (2 ** (attempt - 1))
+        logger.info("%s: %s, retry %d in %.1f s", self.service, why, attempt, delay)
+        self._sleep(delay)
+
+
+def _reason(body: bytes) -> str:
+    """A short reason from an error body ({"error": {"message", "reason"}} or text)."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return body[:200].decode("utf-8", "replace")
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict):
+            return str(err.get("reason") or err.get("message") or err)
+        if err:
+            return str(data.get("error_description") or err)
+    return str(data)[:200]

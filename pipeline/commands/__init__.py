@@ -1,0 +1,1 @@
+"""Subcommands of ``music-tracker`` that belong to one feature each (see cli.COMMAND_MODULES)."""
