@@ -157,6 +157,8 @@ def _coerce(value: Any, hint: Any, name: str, root: Path) -> Any:
         inner = [a for a in args if a is not type(None)]
         return _coerce(value, inner[0], name, root)
     if dataclasses.is_dataclass(hint):
+        if value is None:
+            value = {}  # a section with every key commented out: report the missing keys
         if not isinstance(value, Mapping):
             raise SettingsError(f"{name}: expected a mapping, got {type(value).__name__}")
         return _build(hint, value, name, root)  # type: ignore[arg-type]

@@ -1,0 +1,243 @@
+"""Import and staging through real Luigi tasks: partitions, idempotence, bad files, kills."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline import schemas
+from pipeline.io.parquet import write_parquet_atomic
+from pipeline.paths import lake
+from pipeline.tasks import ImportExport, StageAllPlays, StagePlays
+from tests.conftest import REPO, run_luigi
+
+# Each real sample under the name Spotify gives such a file inside its export.
+SPOTIFY_NAMES = {
+    "averydata_StreamingHistory0_first40.json": "StreamingHistory0.json",
+    "candidlyred_endsong_first24.json": "endsong_0.json",
+    "efrrowini_Streaming_History_Audio_2023_first20.json": "Streaming_History_Audio_2023_0.json",
+    "hl105_StreamingHistory_music_0_first60.json": "StreamingHistory_music_0.json",
+}
+SAMPLES = {
+    "averydata_StreamingHistory0_first40.json": 40,
+    "candidlyred_endsong_first24.json": 24,
+    "efrrowini_Streaming_History_Audio_2023_first20.json": 20,
+    "hl105_StreamingHistory_music_0_first60.json": 60,
+}
+
+
+def _staged_rows(data_dir: Path) -> list[dict]:
+    files = sorted(lake().plays_dir.glob("date=*/*.parquet"))
+    if not files:
+        return []
+    con = duckdb.connect()
+    rel = con.execute(
+        "select * from read_parquet(?, hive_partitioning = true) order by play_id",
+        [[str(f) for f in files]],
+    )
+    cols = [d[0] for d in rel.description]
+    return [dict(zip(cols, row, strict=True)) for row in rel.fetchall()]
+
+
+def _import(paths: list[Path], account: str = "me") -> None:
+    tasks = [ImportExport(file=str(p), account=account) for p in paths]
+    assert run_luigi(tasks)
+    assert run_luigi([StageAllPlays()])
+
+
+def test_every_real_sample_imports(data_dir: Path, export_fixtures: Path) -> None:
+    """All four real export samples land in dated partitions with the expected play counts."""
+    _import(sorted(export_fixtures.glob("*.json")))
+    rows = _staged_rows(data_dir)
+    per_file: dict[str, int] = {}
+    for row in rows:
+        per_file[row["source_file"]] = per_file.get(row["source_file"], 0) + 1
+    assert per_file == SAMPLES
+    for row in rows:
+        assert str(row["date"]) == row["played_at"].astimezone(dt.UTC).date().isoformat()
+    # Raw bytes are kept exactly as received.
+    raws = {p.name: p.read_bytes() for p in (data_dir / "raw" / "exports").glob("*/*.json")}
+    for name in SAMPLES:
+        assert raws[name] == (export_fixtures / name).read_bytes()
+
+
+def test_reimport_changes_nothing(data_dir: Path, export_fixtures: Path) -> None:
+    """Importing the same files twice leaves identical partitions (same bytes, same mtimes)."""
+    files = sorted(export_fixtures.glob("*.json"))
+    _import(files)
+    before = {
+        p: (p.stat().st_mtime_ns, p.read_bytes()) for p in lake().plays_dir.rglob("*.parquet")
+    }
+    _import(files)
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in lake().plays_dir.rglob("*.parquet")}
+    assert before == after
+
+
+def test_zip_as_spotify_sends_it(data_dir: Path, export_fixtures: Path, tmp_path: Path) -> None:
+    """A .zip with the files in a folder imports the same plays as the loose files."""
+    archive = tmp_path / "my_spotify_data.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in SAMPLES:
+            zf.write(export_fixtures / name, f"Spotify Data/{SPOTIFY_NAMES[name]}")
+        zf.writestr("Spotify Data/ReadMeFirst.pdf", b"%PDF")
+        zf.writestr("Spotify Data/Userdata.json", b"{}")
+    _import([archive])
+    rows = _staged_rows(data_dir)
+    assert len(rows) == sum(SAMPLES.values())
+    assert all(r["source_file"].startswith("my_spotify_data.zip/") for r in rows)
+
+
+def test_same_play_in_two_exports_is_stored_once(data_dir: Path, tmp_path: Path) -> None:
+    """The account-data and extended rows of one play (and a re-sent file) give one play."""
+    extended = [
+        {
+            "ts": "2023-02-25T11:20:37Z",
+            "ms_played": 61839,
+            "master_metadata_track_name": "Forever",
+            "master_metadata_album_artist_name": "Labrinth",
+            "master_metadata_album_album_name": "Euphoria",
+            "spotify_track_uri": "spotify:track:6potEImiklXkwD9qFzpu15",
+        }
+    ]
+    account = [
+        {
+            "endTime": "2023-02-25 11:20",
+            "artistName": "Labrinth",
+            "trackName": "Forever",
+            "msPlayed": 61839,
+        }
+    ]
+    (tmp_path / "Streaming_History_Audio_2023.json").write_text(json.dumps(extended))
+    (tmp_path / "StreamingHistory_music_0.json").write_text(json.dumps(account))
+    (tmp_path / "StreamingHistory0.json").write_text(json.dumps(account))
+    _import(sorted(tmp_path.glob("*.json")))
+    rows = _staged_rows(data_dir)
+    assert [(r["source"], r["track_id"]) for r in rows] == [
+        ("export_extended", "6potEImiklXkwD9qFzpu15")
+    ]
+
+
+def test_bad_files_are_quarantined_and_good_ones_kept(
+    data_dir: Path, export_fixtures: Path, tmp_path: Path
+) -> None:
+    """A truncated file and a wrong-shaped file are reported by name; the rest still import."""
+    good = export_fixtures / "candidlyred_endsong_first24.json"
+    truncated = tmp_path / "endsong_1.json"
+    truncated.write_bytes(good.read_bytes()[:3000])
+    wrong = tmp_path / "StreamingHistory1.json"
+    wrong.write_text(json.dumps({"not": "a list"}))
+    _import([truncated, wrong, good])
+    assert len(_staged_rows(data_dir)) == 24
+    con = duckdb.connect()
+    reasons = dict(
+        con.execute(
+            "select source_file, reason from read_parquet(?)",
+            [str(data_dir / "staged" / "quarantine" / "source=export" / "*.parquet")],
+        ).fetchall()
+    )
+    assert "not valid JSON" in reasons["endsong_1.json"]
+    assert "expected a JSON list" in reasons["StreamingHistory1.json"]
+
+
+def test_new_input_makes_a_day_stale(data_dir: Path, export_fixtures: Path) -> None:
+    """A poll landing new plays for a staged day makes StagePlays(day) incomplete, then rebuilt."""
+    _import([export_fixtures / "efrrowini_Streaming_History_Audio_2023_first20.json"])
+    day = dt.date(2023, 2, 25)
+    assert StagePlays(date=day).complete()
+    existing = pq.read_table(lake().plays_partition(day))
+    extra = existing.slice(0, 1).to_pylist()[0]
+    extra.update(
+        play_id="poll-play-1",
+        source="api",
+        ts_precision="ms",
+        source_file="poll-1",
+        track_id="0000000000000000000001",
+        played_at=dt.datetime(2023, 2, 25, 23, 0, tzinfo=dt.UTC),
+    )
+    poll = lake().polls_dir / "account=me" / "date=2023-02-25" / "poll-1.parquet"
+    write_parquet_atomic(poll, pa.Table.from_pylist([extra], schema=schemas.PLAYS))
+    assert not StagePlays(date=day).complete()
+    assert run_luigi([StagePlays(date=day)])
+    assert pq.read_table(lake().plays_partition(day)).num_rows == existing.num_rows + 1
+
+
+def test_failed_write_leaves_old_partition_and_no_temp(
+    data_dir: Path, export_fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that dies midway leaves the previous partition intact and no temp files."""
+    _import([export_fixtures / "efrrowini_Streaming_History_Audio_2023_first20.json"])
+    day = dt.date(2023, 2, 25)
+    target = lake().plays_partition(day)
+    before = target.read_bytes()
+    real_write = pq.write_table
+
+    def dying_write(table, where, **kw):  # type: ignore[no-untyped-def]
+        real_write(table.slice(0, 1), where, **kw)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq, "write_table", dying_write)
+    from pipeline.tasks.staging import inputs_by_date, stage_days
+
+    with pytest.raises(OSError, match="No space left"):
+        stage_days(lake(), [day], inputs_by_date(lake()))
+    assert target.read_bytes() == before
+    assert not [p for p in lake().root.rglob("*") if "-luigi-tmp-" in p.name]
+    monkeypatch.setattr(pq, "write_table", real_write)
+    stage_days(lake(), [day], inputs_by_date(lake()))
+    assert target.read_bytes() == before
+
+
+def _luigi_cli(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, MUSIC_TRACKER__PATHS__DATA_DIR=str(data_dir))
+    luigi = Path(sys.executable).with_name("luigi")
+    return subprocess.run(
+        [str(luigi), "--module", "pipeline.tasks", *args, "--local-scheduler"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_luigi_cli_reruns_a_day_and_backfills_a_range(
+    data_dir: Path, export_fixtures: Path
+) -> None:
+    """`luigi --module pipeline.tasks StagePlays --date D` and RangeDaily work from the shell."""
+    f = export_fixtures / "candidlyred_endsong_first24.json"
+    proc = _luigi_cli(["ImportExport", "--file", str(f), "--account", "me"], data_dir)
+    assert proc.returncode == 0, proc.stderr
+    shutil.rmtree(lake().plays_dir, ignore_errors=True)
+    proc = _luigi_cli(["StagePlays", "--date", "2022-09-07"], data_dir)
+    assert proc.returncode == 0, proc.stderr
+    assert lake().plays_partition(dt.date(2022, 9, 7)).exists()
+    proc = _luigi_cli(
+        [
+            "RangeDaily",
+            "--of",
+            "StagePlays",
+            "--start",
+            "2022-09-01",
+            "--stop",
+            "2022-09-08",
+            "--days-back",
+            "3650",
+        ],
+        data_dir,
+    )
+    assert proc.returncode == 0, proc.stderr
+    days = sorted(p.parent.name for p in lake().plays_dir.glob("date=*/*.parquet"))
+    assert days == [f"date=2022-09-0{d}" for d in range(1, 8)]
+    assert pq.read_table(lake().plays_partition(dt.date(2022, 9, 3))).num_rows >= 1

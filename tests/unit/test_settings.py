@@ -1,0 +1,66 @@
+"""Settings: layered, overridable from the environment, and strict about mistakes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import SettingsError, load_settings
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+def test_environment_variable_overrides_file() -> None:
+    """MUSIC_TRACKER__SECTION__KEY overrides YAML, parsed as a YAML scalar."""
+    s = load_settings(
+        CONFIG, {"MUSIC_TRACKER_ENV": "testing", "MUSIC_TRACKER__DUCKDB__THREADS": "1"}
+    )
+    assert s.duckdb.threads == 1
+    assert [a.name for a in s.accounts] == ["me", "partner"]
+
+
+def test_relative_paths_resolve_against_project_root() -> None:
+    """data_dir 'data' means <project>/data, wherever the command runs from."""
+    s = load_settings(CONFIG, {})
+    assert s.paths.data_dir == CONFIG.parent / "data"
+
+
+def _config(tmp_path: Path, text: str) -> Path:
+    base = (CONFIG / "base.yaml").read_text()
+    (tmp_path / "base.yaml").write_text(base + "\n" + text)
+    return tmp_path
+
+
+def test_typo_in_config_names_the_setting(tmp_path: Path) -> None:
+    """An unknown key in a known section fails with its dotted name."""
+    cfg = _config(tmp_path, "duckdb:\n  memory_limt: 1GB\n  memory_limit: 1GB\n  threads: 1\n")
+    with pytest.raises(SettingsError, match=r"duckdb\.memory_limt: unknown setting"):
+        load_settings(cfg, {})
+
+
+def test_wrong_type_names_the_setting() -> None:
+    """A value of the wrong type fails with the setting's name."""
+    with pytest.raises(SettingsError, match=r"duckdb\.threads: expected a whole number"):
+        load_settings(CONFIG, {"MUSIC_TRACKER__DUCKDB__THREADS": "many"})
+
+
+def test_bad_time_zone_is_rejected(tmp_path: Path) -> None:
+    """A listener's time zone must be an IANA name."""
+    cfg = _config(tmp_path, "accounts:\n  - name: me\n    timezone: Mars/Olympus\n")
+    with pytest.raises(SettingsError, match=r"accounts\[0\]\.timezone"):
+        load_settings(cfg, {})
+
+
+def test_unknown_environment_is_rejected() -> None:
+    """MUSIC_TRACKER_ENV must be development, testing or production."""
+    with pytest.raises(SettingsError, match="MUSIC_TRACKER_ENV"):
+        load_settings(CONFIG, {"MUSIC_TRACKER_ENV": "staging"})
+
+
+def test_missing_setting_is_named(tmp_path: Path) -> None:
+    """Removing a required setting names it."""
+    text = (CONFIG / "base.yaml").read_text().replace("  target: prod\n", "")
+    (tmp_path / "base.yaml").write_text(text)
+    with pytest.raises(SettingsError, match=r"dbt\.target: missing setting"):
+        load_settings(tmp_path, {})
