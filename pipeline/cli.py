@@ -109,7 +109,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 #: Modules that add their own subcommands: each has ``register(subparsers)`` (keeps this file
 #: small and lets each feature own its command).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["pipeline.commands.spotify"]
 
 
 def build_parser() -> argparse.ArgumentParser:
