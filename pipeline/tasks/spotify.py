@@ -438,6 +438,11 @@ def replay_raw_polls(the_lake: Lake, account: str) -> int:
     return total
 
 
+def replay_all_raw_polls(the_lake: Lake) -> int:
+    """``replay_raw_polls`` for every configured account (``music-tracker rebuild`` calls it)."""
+    return sum(replay_raw_polls(the_lake, a.name) for a in get_settings().accounts)
+
+
 # ---------------------------------------------------------------------------------------------
 # Tasks
 # ---------------------------------------------------------------------------------------------
