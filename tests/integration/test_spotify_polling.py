@@ -136,7 +136,7 @@ def test_nothing_new_is_a_noop(lake_dir: Path, request: pytest.FixtureRequest) -
         assert poll(1)
         assert poll(1)  # same slot again: complete, no request (the cassette has none left)
     assert staged_fingerprint(lake()) == before
-    assert len(raw_files(lake_dir)) == 2
+    assert len(raw_files(lake_dir)) == 1  # the identical second response is not stored twice
     assert state(lake_dir)["plays_last_poll"] == 0
     assert PollRecentlyPlayed(slot=slot(1)).complete()
     assert StagePlays(date=dt.date(2026, 11, 20)).complete()
@@ -259,7 +259,7 @@ def test_null_fields_local_and_removed_tracks(
         assert ingest("me", 0)
         assert ingest("me", 1)
     plays = landed(lake_dir).to_pylist()
-    assert len(plays) == 3
+    assert len(plays) == 4
     local = [p for p in plays if p["is_local"]]
     assert len(local) == 1
     assert local[0]["track_id"] is None
