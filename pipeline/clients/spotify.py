@@ -189,6 +189,8 @@ def load_token(account: str) -> dict[str, Any] | None:
 def save_token(account: str, token: Mapping[str, Any]) -> Path:
     """Write the token cache atomically with mode 0600 (never world- or group-readable)."""
     path = token_path(account)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)  # the folder is private too
     write_json_atomic(path, dict(token), mode=TOKEN_MODE)
     return path
 

@@ -438,3 +438,16 @@ def test_staged_polls_rebuild_from_raw(lake_dir: Path, request: pytest.FixtureRe
     assert sorted(landed(lake_dir)["play_id"].to_pylist()) == before
     assert sorted(p.name for p in (lake_dir / "staged/polls").rglob("*.parquet")) == files_before
     assert replay_all_raw_polls(lake()) == 0  # idempotent
+
+
+def test_missing_app_credentials_are_reported(
+    lake_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without SPOTIFY_CLIENT_ID an expired token cannot refresh: a config error, no crash."""
+    monkeypatch.delenv("SPOTIFY_CLIENT_ID")
+    path = write_token("me", expired=True)
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert ingest("me", 0)
+    st = state(lake_dir)
+    assert st["last_error"]["kind"] == "config"
+    assert "SPOTIFY_CLIENT_ID" in st["last_error"]["message"]
