@@ -9,7 +9,8 @@ instance and rerunning a slot that was polled is a no-op. A poll:
    order, so each page is merged with what was landed before);
 3. saves the response body untouched to
    ``raw/spotify/recently_played/account=<A>/date=<UTC poll day>/<poll_id>.json``
-   *before* parsing it;
+   *before* parsing it (a response byte-identical to the last landed one is not stored
+   again: nothing was played since, and quiet nights would otherwise fill the disk);
 4. lands the plays not landed before into
    ``staged/polls/v1/account=<A>/date=<played day>/<poll_id>.parquet`` (one file per day
    touched), quarantined items into ``staged/quarantine/source=api/<poll_id>.parquet`` and a
