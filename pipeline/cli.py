@@ -101,6 +101,11 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     tasks = [ImportExport(file=str(path), account=account) for path, account in raw_imports()]
     code = run_tasks(tasks) if tasks else 0
     if code == 0:
+        from pipeline.paths import lake
+        from pipeline.tasks.spotify import replay_all_raw_polls
+
+        replay_all_raw_polls(lake())  # recently-played responses kept in raw/
+    if code == 0:
         code = _build_everything()
     if code == 0:
         print_summary()
@@ -109,7 +114,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 #: Modules that add their own subcommands: each has ``register(subparsers)`` (keeps this file
 #: small and lets each feature own its command).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["pipeline.commands.spotify"]
 
 
 def build_parser() -> argparse.ArgumentParser:

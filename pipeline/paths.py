@@ -53,6 +53,20 @@ class Lake:
         """An imported export file, kept byte for byte under its content hash."""
         return self.raw / "exports" / file_id / name
 
+    def raw_recently_played(self, account: str, poll_day: dt.date, poll_id: str) -> Path:
+        """One recently-played response, byte for byte, under the UTC day the poll ran."""
+        return (
+            self.raw
+            / "spotify"
+            / "recently_played"
+            / f"account={account}"
+            / date_dir(poll_day)
+            / f"{poll_id}.json"
+        )
+
+    def raw_recently_played_dir(self, account: str) -> Path:
+        return self.raw / "spotify" / "recently_played" / f"account={account}"
+
     # ---------- staged
     def import_unit(self, file_id: str) -> Path:
         """All plays parsed from one imported file (one unit per raw file)."""
@@ -70,6 +84,14 @@ class Lake:
     def polls_dir(self) -> Path:
         """Plays landed from recently-played polls: polls/account=A/date=D/<poll>.parquet."""
         return self.staged / "polls" / "v1"
+
+    def poll_file(self, account: str, date: dt.date, poll_id: str) -> Path:
+        """New plays of one poll that were played on ``date`` (UTC)."""
+        return self.polls_dir / f"account={account}" / date_dir(date) / f"{poll_id}.parquet"
+
+    def poll_quarantine(self, poll_id: str) -> Path:
+        """Items of one poll that could not become plays (removed tracks...), with the reason."""
+        return self.staged / "quarantine" / "source=api" / f"{poll_id}.parquet"
 
     def plays_partition(self, date: dt.date) -> Path:
         """The deduplicated plays of one UTC day, from every source."""
@@ -101,6 +123,15 @@ class Lake:
 
     def publish_marker(self, date: dt.date) -> Path:
         return self.staged / "published" / date_dir(date) / "manifest.json"
+
+    # ---------- state
+    def spotify_token(self, account: str, token_dir: Path | None = None) -> Path:
+        """An account's OAuth token cache (mode 0600); ``token_dir`` overrides state/tokens."""
+        return (token_dir or self.state / "tokens") / f"{account}.json"
+
+    def spotify_state(self, account: str) -> Path:
+        """Per-account polling state (cursor, last poll, errors); keys in tasks/spotify.py."""
+        return self.state / "spotify" / f"{account}.json"
 
     # ---------- warehouse and reporting
     @property

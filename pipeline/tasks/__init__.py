@@ -8,6 +8,7 @@ from luigi.tools.range import RangeDaily
 
 from pipeline.tasks.daily import DailyPipeline
 from pipeline.tasks.imports import ImportExport
+from pipeline.tasks.spotify import IngestRecentlyPlayed, PollRecentlyPlayed
 from pipeline.tasks.staging import StageAllPlays, StagePlays
 from pipeline.tasks.warehouse import DbtBuild, PublishReporting
 
@@ -15,6 +16,8 @@ __all__ = [
     "DailyPipeline",
     "DbtBuild",
     "ImportExport",
+    "IngestRecentlyPlayed",
+    "PollRecentlyPlayed",
     "PublishReporting",
     "RangeDaily",
     "StageAllPlays",

@@ -6,7 +6,10 @@ The rule (documented in the README):
    played) are one play: re-imported files, the same file in two exports, overlapping polls.
 2. **Same track, two sources.** The export's ``ts`` and the API's ``played_at`` both mark the
    end of playback, but they are recorded separately. Two rows of the same account and the same
-   Spotify track whose end times are at most ``window_s`` seconds apart are one play.
+   Spotify track whose end times are at most ``window_s`` seconds apart are one play. "Same
+   track" is the Spotify ID (track, episode or chapter); a local file has none, so for local
+   files it is the case-folded artist and title (a local file seen live and in the export is
+   otherwise stored twice).
 3. **Account-data rows** have only names and a minute (``endTime`` is truncated). Such a row is
    the same play as a richer row of the same account with the same artist and title (case
    folded) that ended within that minute (± ``window_s``).
@@ -53,6 +56,22 @@ def _name_key() -> pl.Expr:
     return (pl.col("account") + "\x1f" + day + "\x1f" + who + "\x1f" + what).alias("_name_key")
 
 
+def _content_key() -> pl.Expr:
+    """What was played, for rule 2: a Spotify ID, else the names of a local file."""
+    names = (
+        pl.col("artist_name").fill_null("").str.to_lowercase()
+        + "|"
+        + pl.col("track_name").fill_null("").str.to_lowercase()
+    )
+    local = pl.col("is_local") & (pl.col("ts_precision") != "min")
+    return pl.coalesce(
+        "track:" + pl.col("track_id"),
+        "episode:" + pl.col("episode_id"),
+        "chapter:" + pl.col("audiobook_chapter_id"),
+        pl.when(local).then("local:" + names),
+    )
+
+
 def _drop_matched(
     candidates: pl.DataFrame,
     keepers: pl.DataFrame,
@@ -88,11 +107,11 @@ def dedupe_plays(table: pa.Table, window_s: int = 10) -> DedupeResult:
     window_ms = window_s * 1000
 
     day = pl.col("played_at").dt.date().cast(pl.String)
-    track_key = pl.col("account") + "\x1f" + day + "\x1f" + pl.col("track_id")
+    track_key = pl.col("account") + "\x1f" + day + "\x1f" + _content_key()
     df = df.with_columns(_name_key(), track_key.alias("_track_key"))
-    # Rule 2: lower-ranked rows with a track id, matched against higher-ranked ones.
+    # Rule 2: lower-ranked rows with a content key, matched against higher-ranked ones.
     dropped: set[int] = set()
-    with_track = df.filter(pl.col("track_id").is_not_null())
+    with_track = df.filter(pl.col("_track_key").is_not_null())
     for rank in sorted(set(with_track["_rank"].to_list()))[1:]:
         higher = with_track.filter(pl.col("_rank") < rank)
         mine = with_track.filter(pl.col("_rank") == rank)
