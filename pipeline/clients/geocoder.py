@@ -9,7 +9,8 @@ geopy's own service errors) passes it straight through and the run ends at once.
 
 Results are requested with ``addressdetails`` so city, region and the ISO country code come back
 as fields. Attribution (required wherever the results are shown, e.g. the Metabase map):
-"Data © OpenStreetMap contributors, ODbL 1.0. https://osm.org/copyright" (``nominatim.attribution``).
+"Data © OpenStreetMap contributors, ODbL 1.0. https://osm.org/copyright"
+(``nominatim.attribution``).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ class Place:
 
     @property
     def key(self) -> str:
-        """"<area name>|<ISO code or empty>" (schemas.GEO_PLACES.place_key)."""
+        """ "<area name>|<ISO code or empty>" (schemas.GEO_PLACES.place_key)."""
         return f"{self.name}|{self.country_code or ''}"
 
 

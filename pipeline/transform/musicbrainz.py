@@ -172,9 +172,7 @@ def choose_by_name(name: str, candidates: list[dict[str, Any]], min_score: int) 
         return Choice(None, max(scores), note, [str(c.get("id")) for c in pool])
     if same_name:
         top = same_name[0]
-        return Choice(
-            None, _score(top), f"best same-name score {_score(top)} is below {min_score}"
-        )
+        return Choice(None, _score(top), f"best same-name score {_score(top)} is below {min_score}")
     return Choice(None, best, "no candidate with this name")
 
 
