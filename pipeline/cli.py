@@ -109,7 +109,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 #: Modules that add their own subcommands: each has ``register(subparsers)`` (keeps this file
 #: small and lets each feature own its command).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["pipeline.commands.enrichment"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_mod.reload_settings()
         if getattr(args, "demo", False) and not args.data_dir:
             os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(settings.paths.demo_data_dir)
+            # The demo is offline: no network enrichment (issue 4).
+            os.environ.setdefault("MUSIC_TRACKER__ENRICHMENT__ENABLED", "false")
             settings_mod.reload_settings()
     except settings_mod.SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ tools are re-exported so ``luigi --module pipeline.tasks RangeDaily --of DailyPi
 from luigi.tools.range import RangeDaily
 
 from pipeline.tasks.daily import DailyPipeline
+from pipeline.tasks.enrichment import EnrichArtists, EnrichCatalogue, GeocodeOrigins
 from pipeline.tasks.imports import ImportExport
 from pipeline.tasks.staging import StageAllPlays, StagePlays
 from pipeline.tasks.warehouse import DbtBuild, PublishReporting
@@ -14,6 +15,9 @@ from pipeline.tasks.warehouse import DbtBuild, PublishReporting
 __all__ = [
     "DailyPipeline",
     "DbtBuild",
+    "EnrichArtists",
+    "EnrichCatalogue",
+    "GeocodeOrigins",
     "ImportExport",
     "PublishReporting",
     "RangeDaily",
