@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from geopy.adapters import URLLibAdapter
 from geopy.exc import GeocoderRateLimited, GeocoderServiceError
 from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import Nominatim
@@ -56,6 +57,9 @@ class Geocoder:
             domain=settings.domain,
             scheme=settings.scheme,
             timeout=settings.timeout_seconds,
+            # Not geopy's default requests adapter: its urllib3 retry sleeps through a 429's
+            # Retry-After (hours, for a quota) inside the call. urllib raises, we decide.
+            adapter_factory=URLLibAdapter,
         )
         self.limited = RateLimiter(
             self._geocode_once,
