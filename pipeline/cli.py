@@ -149,10 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.data_dir:
             os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(Path(args.data_dir).resolve())
         settings = settings_mod.reload_settings()
-        if getattr(args, "demo", False) and not args.data_dir:
-            os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(settings.paths.demo_data_dir)
+        if getattr(args, "demo", False):
             # The demo is offline: no network enrichment (issue 4).
             os.environ.setdefault("MUSIC_TRACKER__ENRICHMENT__ENABLED", "false")
+            if not args.data_dir:
+                os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(settings.paths.demo_data_dir)
             settings_mod.reload_settings()
     except settings_mod.SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

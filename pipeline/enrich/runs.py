@@ -309,7 +309,9 @@ def run_catalogue(
                 state.record(entity, key, NOT_FOUND, at, source="spotify_api")
                 report.not_found += 1
                 return
-            rows[dataset].append(to_row(data, "spotify_api", at))
+            row = to_row(data, "spotify_api", at)
+            row[key_field] = key  # the ID asked for (a relinked track answers with another)
+            rows[dataset].append(row)
             state.record(entity, key, FOUND, at, source="spotify_api")
             report.found += 1
             if entity == "track":
