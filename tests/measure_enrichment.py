@@ -73,10 +73,14 @@ def main() -> None:
     # Distinct albums of the sample: what album lookups would cost once track IDs give album IDs.
     import duckdb
 
-    albums = duckdb.connect().execute(
-        "select count(distinct (artist_name, album_name)) from read_parquet("
-        f"'{the_lake.plays_dir}/date=*/*.parquet') where content_type = 'music'"
-    ).fetchone()[0]
+    albums = (
+        duckdb.connect()
+        .execute(
+            "select count(distinct (artist_name, album_name)) from read_parquet("
+            f"'{the_lake.plays_dir}/date=*/*.parquet') where content_type = 'music'"
+        )
+        .fetchone()[0]
+    )
     cassette = tmp / "replay.yaml"
     _cassette(cassette)
     replay = vcr.VCR(record_mode="none", match_on=("method", "host"))

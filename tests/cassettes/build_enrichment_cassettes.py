@@ -86,6 +86,17 @@ CASSETTES: dict[str, list[dict[str, Any]]] = {
         ),
     ],
     "no_interactions": [],
+    "spotify_link_missing_then_name": [
+        reply(
+            f"{MB}/url/?fmt=json&inc=artist-rels&resource=https%3A%2F%2Fopen.spotify.com"
+            "%2Fartist%2F0C0XlULifJtAgn6ZNCW2eu",
+            404,
+            "Not Found",
+            "",
+            {},
+        ),
+        ok(BURZUM_JSON, body("musicbrainz/mb_json_artist_search_burzum_2021.json")),
+    ],
     "retry_after_13h": [
         reply(BURZUM_JSON, 429, "Too Many Requests", "", {"Retry-After": ["46800"]}),
     ],

@@ -277,3 +277,29 @@ def test_spotify_catalogue_fetches_per_item_and_stops_on_quota(
     assert result.report.resume_at == (START + dt.timedelta(hours=13)).isoformat()
     artists = pq.read_table(lake().dated_partition(runs.ARTISTS, DAY)).to_pylist()
     assert [(a["artist_id"], a["status"]) for a in artists] == [("0C0XlULifJtAgn6ZNCW2eu", "found")]
+
+
+def test_spotify_linked_artist_falls_back_to_name_and_keeps_its_id(enriched: Path) -> None:
+    """No MusicBrainz link for the Spotify artist (404): a confident name match, ID kept; the
+    export's name-only plays of the same artist are folded into it (asked once)."""
+    track = {
+        "track_id": "0eGsygTp906u18L0Oimnem",
+        "artist_ids": ["0C0XlULifJtAgn6ZNCW2eu"],
+        "artist_names": ["Burzum"],
+        "status": "found",
+        "source": "spotify_api",
+        "fetched_at": START,
+    }
+    target = lake().dated_partition(runs.TRACKS, DAY)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([track], schema=schemas.SPOTIFY_TRACKS), target)
+    write_plays([("0eGsygTp906u18L0Oimnem", "Burzum", 200_000), (None, "Burzum", 100_000)])
+    with VCR.use_cassette("spotify_link_missing_then_name.yaml"):
+        result = runs.run_artists(ctx(FakeTime()))
+    (row,) = land(result, [runs.MB_ARTISTS])
+    assert (row["lookup_key"], row["spotify_artist_id"]) == ("0C0XlULifJtAgn6ZNCW2eu",) * 2
+    assert (row["match_method"], row["mbid"]) == (
+        "name_search",
+        "49cd96a6-42c3-44f6-ba2a-cd9301046b96",
+    )
+    assert "no MusicBrainz artist links this Spotify artist" in row["match_note"]
