@@ -114,7 +114,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 #: Modules that add their own subcommands: each has ``register(subparsers)`` (keeps this file
 #: small and lets each feature own its command).
-COMMAND_MODULES: list[str] = ["pipeline.commands.spotify"]
+COMMAND_MODULES: list[str] = ["pipeline.commands.spotify", "pipeline.commands.enrichment"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,8 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.data_dir:
             os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(Path(args.data_dir).resolve())
         settings = settings_mod.reload_settings()
-        if getattr(args, "demo", False) and not args.data_dir:
-            os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(settings.paths.demo_data_dir)
+        if getattr(args, "demo", False):
+            # The demo is offline: no network enrichment (issue 4).
+            os.environ.setdefault("MUSIC_TRACKER__ENRICHMENT__ENABLED", "false")
+            if not args.data_dir:
+                os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(settings.paths.demo_data_dir)
             settings_mod.reload_settings()
     except settings_mod.SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

@@ -133,6 +133,20 @@ class Lake:
         """Per-account polling state (cursor, last poll, errors); keys in tasks/spotify.py."""
         return self.state / "spotify" / f"{account}.json"
 
+    # ---------- enrichment (issue 4)
+    def lookup_state_db(self, service: str) -> Path:
+        """Per-entity lookup state and call counters of one service (SQLite, not DuckDB)."""
+        return self.state / "lookups" / f"{service}.sqlite"
+
+    def raw_enrichment(self, service: str, date: dt.date, run_id: str) -> Path:
+        """Every response of one enrichment run, one JSON object per line, as received."""
+        return self.raw / service / date_dir(date) / f"{run_id}.jsonl"
+
+    @property
+    def raw_recently_played_dir(self) -> Path:
+        """Raw recently-played polls (written by ingestion): account=A/date=D/<poll>.json."""
+        return self.raw / "spotify" / "recently_played"
+
     # ---------- warehouse and reporting
     @property
     def warehouse(self) -> Path:

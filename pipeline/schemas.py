@@ -161,6 +161,8 @@ MUSICBRAINZ_ARTISTS = pa.schema(
         # url_relation, isrc, name_search; score 0-100 (100 for exact identifiers).
         pa.field("match_method", pa.string()),
         pa.field("match_score", pa.int64()),
+        # Why a lookup matched or did not (e.g. "ambiguous: 3 artists named 'Dynamo'"), issue 4.
+        pa.field("match_note", pa.string()),
         *_LOOKUP_COMMON,
     ]
 )

@@ -7,6 +7,7 @@ tools are re-exported so ``luigi --module pipeline.tasks RangeDaily --of DailyPi
 from luigi.tools.range import RangeDaily
 
 from pipeline.tasks.daily import DailyPipeline
+from pipeline.tasks.enrichment import EnrichArtists, EnrichCatalogue, GeocodeOrigins
 from pipeline.tasks.imports import ImportExport
 from pipeline.tasks.spotify import IngestRecentlyPlayed, PollRecentlyPlayed
 from pipeline.tasks.staging import StageAllPlays, StagePlays
@@ -15,6 +16,9 @@ from pipeline.tasks.warehouse import DbtBuild, PublishReporting
 __all__ = [
     "DailyPipeline",
     "DbtBuild",
+    "EnrichArtists",
+    "EnrichCatalogue",
+    "GeocodeOrigins",
     "ImportExport",
     "IngestRecentlyPlayed",
     "PollRecentlyPlayed",

@@ -165,7 +165,14 @@ class DbtBuild(luigi.Task):
     resources = {"warehouse": 1}
 
     def requires(self) -> list[luigi.Task]:
-        return [StagePlays(date=self.date)]
+        from pipeline.tasks.enrichment import EnrichArtists, EnrichCatalogue, GeocodeOrigins
+
+        return [
+            StagePlays(date=self.date),
+            EnrichCatalogue(date=self.date),
+            EnrichArtists(date=self.date),
+            GeocodeOrigins(date=self.date),
+        ]
 
     def output(self) -> luigi.LocalTarget:
         return luigi.LocalTarget(str(current_lake().dbt_run_marker(self.date)))
