@@ -55,17 +55,11 @@ class Lake:
 
     def raw_recently_played(self, account: str, poll_day: dt.date, poll_id: str) -> Path:
         """One recently-played response, byte for byte, under the UTC day the poll ran."""
-        return (
-            self.raw
-            / "spotify"
-            / "recently_played"
-            / f"account={account}"
-            / date_dir(poll_day)
-            / f"{poll_id}.json"
-        )
+        return self.raw_recently_played_dir(account) / date_dir(poll_day) / f"{poll_id}.json"
 
     def raw_recently_played_dir(self, account: str) -> Path:
-        return self.raw / "spotify" / "recently_played" / f"account={account}"
+        """One account's raw recently-played polls."""
+        return self.raw_recently_played_root / f"account={account}"
 
     # ---------- staged
     def import_unit(self, file_id: str) -> Path:
@@ -143,7 +137,7 @@ class Lake:
         return self.raw / service / date_dir(date) / f"{run_id}.jsonl"
 
     @property
-    def raw_recently_played_dir(self) -> Path:
+    def raw_recently_played_root(self) -> Path:
         """Raw recently-played polls (written by ingestion): account=A/date=D/<poll>.json."""
         return self.raw / "spotify" / "recently_played"
 

@@ -73,7 +73,7 @@ def latest_found(lake: Lake, dataset: str, key: str) -> dict[str, dict[str, Any]
 
 def raw_poll_files(lake: Lake) -> list[Path]:
     """Raw recently-played responses saved by ingestion, oldest first."""
-    root = lake.raw_recently_played_dir
+    root = lake.raw_recently_played_root
     return sorted(root.glob("account=*/date=*/*.json")) if root.exists() else []
 
 

@@ -237,7 +237,7 @@ def test_nominatim_long_retry_after_is_not_cached_as_no_result(enriched: Path) -
 
 
 def _save_poll(name: str) -> None:
-    target = lake().raw_recently_played_dir / "account=me" / f"date={DAY}" / "poll-1.json"
+    target = lake().raw_recently_played_root / "account=me" / f"date={DAY}" / "poll-1.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(FIXTURES / "spotify_api" / name, target)
 
