@@ -118,6 +118,41 @@ class Lake:
     def reporting_mart(self, name: str) -> Path:
         return self.reporting_marts_dir / f"{name}.parquet"
 
+    # ---------- operations (scheduler, cron, notifications, logs)
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def luigi_dir(self) -> Path:
+        """luigid's state pickle and task-history SQLite (not part of a backup)."""
+        return self.root / "luigi"
+
+    def lock_file(self, name: str) -> Path:
+        return self.state / "locks" / f"{name}.lock"
+
+    @property
+    def notifications_state(self) -> Path:
+        """When each kind of notification was last sent (to avoid repeating it every run)."""
+        return self.state / "notifications.json"
+
+    def spotify_state(self, account: str) -> Path:
+        """Per-account poll state written by the Spotify ingestion (cursor, last success...)."""
+        return self.state / "spotify" / f"{account}.json"
+
+    @property
+    def spotify_state_dir(self) -> Path:
+        return self.state / "spotify"
+
+    @property
+    def lookup_state_dir(self) -> Path:
+        """Per-entity enrichment lookup state (written by the enrichment tasks)."""
+        return self.state / "lookups"
+
+    @property
+    def gaps_dir(self) -> Path:
+        return self.dated_dir("gaps")
+
 
 def lake() -> Lake:
     """The lake of the current settings."""
