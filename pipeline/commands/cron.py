@@ -1,8 +1,9 @@
 """``music-tracker cron poll|daily|serve|crontab`` and ``music-tracker scheduler``.
 
 ``cron poll`` (every 30 minutes): the poll tasks of every account, then ``DailyPipeline(today)``.
-``cron daily`` (once a day): ``RangeDaily --of DailyPipeline`` over the last
-``cron.daily_window_days`` days, which fills any day a poll run missed.
+``cron daily`` (once a day): Luigi's ``RangeDaily`` over ``StagePlays`` for the last
+``cron.daily_window_days`` days (plus ``StageAllPlays`` for days whose inputs grew), then one
+``DailyPipeline(today)``: any day a poll run missed is filled, and dbt runs once.
 
 Each run takes the cron lock (a second run exits 0 at once and says who holds it), gets a run
 id stamped on every log line, runs on luigid (falling back to the local scheduler with a
@@ -53,31 +54,58 @@ def poll_tasks(now: dt.datetime) -> list[luigi.Task]:
     return []
 
 
-def job_tasks(job: str, now: dt.datetime) -> list[luigi.Task]:
-    """What a cron job runs."""
-    from pipeline.tasks import DailyPipeline, RangeDaily
+def job_phases(job: str, now: dt.datetime) -> list[list[luigi.Task]]:
+    """What a cron job runs, as phases run one after the other (empty phases are skipped).
+
+    Why phases: ``DbtBuild(date)`` is complete only while the staged-data fingerprint it built
+    from is current, so staging other days in the same Luigi run as a build makes the build
+    "incomplete" again before ``PublishReporting`` runs ("Unfulfilled dependency at run
+    time"). So every day is staged first, and the warehouse is built once, for today, last.
+    """
+    from pipeline.tasks import DailyPipeline, RangeDaily, StageAllPlays, StagePlays
 
     today = now.date()
     if job == "poll":
-        return [*poll_tasks(now), DailyPipeline(date=today)]
+        # Polls land plays on the day they were played: around midnight that is yesterday.
+        return [
+            poll_tasks(now),
+            [StagePlays(date=today - dt.timedelta(days=1))],
+            [DailyPipeline(date=today)],
+        ]
     if job == "daily":
         window = cron_settings().daily_window_days
-        return [
-            RangeDaily(
-                of=DailyPipeline,
-                start=today - dt.timedelta(days=window - 1),
-                stop=today + dt.timedelta(days=1),
-                days_back=window + 1,
-            )
-        ]
+        fill = RangeDaily(
+            of=StagePlays,
+            start=today - dt.timedelta(days=window - 1),
+            stop=today + dt.timedelta(days=1),
+            days_back=window + 1,
+        )
+        return [[fill, StageAllPlays()], [DailyPipeline(date=today)]]
     raise ValueError(f"unknown cron job {job!r}")
+
+
+def run_phases(phases: list[list[luigi.Task]], central: bool, workers: int):
+    """Run each non-empty phase; stop at the first that fails. Returns the last outcome."""
+    from pipeline.runner import RunOutcome, run_luigi
+
+    outcome = RunOutcome(0, "none")
+    failures: list[tuple[str, str]] = []
+    for tasks in phases:
+        if not tasks:
+            continue
+        outcome = run_luigi(tasks, central=central, workers=workers)
+        failures += outcome.failures
+        if outcome.code:
+            break
+    outcome.failures = failures
+    return outcome
 
 
 def run_job(job: str, now: dt.datetime | None = None) -> int:
     """One cron run of ``job``; returns the process exit code."""
     from pipeline.ops import health, notify
     from pipeline.ops.lock import LockHeld, exclusive
-    from pipeline.runner import run_luigi, scheduler_settings
+    from pipeline.runner import scheduler_settings
 
     now = now or _now()
     run_id = new_run_id(job, now)
@@ -88,8 +116,8 @@ def run_job(job: str, now: dt.datetime | None = None) -> int:
         with exclusive(the_lake.lock_file(LOCK_NAME), holder):
             logger.info("cron %s started", job, extra={"job": job})
             started = time.monotonic()
-            outcome = run_luigi(
-                job_tasks(job, now),
+            outcome = run_phases(
+                job_phases(job, now),
                 central=cron_settings().central_scheduler,
                 workers=scheduler_settings().workers,
             )
