@@ -66,15 +66,24 @@ class RunOutcome:
     summary: str = ""
 
 
-_failures: list[tuple[str, str]] = []
+def failures_of(result: luigi.execution_summary.LuigiRunResult) -> list[tuple[str, str]]:
+    """(task id, last line of its error) for each failed task, as the scheduler recorded it.
 
-
-@luigi.Task.event_handler(luigi.Event.FAILURE)
-def _record_failure(task: luigi.Task, exception: BaseException) -> None:
-    """Collect each failed task and its error for the run's notifications."""
+    Asked from the scheduler because tasks run in a child process (``[worker] timeout``), so
+    in-process event handlers never see the exception.
+    """
     from pipeline.log import redact
 
-    _failures.append((task.task_id, redact(f"{type(exception).__name__}: {exception}")[:500]))
+    sets = luigi.execution_summary._summary_dict(result.worker)
+    found: list[tuple[str, str]] = []
+    for task in sorted(sets["failed"], key=lambda t: t.task_id):
+        try:
+            error = result.worker._scheduler.fetch_error(task.task_id).get("error") or ""
+        except Exception:  # noqa: BLE001 - a summary must not fail the run
+            error = ""
+        lines = [line for line in str(error).strip().splitlines() if line.strip()]
+        found.append((task.task_id, redact(lines[-1] if lines else "failed")[:500]))
+    return found
 
 
 def _load_luigi_cfg() -> None:
@@ -136,7 +145,6 @@ def run_luigi(tasks: list[luigi.Task], central: bool = False, workers: int = 1) 
                 "(this run will not show in the visualiser or the task history)",
                 cfg.url,
             )
-    del _failures[:]
     try:
         result = luigi.build(
             tasks,
@@ -149,7 +157,7 @@ def run_luigi(tasks: list[luigi.Task], central: bool = False, workers: int = 1) 
         logger.exception("luigi could not run the tasks")
         return RunOutcome(luigi.retcodes.retcode().unhandled_exception or 40, scheduler)
     code = retcode_of(result)
-    outcome = RunOutcome(code, scheduler, list(_failures), result.summary_text)
+    outcome = RunOutcome(code, scheduler, failures_of(result), result.summary_text)
     if code:
         logger.error("luigi run finished with %s (exit %d)", result.status.name, code)
         logger.info("luigi summary:\n%s", result.summary_text)

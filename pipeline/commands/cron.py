@@ -219,6 +219,13 @@ def start_luigid(dry_run: bool = False) -> int:
 
 
 def cmd_cron(args: argparse.Namespace) -> int:
+    from pipeline.settings import SettingsError
+
+    try:
+        cron_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     if args.job in JOBS:
         return run_job(args.job)
     if args.job == "serve":
