@@ -45,6 +45,7 @@ class MetabaseSettings:
     password_env: str = "MUSIC_TRACKER_METABASE_PASSWORD"
     site_name: str = "Music Tracker"
     database_file: str = ""
+    duckdb_memory_limit: str = "256MB"
     timeout_seconds: float = 30.0
 
 
@@ -230,7 +231,14 @@ def provision(
     else:
         client.login(cfg.admin_email, password)
 
-    details = {"database_file": database_file, "read_only": True, "old_implicit_casting": True}
+    # read_only: Metabase never takes DuckDB's write lock; memory_limit: DuckDB's native memory
+    # lives outside the JVM heap, so cap it to keep the container within its limit.
+    details = {
+        "database_file": database_file,
+        "read_only": True,
+        "old_implicit_casting": True,
+        "memory_limit": cfg.duckdb_memory_limit,
+    }
     db_body = {
         "engine": "duckdb",
         "name": config.database_name,
