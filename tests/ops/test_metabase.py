@@ -60,7 +60,7 @@ def _provision(capsys: pytest.CaptureFixture) -> tuple[int, str]:
 
 
 def test_first_run_sets_up_and_creates_everything(metabase_env, capsys) -> None:
-    """On a fresh Metabase: admin set up, DuckDB database read-only, collection, cards, dashboard."""
+    """On a fresh Metabase: admin, read-only DuckDB database, collection, cards, dashboard."""
     with _player().use_cassette("test_first_run_sets_up_and_creates_everything.yaml") as cassette:
         code, out = _provision(capsys)
         assert cassette.all_played
