@@ -34,17 +34,6 @@ def test_second_run_exits_cleanly_while_the_lock_is_held(data_dir: Path) -> None
     assert not (data_dir / "staged/plays").exists()  # it did not run anything
 
 
-def test_falls_back_to_local_scheduler_when_luigid_is_down(data_dir: Path) -> None:
-    """With luigid unreachable the run warns, uses the local scheduler, and succeeds."""
-    result = run_cli(["cron", "poll"], cli_env(data_dir))
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "local scheduler" in result.stdout
-    warning = [json.loads(line) for line in result.stderr.splitlines() if "falling back" in line]
-    assert warning and warning[0]["level"] == "WARNING" and warning[0]["run_id"]
-    today = dt.datetime.now(dt.UTC).date()
-    assert (data_dir / f"staged/plays/v1/date={today}/part-0.parquet").exists()
-
-
 @pytest.mark.slow
 def test_failed_task_exits_30_and_notifies_once(data_dir: Path, receiver, tmp_path: Path) -> None:
     """A failing dbt build exits with task_failed (30) and posts one webhook notification."""
@@ -73,12 +62,19 @@ def test_failed_task_exits_30_and_notifies_once(data_dir: Path, receiver, tmp_pa
     assert "s3cr3t-webhook-token" not in log
 
 
-def test_serve_runs_a_poll_at_start(data_dir: Path) -> None:
-    """`cron serve` (the container command) runs the poll job in a subprocess on start."""
+@pytest.mark.slow
+def test_serve_polls_at_start_falling_back_when_luigid_is_down(data_dir: Path) -> None:
+    """`cron serve` (the container command) polls at start; with luigid down the poll warns,
+    uses the local scheduler, and succeeds."""
     result = run_cli(["cron", "serve", "--max-runs", "1"], cli_env(data_dir))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "cron poll [" in result.stdout
-    assert "cron poll finished" in (data_dir / "logs/pipeline.log").read_text()
+    assert "cron poll [" in result.stdout and "(local scheduler" in result.stdout
+    lines = [json.loads(line) for line in (data_dir / "logs/pipeline.log").read_text().splitlines()]
+    warning = [line for line in lines if "falling back" in line["msg"]]
+    assert warning and warning[0]["level"] == "WARNING" and warning[0]["run_id"]
+    assert any("cron poll finished: exit 0" in line["msg"] for line in lines)
+    today = dt.datetime.now(dt.UTC).date()
+    assert (data_dir / f"staged/plays/v1/date={today}/part-0.parquet").exists()
 
 
 @pytest.mark.parametrize(
