@@ -226,3 +226,14 @@ def test_log_file_rotates_by_size(data_dir: Path, monkeypatch: pytest.MonkeyPatc
     assert path.with_name("pipeline.log.2").exists()
     assert not path.with_name("pipeline.log.3").exists()
     assert path.stat().st_size <= 2000
+
+
+def test_expiring_token_warns_but_stays_healthy(data_dir: Path, isolated_dbt: Path) -> None:
+    """A token expiring within token_warn_days is a warning and an event, not unhealthy."""
+    soon = NOW + dt.timedelta(days=3)
+    _state(data_dir, "me", last_success_at=NOW.isoformat(), token_expires_at=soon.isoformat())
+    status = health.collect(lake(), NOW)
+    assert status.healthy
+    assert any("me: Spotify token expires" in w for w in status.warnings)
+    (event,) = notify.health_events(status, NOW, notify.notification_settings())
+    assert event.kind == "token" and event.severity == "warning"
