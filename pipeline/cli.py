@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from pipeline import settings as settings_mod
-from pipeline.log import setup_logging
+from pipeline.log import configure_from_settings, setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,14 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
 #: Modules that add their own subcommands: each has ``register(subparsers)`` (keeps this file
 #: small and lets each feature own its command).
-COMMAND_MODULES: list[str] = ["pipeline.commands.spotify", "pipeline.commands.enrichment"]
+COMMAND_MODULES: list[str] = [
+    "pipeline.commands.spotify",
+    "pipeline.commands.enrichment",
+    "pipeline.commands.cron",
+    "pipeline.commands.status",
+    "pipeline.commands.backup",
+    "pipeline.commands.metabase",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.data_dir:
                 os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(settings.paths.demo_data_dir)
             settings_mod.reload_settings()
+        configure_from_settings()
     except settings_mod.SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

@@ -125,12 +125,12 @@ class Lake:
 
     def spotify_state(self, account: str) -> Path:
         """Per-account polling state (cursor, last poll, errors); keys in tasks/spotify.py."""
-        return self.state / "spotify" / f"{account}.json"
+        return self.spotify_state_dir / f"{account}.json"
 
-    # ---------- enrichment (issue 4)
+    # ---------- enrichment
     def lookup_state_db(self, service: str) -> Path:
         """Per-entity lookup state and call counters of one service (SQLite, not DuckDB)."""
-        return self.state / "lookups" / f"{service}.sqlite"
+        return self.lookup_state_dir / f"{service}.sqlite"
 
     def raw_enrichment(self, service: str, date: dt.date, run_id: str) -> Path:
         """Every response of one enrichment run, one JSON object per line, as received."""
@@ -156,6 +156,37 @@ class Lake:
 
     def reporting_mart(self, name: str) -> Path:
         return self.reporting_marts_dir / f"{name}.parquet"
+
+    # ---------- operations (scheduler, cron, notifications, logs)
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def luigi_dir(self) -> Path:
+        """luigid's state pickle and task-history SQLite (not part of a backup)."""
+        return self.root / "luigi"
+
+    def lock_file(self, name: str) -> Path:
+        return self.state / "locks" / f"{name}.lock"
+
+    @property
+    def notifications_state(self) -> Path:
+        """When each kind of notification was last sent (to avoid repeating it every run)."""
+        return self.state / "notifications.json"
+
+    @property
+    def spotify_state_dir(self) -> Path:
+        return self.state / "spotify"
+
+    @property
+    def lookup_state_dir(self) -> Path:
+        """Per-entity enrichment lookup state (written by the enrichment tasks)."""
+        return self.state / "lookups"
+
+    @property
+    def gaps_dir(self) -> Path:
+        return self.dated_dir("gaps")
 
 
 def lake() -> Lake:

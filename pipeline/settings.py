@@ -82,6 +82,7 @@ class DbtSettings:
     """How the warehouse build is run."""
 
     target: str
+    timeout_minutes: int
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parent.parent
 
-os.environ.setdefault("MUSIC_TRACKER_ENV", "testing")
 os.environ["MUSIC_TRACKER_ENV"] = "testing"
 
 

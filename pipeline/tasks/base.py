@@ -48,27 +48,38 @@ def timed_result(task: luigi.Task, dataset: str, date: dt.date | None = None) ->
     )
 
 
-def fingerprint(root: Path, exclude: tuple[str, ...] = ()) -> str:
-    """A cheap fingerprint of every Parquet file under ``root`` (path, size, mtime).
+def fingerprint(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
+    """A cheap fingerprint of every Parquet file under ``root``, per dated partition.
 
-    Tasks whose inputs can grow (a partition rebuilt with new polls) compare the fingerprint they
-    were built from with the current one in ``complete()`` (ARCHITECTURE invariant 2).
+    Keys are ``date=YYYY-MM-DD`` for files inside such a partition and ``""`` for the rest;
+    values hash the (path, size, mtime) of their files. Tasks whose inputs can grow compare what
+    they were built from with what is there now in ``complete()`` (ARCHITECTURE invariant 2),
+    and can ignore the days after their own (``up_to``): a backfill staging later days does
+    not undo the build of an earlier one.
     """
-    digest = hashlib.sha256()
-    entries: list[str] = []
+    entries: dict[str, list[str]] = {}
     if root.exists():
         for dirpath, dirnames, filenames in os.walk(root):
             rel = os.path.relpath(dirpath, root)
-            if rel != "." and rel.split(os.sep)[0] in exclude:
+            parts = rel.split(os.sep)
+            if rel != "." and parts[0] in exclude:
                 dirnames[:] = []
                 continue
-            dirnames.sort()
+            key = next((part for part in parts if part.startswith("date=")), "")
             for name in filenames:
                 if not name.endswith(".parquet") or TMP_MARK in name:
                     continue
                 stat = os.stat(os.path.join(dirpath, name))
-                entries.append(f"{rel}/{name}:{stat.st_size}:{stat.st_mtime_ns}")
-    for entry in sorted(entries):
-        digest.update(entry.encode())
-        digest.update(b"\n")
-    return digest.hexdigest()[:20]
+                entries.setdefault(key, []).append(
+                    f"{rel}/{name}:{stat.st_size}:{stat.st_mtime_ns}"
+                )
+    return {
+        key: hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()[:16]
+        for key, files in sorted(entries.items())
+    }
+
+
+def up_to(prints: dict[str, str], day: dt.date) -> dict[str, str]:
+    """The part of a fingerprint a build for ``day`` depends on (undated + days <= day)."""
+    limit = f"date={day.isoformat()}"
+    return {key: value for key, value in prints.items() if key <= limit}

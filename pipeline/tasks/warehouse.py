@@ -2,9 +2,9 @@
 
 ``DbtBuild(date)`` runs ``dbt build`` in a subprocess (dbt is only imported by that process, so
 a cycle with nothing to do never pays dbt's start-up) and keeps ``run_results.json`` as its
-target. Its ``complete()`` accepts a marker for any date at or after ``self.date`` whose
-recorded staged-data fingerprint equals the current one: a backfill runs dbt once, and new
-plays make it run again.
+target. Its ``complete()`` asks whether the last build saw every staged file of ``self.date``
+and before exactly as it is now (a per-day fingerprint recorded in the marker): new plays or
+lookups make it run again, while a backfill staging later days leaves earlier builds complete.
 
 ``PublishReporting(date)`` exports every mart to Parquet (atomic replace) and keeps a small
 DuckDB file of views over them in ``reporting/``, written with an older storage version so
@@ -14,6 +14,7 @@ Metabase's bundled DuckDB opens it. Metabase never holds a lock the build needs.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.reporting import publish_marts
 from pipeline.settings import get_settings
-from pipeline.tasks.base import current_lake, fingerprint, timed_result
+from pipeline.tasks.base import current_lake, fingerprint, timed_result, up_to
 from pipeline.tasks.staging import StagePlays
 
 logger = logging.getLogger(__name__)
@@ -40,17 +41,35 @@ logger = logging.getLogger(__name__)
 _NOT_INPUTS = ("dbt_runs", "published")
 
 
-def staged_fingerprint(the_lake: Lake) -> str:
+def staged_fingerprint(the_lake: Lake) -> dict[str, str]:
     """What a build reads: every staged Parquet file (plays, lookups, quarantine, reference)."""
     return fingerprint(the_lake.staged, exclude=_NOT_INPUTS)
 
 
+def build_is_current(the_lake: Lake, day: dt.date) -> bool:
+    """Whether the last build saw every staged file of ``day`` and before as it is now."""
+    latest = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
+    if latest is None or not isinstance(latest[1].get("staged_fingerprint"), dict):
+        return False
+    built = latest[1]["staged_fingerprint"]
+    return up_to(built, day) == up_to(staged_fingerprint(the_lake), day)
+
+
 def latest_marker(directory: Path, name: str) -> tuple[dt.date, dict] | None:
-    """The newest ``date=*/name`` JSON marker under ``directory``, with its date."""
+    """The most recently *written* ``date=*/name`` JSON marker under ``directory``, with its date.
+
+    Written last, not dated last: the warehouse is whatever the last build made, whichever day it
+    was run for (a backfill builds older days after newer ones).
+    """
     if not directory.exists():
         return None
-    dated = sorted(directory.glob(f"date=*/{name}"), reverse=True)
-    for path in dated:
+    found: list[tuple[int, Path]] = []
+    for path in directory.glob(f"date=*/{name}"):
+        try:
+            found.append((path.stat().st_mtime_ns, path))
+        except OSError:
+            continue
+    for _, path in sorted(found, reverse=True):
         try:
             day = dt.date.fromisoformat(path.parent.name.removeprefix("date="))
             return day, json.loads(path.read_text(encoding="utf-8"))
@@ -134,9 +153,22 @@ def run_dbt(the_lake: Lake, args: list[str]) -> subprocess.CompletedProcess[str]
         json.dumps(vars_),
     ]
     the_lake.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        cmd, env=dbt_env(the_lake), cwd=project, capture_output=True, text=True, check=False
-    )
+    timeout_s = get_settings().dbt.timeout_minutes * 60
+    try:
+        proc = subprocess.run(
+            cmd,
+            env=dbt_env(the_lake),
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(
+            f"dbt {args[0]} did not finish within dbt.timeout_minutes "
+            f"({timeout_s // 60} min) and was stopped"
+        ) from exc
     for line in proc.stdout.splitlines():
         logger.debug("dbt: %s", line)
     if proc.returncode != 0:
@@ -180,11 +212,7 @@ class DbtBuild(luigi.Task):
     def complete(self) -> bool:
         if not all(t.complete() for t in luigi.task.flatten(self.requires())):
             return False
-        the_lake = current_lake()
-        latest = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
-        if latest is None or latest[0] < self.date:
-            return False
-        return latest[1].get("staged_fingerprint") == staged_fingerprint(the_lake)
+        return build_is_current(current_lake(), self.date)
 
     def run(self) -> None:
         the_lake = current_lake()
@@ -209,6 +237,9 @@ class DbtBuild(luigi.Task):
                     "results", []
                 )
             marker["staged_fingerprint"] = fp
+            marker["build_id"] = hashlib.sha256(
+                json.dumps([self.date.isoformat(), fp], sort_keys=True).encode()
+            ).hexdigest()[:16]
             marker["date"] = self.date.isoformat()
             write_json_atomic(self.output().path, marker)
             result["rows"] = sum(marker.get("counts", {}).values())
@@ -233,9 +264,9 @@ class PublishReporting(luigi.Task):
         the_lake = current_lake()
         built = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
         published = latest_marker(the_lake.staged / "published", "manifest.json")
-        if built is None or published is None or published[0] < self.date:
+        if built is None or published is None:
             return False
-        return published[1].get("staged_fingerprint") == built[1].get("staged_fingerprint")
+        return published[1].get("build_id") == built[1].get("build_id")
 
     def run(self) -> None:
         the_lake = current_lake()
@@ -248,7 +279,7 @@ class PublishReporting(luigi.Task):
                 self.output().path,
                 {
                     "marts": marts,
-                    "staged_fingerprint": built[1].get("staged_fingerprint"),
+                    "build_id": built[1].get("build_id"),
                     "reporting_db": str(the_lake.reporting_db),
                 },
             )

@@ -1,0 +1,45 @@
+"""``music-tracker backup DEST``: a consistent copy of raw data, state and fetched lookups."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from pipeline.ops.backup import make_backup, verify
+from pipeline.ops.lock import LockHeld, exclusive
+from pipeline.paths import lake
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    dest = Path(args.dest)
+    if args.verify:
+        problems = verify(dest)
+        for line in problems:
+            print(f"BAD: {line}")
+        print("backup intact" if not problems else f"{len(problems)} problem(s)")
+        return 0 if not problems else 1
+    the_lake = lake()
+    dest.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    holder = {"job": "backup", "pid": os.getpid(), "since": now.isoformat()}
+    try:
+        # The cron lock: no pipeline run writes while the copy is taken.
+        with exclusive(the_lake.lock_file("cron"), holder):
+            result = make_backup(the_lake, dest, now)
+    except LockHeld as held:
+        print(f"error: {held}; try again when it has finished", file=sys.stderr)
+        return 10
+    print(f"backup: {result.files} files, {result.bytes / 1048576:.1f} MB -> {result.path}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("backup", help="copy raw data, state and lookups to DEST")
+    parser.add_argument("dest", help="folder that receives music-tracker-<time>/")
+    parser.add_argument(
+        "--verify", action="store_true", help="check an existing backup folder against its manifest"
+    )
+    parser.set_defaults(func=cmd_backup)

@@ -1,0 +1,248 @@
+"""``music-tracker cron poll|daily|serve|crontab`` and ``music-tracker scheduler``.
+
+``cron poll`` (every 30 minutes): the poll tasks of every account, then ``DailyPipeline(today)``.
+``cron daily`` (once a day): Luigi's ``RangeDaily`` over ``StagePlays`` for the last
+``cron.daily_window_days`` days (plus ``StageAllPlays`` for days whose inputs grew), then one
+``DailyPipeline(today)``: any day a poll run missed is filled, and dbt runs once.
+
+Each run takes the cron lock (a second run exits 0 at once and says who holds it), gets a run
+id stamped on every log line, runs on luigid (falling back to the local scheduler with a
+warning when luigid is down), sends notifications, and exits with Luigi's retcode.
+``cron serve`` is the pipeline container's command: it runs the jobs on the configured
+schedule, each in a fresh subprocess. ``scheduler`` starts luigid with its state, task history
+and logs under the data folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import luigi
+
+from pipeline.log import set_run_id
+from pipeline.ops.schedule import JOBS, cron_settings, crontab, next_run
+from pipeline.paths import lake
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = "cron"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_run_id(job: str, now: dt.datetime) -> str:
+    """Sortable, unique enough for one household: 20260101T120000Z-poll-3fa2."""
+    return f"{now:%Y%m%dT%H%M%SZ}-{job}-{secrets.token_hex(2)}"
+
+
+def poll_tasks(now: dt.datetime) -> list[luigi.Task]:
+    """The poll of one cycle: every configured account, then the days the polls touched."""
+    from pipeline.tasks import PollRecentlyPlayed
+
+    return [PollRecentlyPlayed(slot=now)]
+
+
+def job_phases(job: str, now: dt.datetime) -> list[list[luigi.Task]]:
+    """What a cron job runs, as phases run one after the other (empty phases are skipped).
+
+    Why phases: ``DbtBuild(date)`` is complete only while the staged-data fingerprint it built
+    from is current, so staging other days in the same Luigi run as a build makes the build
+    "incomplete" again before ``PublishReporting`` runs ("Unfulfilled dependency at run
+    time"). So every day is staged first, and the warehouse is built once, for today, last.
+    """
+    from pipeline.tasks import DailyPipeline, RangeDaily, StageAllPlays, StagePlays
+
+    today = now.date()
+    if job == "poll":
+        # Polls land plays on the day they were played: around midnight that is yesterday.
+        return [
+            poll_tasks(now),
+            [StagePlays(date=today - dt.timedelta(days=1))],
+            [DailyPipeline(date=today)],
+        ]
+    if job == "daily":
+        window = cron_settings().daily_window_days
+        fill = RangeDaily(
+            of=StagePlays,
+            start=today - dt.timedelta(days=window - 1),
+            stop=today + dt.timedelta(days=1),
+            days_back=window + 1,
+        )
+        return [[fill, StageAllPlays()], [DailyPipeline(date=today)]]
+    raise ValueError(f"unknown cron job {job!r}")
+
+
+def run_phases(phases: list[list[luigi.Task]], central: bool, workers: int):
+    """Run each non-empty phase; stop at the first that fails. Returns the last outcome."""
+    from pipeline.runner import RunOutcome, run_luigi
+
+    outcome = RunOutcome(0, "none")
+    failures: list[tuple[str, str]] = []
+    for tasks in phases:
+        if not tasks:
+            continue
+        outcome = run_luigi(tasks, central=central, workers=workers)
+        failures += outcome.failures
+        if outcome.code:
+            break
+    outcome.failures = failures
+    return outcome
+
+
+def run_job(job: str, now: dt.datetime | None = None) -> int:
+    """One cron run of ``job``; returns the process exit code."""
+    from pipeline.ops import health, notify
+    from pipeline.ops.lock import LockHeld, exclusive
+    from pipeline.runner import scheduler_settings
+
+    now = now or _now()
+    run_id = new_run_id(job, now)
+    set_run_id(run_id)
+    the_lake = lake()
+    holder = {"job": job, "run_id": run_id, "pid": os.getpid(), "since": now.isoformat()}
+    try:
+        with exclusive(the_lake.lock_file(LOCK_NAME), holder):
+            logger.info("cron %s started", job, extra={"job": job})
+            started = time.monotonic()
+            outcome = run_phases(
+                job_phases(job, now),
+                central=cron_settings().central_scheduler,
+                workers=scheduler_settings().workers,
+            )
+            cfg = notify.notification_settings()
+            since = notify.last_checked(the_lake)
+            status = health.collect(the_lake, _now())
+            events = notify.failure_events(outcome.failures)
+            events += notify.health_events(status, _now(), cfg)
+            events += notify.gap_events(the_lake, since)
+            sent = notify.dispatch(the_lake, events, run_id)
+            seconds = round(time.monotonic() - started, 1)
+            logger.info(
+                "cron %s finished: exit %d on the %s scheduler, %d notification(s) sent",
+                job,
+                outcome.code,
+                outcome.scheduler,
+                len(sent),
+                extra={"job": job, "seconds": seconds},
+            )
+            print(
+                f"cron {job} [{run_id}]: exit {outcome.code} ({outcome.scheduler} scheduler, "
+                f"{seconds} s, {len(sent)} notification(s))"
+            )
+            return outcome.code
+    except LockHeld as held:
+        info = held.holder
+        message = (
+            f"cron {job} [{run_id}]: another run is still going "
+            f"({info.get('job', '?')} run {info.get('run_id', '?')}, pid {info.get('pid', '?')}, "
+            f"since {info.get('since', '?')}); skipping this one"
+        )
+        logger.warning(message, extra={"job": job})
+        print(message)
+        return 0
+    finally:
+        set_run_id(None)
+
+
+def serve(
+    max_runs: int | None = None,
+    clock: Callable[[], dt.datetime] = _now,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Run the cron jobs on schedule forever (or ``max_runs`` jobs), each in a subprocess."""
+    cfg = cron_settings()
+    runs = 0
+    last = clock()
+    pending: list[str] = ["poll"] if cfg.run_poll_at_start else []
+    logger.info(
+        "cron serve: poll every %d min, daily at %s UTC", cfg.poll_every_minutes, cfg.daily_at
+    )
+    while max_runs is None or runs < max_runs:
+        if not pending:
+            due = {job: next_run(job, last, cfg) for job in JOBS}
+            when = min(due.values())
+            wait = (when - clock()).total_seconds()
+            if wait > 0:
+                sleep(wait)
+            last = when
+            pending = [job for job in JOBS if due[job] == when]
+        job = pending.pop(0)
+        cmd = [sys.executable, "-m", "pipeline.cli", "cron", job]
+        code = subprocess.run(cmd, check=False).returncode
+        if code:
+            logger.error("cron %s exited %d", job, code, extra={"job": job})
+        runs += 1
+    return 0
+
+
+def start_luigid(dry_run: bool = False) -> int:
+    """Exec luigid with its state pickle, task history and --logdir under the data folder."""
+    from pipeline.runner import LUIGI_CFG, scheduler_settings
+
+    cfg = scheduler_settings()
+    the_lake = lake()
+    state_dir = the_lake.luigi_dir
+    logdir = the_lake.logs_dir / "luigid"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    logdir.mkdir(parents=True, exist_ok=True)  # luigid dies if --logdir does not exist
+    env = dict(os.environ, LUIGI_STATE_DIR=str(state_dir.resolve()))
+    env.setdefault("LUIGI_CONFIG_PATH", str(LUIGI_CFG))
+    luigid = os.path.join(os.path.dirname(sys.executable), "luigid")
+    cmd = [
+        luigid if os.path.exists(luigid) else "luigid",
+        "--address",
+        cfg.bind_address,
+        "--port",
+        str(cfg.port),
+        "--state-path",
+        str((state_dir / "luigi-state.pickle").resolve()),
+        "--logdir",
+        str(logdir.resolve()),
+    ]
+    print(" ".join(cmd), flush=True)
+    if dry_run:
+        return 0
+    os.execvpe(cmd[0], cmd, env)
+    return 0  # not reached
+
+
+def cmd_cron(args: argparse.Namespace) -> int:
+    from pipeline.settings import SettingsError
+
+    try:
+        cron_settings()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.job in JOBS:
+        return run_job(args.job)
+    if args.job == "serve":
+        return serve(args.max_runs)
+    print(crontab(cron_settings()), end="")
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    return start_luigid(args.dry_run)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    cron = sub.add_parser("cron", help="scheduled jobs: poll, daily, serve (the loop), crontab")
+    cron.add_argument("job", choices=[*JOBS, "serve", "crontab"])
+    cron.add_argument(
+        "--max-runs", type=int, default=None, help="serve: stop after this many job runs"
+    )
+    cron.set_defaults(func=cmd_cron)
+    sched = sub.add_parser("scheduler", help="start luigid (state and history under data/)")
+    sched.add_argument("--dry-run", action="store_true", help="print the command, do not start")
+    sched.set_defaults(func=cmd_scheduler)

@@ -1,0 +1,24 @@
+"""``music-tracker status``: is everything working? Exit 0 healthy, 1 unhealthy (healthcheck)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from pipeline.ops.health import collect, render
+from pipeline.paths import lake
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = collect(lake())
+    if args.json:
+        print(json.dumps(status.to_dict(), indent=2, default=str))
+    else:
+        print(render(status))
+    return 0 if status.healthy else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("status", help="health: polls, plays today, tokens, builds, disk")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=cmd_status)

@@ -1,0 +1,1 @@
+"""Running it at home: lock, schedule, notifications, health, backup, Metabase provisioning."""

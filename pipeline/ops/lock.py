@@ -1,0 +1,58 @@
+"""One cron run at a time: an advisory ``flock`` on a file under ``state/locks/``.
+
+The kernel drops the lock when the holder exits (even when killed), so there are no stale locks
+to clean up; the file only carries who holds it, for the message the second run prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+class LockHeld(Exception):
+    """Another process holds the lock; ``holder`` is what it wrote (job, run id, pid, since)."""
+
+    def __init__(self, path: Path, holder: dict[str, Any]):
+        who = ", ".join(f"{k} {v}" for k, v in holder.items()) or "unknown holder"
+        super().__init__(f"{path.name} is held by another run ({who})")
+        self.path = path
+        self.holder = holder
+
+
+@contextlib.contextmanager
+def exclusive(path: Path, holder: dict[str, Any]) -> Iterator[None]:
+    """Hold ``path`` exclusively for the block, or raise ``LockHeld`` at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise LockHeld(path, _read(fd)) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder, default=str).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _read(fd: int) -> dict[str, Any]:
+    try:
+        data = os.pread(fd, 4096, 0)
+        value = json.loads(data.decode("utf-8")) if data else {}
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

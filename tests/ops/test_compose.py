@@ -1,0 +1,118 @@
+"""The compose stack and images, checked without a Docker engine.
+
+`docker compose config` is not available here, so the file is validated against the Compose
+Specification's JSON schema; what the containers run is run here for real by other tests
+(`scheduler`, `cron serve`) and below (the healthcheck).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from pipeline.cli import build_parser
+from pipeline.settings import load_settings
+from tests.ops.conftest import REPO, cli_env, run_cli
+
+SCHEMA = Path(__file__).parents[1] / "fixtures" / "compose" / "compose-spec.json"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def _mib(value: str) -> float:
+    number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)([kmg]?)b?", value.lower()).groups()
+    return float(number) * {"k": 1 / 1024, "m": 1, "g": 1024, "": 1 / 1048576}[unit]
+
+
+def test_compose_file_follows_the_compose_specification(compose: dict) -> None:
+    """docker-compose.yml validates against the published Compose Specification schema."""
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    validator.validate(compose)
+    assert set(compose["services"]) == {"luigid", "pipeline", "metabase"}
+    broken = json.loads(json.dumps(compose))
+    broken["services"]["pipeline"]["mem_limt"] = "1g"  # a typo the schema must catch
+    assert not validator.is_valid(broken)
+
+
+def test_memory_limits_sum_to_at_most_1_8_gb(compose: dict) -> None:
+    """Every service has a memory limit and a restart policy; the limits sum to <= 1.8 GB."""
+    limits = {name: _mib(svc["mem_limit"]) for name, svc in compose["services"].items()}
+    assert sum(limits.values()) <= 1800, limits
+    assert all(svc["restart"] == "unless-stopped" for svc in compose["services"].values())
+    heap = re.search(r"-Xmx(\d+)m", compose["services"]["metabase"]["environment"]["JAVA_OPTS"])
+    assert heap and int(heap.group(1)) < limits["metabase"] * 0.75
+
+
+def test_data_volumes_and_ports(compose: dict) -> None:
+    """data/ is shared at /data (read-only for Metabase); luigid on 8082; H2 on a volume."""
+    services = compose["services"]
+    assert "./data:/data" in services["pipeline"]["volumes"]
+    assert "./data:/data" in services["luigid"]["volumes"]
+    assert "./data:/data:ro" in services["metabase"]["volumes"]
+    assert load_settings(environ={"MUSIC_TRACKER_ENV": "production"}).paths.data_dir == Path(
+        "/data"
+    )
+    assert any(p.endswith(":8082:8082") for p in services["luigid"]["ports"])
+    assert any(p.endswith(":3000:3000") for p in services["metabase"]["ports"])
+    mb = services["metabase"]
+    assert mb["environment"]["MB_DB_FILE"].startswith("/metabase-data/")
+    assert "metabase-data:/metabase-data" in mb["volumes"]
+
+
+def test_metabase_and_driver_versions_are_pinned(compose: dict) -> None:
+    """The Metabase image and DuckDB driver are pinned, the same in compose and Dockerfile."""
+    mb = compose["services"]["metabase"]
+    dockerfile = (REPO / "docker/metabase/Dockerfile").read_text()
+    args = mb["build"]["args"]
+    assert f"ARG METABASE_VERSION={args['METABASE_VERSION']}" in dockerfile
+    assert f"ARG METABASE_DUCKDB_DRIVER_VERSION={args['METABASE_DUCKDB_DRIVER_VERSION']}" in (
+        dockerfile
+    )
+    assert args["METABASE_DUCKDB_DRIVER_VERSION"].startswith("1.5.")
+    assert mb["image"].endswith(
+        f"{args['METABASE_VERSION']}-duckdb{args['METABASE_DUCKDB_DRIVER_VERSION']}"
+    )
+    assert "plugins/duckdb.metabase-driver.jar" in dockerfile
+
+
+def test_container_commands_are_real_cli_commands(compose: dict) -> None:
+    """Each service command and the pipeline healthcheck parse as music-tracker commands."""
+    parser = build_parser()
+    for name in ("luigid", "pipeline"):
+        command = compose["services"][name]["command"]
+        assert command[0] == "music-tracker"
+        parser.parse_args(command[1:])
+    health = compose["services"]["pipeline"]["healthcheck"]["test"]
+    assert health[:2] == ["CMD", "music-tracker"]
+    probe = compose["services"]["luigid"]["healthcheck"]["test"]
+    compile(probe[-1], "healthcheck", "exec")
+
+
+def test_healthcheck_command_exits_zero_on_a_fresh_install(data_dir: Path, compose: dict) -> None:
+    """The pipeline's healthcheck (`music-tracker status`) passes on an empty data folder."""
+    health = compose["services"]["pipeline"]["healthcheck"]["test"]
+    result = run_cli(health[2:], cli_env(data_dir))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_is_slim_locked_and_unprivileged() -> None:
+    """Slim Python base, `uv sync --frozen --no-dev`, a non-root user, copies what exists."""
+    text = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim", text, re.M)
+    assert "uv sync --frozen --no-dev" in text
+    user = re.findall(r"^USER (\S+)", text, re.M)
+    assert user and user[-1] not in ("root", "0")
+    for src in re.findall(r"^COPY (\S+(?: \S+)*) \S+$", text, re.M):
+        for part in src.split():
+            assert (REPO / part).exists(), part
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
+    assert ".env" in ignore and "data/*" in ignore

@@ -1,0 +1,244 @@
+"""`music-tracker status`, the notification events and channels, and the JSON log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from pipeline import schemas
+from pipeline.cli import main
+from pipeline.clients.webhook import build_request
+from pipeline.io.atomic import write_json_atomic
+from pipeline.io.parquet import write_parquet_atomic
+from pipeline.ops import health, notify
+from pipeline.paths import lake
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _state(data_dir: Path, account: str, **values: object) -> None:
+    write_json_atomic(data_dir / f"state/spotify/{account}.json", values)
+
+
+def _poll_file(data_dir: Path, account: str, played_at: dt.datetime) -> None:
+    table = pa.table({"account": [account], "played_at": pa.array([played_at], schemas.UTC_MS)})
+    day = played_at.date().isoformat()
+    write_parquet_atomic(
+        data_dir / f"staged/polls/v1/account={account}/date={day}/p1.parquet", table
+    )
+
+
+@pytest.fixture
+def isolated_dbt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> Path:
+    """Point dbt_project_dir at an empty folder so no other test's run_results leak in."""
+    from pipeline import settings
+
+    project = tmp_path / "dbt"
+    (project / "target").mkdir(parents=True)
+    monkeypatch.setenv("MUSIC_TRACKER__PATHS__DBT_PROJECT_DIR", str(project))
+    settings.reload_settings()
+    return project
+
+
+def test_fresh_install_is_healthy(isolated_dbt: Path, capsys: pytest.CaptureFixture) -> None:
+    """With nothing polled yet, status says so and exits 0 (the container starts healthy)."""
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "HEALTHY" in out
+    assert "me: not polling" in out
+    assert "enrichment backlog: unknown" in out
+    assert "last build: never" in out
+    assert "disk: data/ uses" in out
+
+
+def test_stale_poll_and_failed_build_are_unhealthy(
+    data_dir: Path, isolated_dbt: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A poll older than the limit and a dbt test failure make status exit 1, saying why."""
+    _state(
+        data_dir,
+        "me",
+        last_success_at=(NOW - dt.timedelta(hours=5)).isoformat(),
+        last_poll_at=(NOW - dt.timedelta(minutes=10)).isoformat(),
+        last_error="HTTP 503 from Spotify",
+    )
+    _state(data_dir, "partner", last_success_at=NOW.isoformat(), last_poll_at=NOW.isoformat())
+    write_json_atomic(
+        data_dir / f"staged/dbt_runs/date={NOW.date()}/run_results.json",
+        {
+            "status": "success",
+            "date": NOW.date().isoformat(),
+            "results": [
+                {"unique_id": "model.music_tracker.fct_plays", "status": "success"},
+                {"unique_id": "test.music_tracker.unique_fct_plays_play_sk.abc", "status": "pass"},
+                {"unique_id": "test.music_tracker.not_null_dim_track_sk.def", "status": "fail"},
+            ],
+        },
+    )
+    from pipeline.enrich.runs import open_state
+    from pipeline.paths import lake
+
+    lookups = open_state(lake(), "musicbrainz")
+    when = dt.datetime(2026, 11, 20, tzinfo=dt.UTC)
+    lookups.record("artist", "name:a", "failed", when, error="503")
+    lookups.record("artist", "name:b", "found", when)
+    lookups.record("artist", "name:c", "failed", when, error="timeout")
+    lookups.close()
+    assert main(["status"]) == 1
+    out = capsys.readouterr().out
+    assert "UNHEALTHY" in out
+    assert "PROBLEM: me: no successful poll for over 2 h" in out
+    assert "partner: last successful poll" in out
+    assert "last error: HTTP 503 from Spotify" in out
+    assert "tests: fail 1, pass 1" in out
+    assert "PROBLEM: last dbt build failed (not_null_dim_track_sk)" in out
+    assert "enrichment backlog: musicbrainz 2" in out
+    assert main(["status", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["healthy"] is False and data["accounts"][0]["name"] == "me"
+
+
+def test_health_events_token_no_plays_and_gap(data_dir: Path, isolated_dbt: Path) -> None:
+    """A revoked token, 20 quiet hours of an active listener, and a new gap each make an event."""
+    _state(data_dir, "me", last_success_at=NOW.isoformat(), last_error="invalid_grant: revoked")
+    _state(data_dir, "partner", last_success_at=NOW.isoformat())
+    _poll_file(data_dir, "partner", NOW - dt.timedelta(hours=20))
+    gap = pa.Table.from_pylist(
+        [
+            {
+                "account": "partner",
+                "gap_start": NOW - dt.timedelta(hours=9),
+                "gap_end": NOW - dt.timedelta(hours=8),
+                "detected_at": NOW - dt.timedelta(minutes=5),
+                "poll_file": "x",
+            }
+        ],
+        schema=schemas.POLL_GAPS,
+    )
+    write_parquet_atomic(lake().dated_partition("gaps", NOW.date()), gap)
+    status = health.collect(lake(), NOW)
+    cfg = notify.notification_settings()
+    events = notify.health_events(status, NOW, cfg) + notify.gap_events(
+        lake(), NOW - dt.timedelta(hours=1)
+    )
+    kinds = {(e.kind, e.key.split(":")[1]) for e in events}
+    assert kinds == {("token", "me"), ("no_plays", "partner"), ("gap", "partner")}
+    assert not status.healthy  # a revoked token needs the user
+    assert notify.gap_events(lake(), NOW) == []  # already seen
+
+
+def test_ntfy_notification_reaches_the_receiver(
+    data_dir: Path, receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ntfy webhook gets the message as body with Title and Priority headers, once."""
+    from pipeline import settings
+
+    monkeypatch.setenv("MUSIC_TRACKER__NOTIFICATIONS__WEBHOOK_KIND", "ntfy")
+    monkeypatch.setenv("MUSIC_TRACKER__NOTIFICATIONS__WEBHOOK_URL", f"{receiver.url}/mytopic")
+    settings.reload_settings()
+    event = notify.Event("token:me:revoked", "token", "Token of me revoked", "Authorise again")
+    assert notify.dispatch(lake(), [event], "run-1") == [event]
+    assert notify.dispatch(lake(), [event], "run-2") == []  # within repeat_hours
+    (request,) = receiver.requests
+    assert request["path"] == "/mytopic"
+    assert request["body"] == "Authorise again"
+    assert request["headers"]["Title"] == "Token of me revoked"
+    assert request["headers"]["Priority"] == "high"
+
+
+@pytest.mark.parametrize(
+    ("kind", "url", "check"),
+    [
+        (
+            "gotify",
+            "http://g",
+            lambda u, h, b: (
+                u == "http://g/message" and b["priority"] == 8 and h["X-Gotify-Key"] == "tok"
+            ),
+        ),
+        ("slack", "http://s", lambda u, h, b: b == {"text": "*T*\nM"}),
+        ("discord", "http://d", lambda u, h, b: b == {"content": "**T**\nM"}),
+        ("json", "http://j", lambda u, h, b: b["title"] == "T" and b["kind"] == "gap"),
+    ],
+)
+def test_webhook_bodies_follow_each_service(kind: str, url: str, check) -> None:
+    """Gotify, Slack, Discord and plain JSON each get the body shape their service documents."""
+    event = {"title": "T", "message": "M", "severity": "error", "kind": "gap"}
+    target, headers, body, raw = build_request(kind, url, event, "tok")
+    assert raw is None and check(target, headers, body)
+
+
+def test_logs_are_json_lines_without_secrets(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tokens, secrets and Authorization headers are masked in the JSON log file."""
+    from pipeline import settings
+    from pipeline.log import configure_from_settings, set_run_id
+
+    monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", "cl13nt-s3cret-value")
+    settings.reload_settings()
+    path = configure_from_settings()
+    assert path is not None
+    log = logging.getLogger("pipeline.test")
+    set_run_id("20260101T000000Z-poll-0000")
+    try:
+        log.info("calling with headers %s", {"Authorization": "Bearer BQDabc123tokenvalue"})
+        log.warning('token response: {"access_token": "AQBxyz987", "expires_in": 3600}')
+        log.info("secret in text: cl13nt-s3cret-value; url ?refresh_token=RT-42abc&x=1")
+        try:
+            raise RuntimeError("refused: client_secret=cl13nt-s3cret-value")
+        except RuntimeError:
+            log.exception("it failed")
+        log.info("rows", extra={"task": "StagePlays", "dataset": "plays", "rows": 3, "seconds": 1})
+    finally:
+        set_run_id(None)
+        for handler in logging.getLogger().handlers[:]:
+            if getattr(handler, "_music_tracker", None) == "file":
+                logging.getLogger().removeHandler(handler)
+                handler.close()
+    text = path.read_text()
+    for secret in ("BQDabc123tokenvalue", "AQBxyz987", "cl13nt-s3cret-value", "RT-42abc"):
+        assert secret not in text
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert all(line["run_id"] == "20260101T000000Z-poll-0000" for line in lines)
+    assert lines[-1]["task"] == "StagePlays" and lines[-1]["rows"] == 3
+    assert "***" in lines[0]["msg"] and "RuntimeError" in lines[3]["exc"]
+
+
+def test_log_file_rotates_by_size(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past logging.max_bytes the file rotates into pipeline.log.1."""
+    from pipeline import settings
+    from pipeline.log import configure_from_settings
+
+    monkeypatch.setenv("MUSIC_TRACKER__LOGGING__MAX_BYTES", "2000")
+    monkeypatch.setenv("MUSIC_TRACKER__LOGGING__BACKUP_COUNT", "2")
+    settings.reload_settings()
+    path = configure_from_settings()
+    try:
+        for i in range(100):
+            logging.getLogger("pipeline.test").info("line %d %s", i, "x" * 50)
+    finally:
+        for handler in logging.getLogger().handlers[:]:
+            if getattr(handler, "_music_tracker", None) == "file":
+                logging.getLogger().removeHandler(handler)
+                handler.close()
+    assert path.with_name("pipeline.log.1").exists()
+    assert path.with_name("pipeline.log.2").exists()
+    assert not path.with_name("pipeline.log.3").exists()
+    assert path.stat().st_size <= 2000
+
+
+def test_expiring_token_warns_but_stays_healthy(data_dir: Path, isolated_dbt: Path) -> None:
+    """A token expiring within token_warn_days is a warning and an event, not unhealthy."""
+    soon = NOW + dt.timedelta(days=3)
+    _state(data_dir, "me", last_success_at=NOW.isoformat(), token_expires_at=soon.isoformat())
+    status = health.collect(lake(), NOW)
+    assert status.healthy
+    assert any("me: Spotify token expires" in w for w in status.warnings)
+    (event,) = notify.health_events(status, NOW, notify.notification_settings())
+    assert event.kind == "token" and event.severity == "warning"
