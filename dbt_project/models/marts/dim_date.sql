@@ -1,18 +1,16 @@
+-- A calendar day spine (dbt core's date_spine), wide enough for any listening history, with
+-- an Unknown member for plays whose local date falls outside it.
 with
-
-bounds as (
-
-    select
-        coalesce(min(cast(played_at_local as date)), current_date) as first_date,
-        coalesce(max(cast(played_at_local as date)), current_date) as last_date
-    from {{ ref('int_plays_localized') }}
-
-),
 
 spine as (
 
-    select cast(range as date) as date_day
-    from bounds, range(bounds.first_date, bounds.last_date + interval 1 day, interval 1 day)
+    {{ dbt.date_spine('day', "cast('" ~ var('date_spine_start') ~ "' as date)", "cast('" ~ var('date_spine_end') ~ "' as date)") }}
+
+),
+
+days as (
+
+    select cast(date_day as date) as date_day from spine
 
 ),
 
@@ -20,23 +18,28 @@ final as (
 
     select
         {{ generate_surrogate_key(['date_day']) }} as date_sk,
-        date_day,
+        strftime(date_day, '%B') as month_name,
+        strftime(date_day, '%Y-%m') as year_month,
+        strftime(date_day, '%A') as weekday_name,
         year(date_day) as year,
         quarter(date_day) as quarter,
         month(date_day) as month,
-        strftime(date_day, '%B') as month_name,
-        strftime(date_day, '%Y-%m') as year_month,
+        day(date_day) as day_of_month,
+        dayofyear(date_day) as day_of_year,
         isodow(date_day) as iso_weekday,
-        strftime(date_day, '%A') as weekday_name,
         weekofyear(date_day) as iso_week,
-        isodow(date_day) in (6, 7) as is_weekend
+        isodow(date_day) in (6, 7) as is_weekend,
+        date_day,
+        cast(date_trunc('month', date_day) as date) as month_start,
+        cast(date_trunc('week', date_day) as date) as week_start
 
-    from spine
+    from days
 
     union all
 
     select
-        {{ unknown_key() }}, null, null, null, null, 'Unknown', 'Unknown', null, 'Unknown', null, null
+        {{ unknown_key() }}, 'Unknown', 'Unknown', 'Unknown',
+        null, null, null, null, null, null, null, null, null, null, null
 
 )
 

@@ -1,0 +1,68 @@
+-- Listening sessions: a listener's plays (any content) belong to one session until the
+-- silence before a play (its start minus the latest end of every earlier play) exceeds
+-- var('session_idle_gap_minutes'). Using the running latest end, not just the previous play's,
+-- means two sessions of one listener can never overlap. Computed over the whole history so an
+-- incremental fct_plays gets the same ids as a full refresh.
+with
+
+plays as (
+
+    select * from {{ ref('int_plays_localized') }}
+
+),
+
+gaps as (
+
+    select
+        *,
+        max(played_at) over (
+            partition by account
+            order by started_at, played_at, play_id
+            rows between unbounded preceding and 1 preceding
+        ) as previous_end_at
+
+    from plays
+
+),
+
+flagged as (
+
+    select
+        *,
+        previous_end_at is null
+        or started_at > previous_end_at + to_minutes({{ var('session_idle_gap_minutes') }})
+            as is_session_start
+
+    from gaps
+
+),
+
+numbered as (
+
+    select
+        *,
+        sum(case when is_session_start then 1 else 0 end) over (
+            partition by account
+            order by started_at, played_at, play_id
+            rows between unbounded preceding and current row
+        ) as session_number
+
+    from flagged
+
+),
+
+final as (
+
+    select
+        *,
+        -- A session is named by its listener and first play's start: stable as history grows.
+        {{ generate_surrogate_key([
+            'account',
+            'first_value(started_at) over (partition by account, session_number order by started_at, played_at, play_id)'
+        ]) }} as session_sk
+
+    from numbered
+
+)
+
+select * from final
