@@ -17,3 +17,13 @@
         else 4
     end
 {%- endmacro %}
+
+{#- A listener's own popularity tier from a percent rank (0 = most listened). -#}
+{% macro popularity_tier(percentile_expr) -%}
+    case
+        when {{ percentile_expr }} < 0.05 then 'favourite'
+        when {{ percentile_expr }} < 0.20 then 'frequent'
+        when {{ percentile_expr }} < 0.50 then 'regular'
+        else 'occasional'
+    end
+{%- endmacro %}
