@@ -55,7 +55,15 @@ keyed as (
 
 ),
 
-{% if is_incremental() %}
+{#- A table built by an older version of this model (without the columns the incremental
+    logic reads) is rebuilt row by row instead: every play goes through delete+insert. -#}
+{%- set can_increment = false -%}
+{%- if is_incremental() -%}
+    {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- set can_increment = 'track_duration_ms' in existing and 'track_sk' in existing -%}
+{%- endif %}
+
+{% if can_increment %}
 
 built as (
 
