@@ -64,7 +64,7 @@ names as (
     select
         lower(artist_name) as artist_key,
         -- The spelling plays use most wins; ties go to the first alphabetically.
-        arg_max(artist_name, n * 1000000 - ascii(artist_name)) as artist_name
+        first(artist_name order by n desc, artist_name) as artist_name
 
     from (select artist_name, sum(n) as n from spellings group by artist_name) as s
     group by lower(artist_name)

@@ -16,7 +16,7 @@ genres as (
 
 top_genre as (
 
-    select artist_key, arg_max(genre_name, weight * 1000000 + tag_count) as primary_genre
+    select artist_key, first(genre_name order by weight desc, tag_count desc, genre_name) as primary_genre
     from genres
     group by artist_key
 

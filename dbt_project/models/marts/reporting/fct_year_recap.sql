@@ -62,7 +62,7 @@ biggest_day as (
     select
         listener_sk,
         year(local_date) as year,
-        arg_max(local_date, minutes_played * 100000 - dayofyear(local_date)) as biggest_day,
+        first(local_date order by minutes_played desc, local_date) as biggest_day,
         max(minutes_played) as biggest_day_minutes
 
     from days
@@ -108,7 +108,7 @@ top_genre as (
     select
         listener_sk,
         year,
-        arg_max(genre_name, minutes) as top_genre
+        first(genre_name order by minutes desc, genre_name) as top_genre
 
     from (
         select listener_sk, year, genre_name, sum(minutes_played) as minutes
