@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
-from tests.dbt.conftest import dbt, lake_at, query
+from tests.dbt.harness import dbt, lake_at, query
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from tests.dbt import crafted
-from tests.dbt.conftest import dbt, lake_at, query
+from tests.dbt.harness import dbt, lake_at, query
 
 pytestmark = pytest.mark.slow
 
