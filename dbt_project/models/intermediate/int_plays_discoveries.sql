@@ -1,18 +1,19 @@
--- Plays with discovery flags: the first-ever play of a track (by track key) and of an artist
--- (by case-folded album-artist name), per listener, over the whole history (so incremental
--- builds and full refreshes agree). Ties at the same instant go to the lower play_id.
+-- First-ever plays per listener: of a track (by track key) and of an artist (by case-folded
+-- album-artist name), over the whole history (so incremental builds and full refreshes agree).
+-- Ties at the same instant go to the lower play_id. One row per play_id, few columns.
 with
 
 plays as (
 
-    select * from {{ ref('int_plays_sessionized') }}
+    select play_id, account, content_type, track_key, artist_name, started_at
+    from {{ ref('stg_spotify__plays') }}
 
 ),
 
 final as (
 
     select
-        *,
+        play_id,
         track_key is not null and row_number() over (
             partition by account, track_key order by started_at, play_id
         ) = 1 as is_first_track_play,

@@ -1,13 +1,15 @@
 -- Listening sessions: a listener's plays (any content) belong to one session until the
 -- silence before a play (its start minus the latest end of every earlier play) exceeds
 -- var('session_idle_gap_minutes'). Using the running latest end, not just the previous play's,
--- means two sessions of one listener can never overlap. Computed over the whole history so an
--- incremental fct_plays gets the same ids as a full refresh.
+-- means two sessions of one listener can never overlap. Computed over the whole history (on
+-- the few columns it needs, so a million plays fit the memory cap) so an incremental
+-- fct_plays gets the same ids as a full refresh. One row per play_id.
 with
 
 plays as (
 
-    select * from {{ ref('int_plays_localized') }}
+    select play_id, account, started_at, played_at
+    from {{ ref('stg_spotify__plays') }}
 
 ),
 
@@ -51,17 +53,32 @@ numbered as (
 
 ),
 
+sessions as (
+
+    -- A session is named by its listener and first play's start: stable as history grows.
+    select
+        account,
+        session_number,
+        {{ generate_surrogate_key(['account', 'min(started_at)']) }} as session_sk
+
+    from numbered
+    group by account, session_number
+
+),
+
 final as (
 
     select
-        *,
-        -- A session is named by its listener and first play's start: stable as history grows.
-        {{ generate_surrogate_key([
-            'account',
-            'first_value(started_at) over (partition by account, session_number order by started_at, played_at, play_id)'
-        ]) }} as session_sk
+        numbered.play_id,
+        numbered.previous_end_at,
+        numbered.is_session_start,
+        numbered.session_number,
+        sessions.session_sk
 
     from numbered
+    inner join sessions
+        on numbered.account = sessions.account
+        and numbered.session_number = sessions.session_number
 
 )
 

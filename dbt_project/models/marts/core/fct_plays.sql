@@ -22,6 +22,18 @@ with
 
 plays as (
 
+    select * from {{ ref('int_plays_localized') }}
+
+),
+
+sessions as (
+
+    select * from {{ ref('int_plays_sessionized') }}
+
+),
+
+discoveries as (
+
     select * from {{ ref('int_plays_discoveries') }}
 
 ),
@@ -140,7 +152,7 @@ final as (
         end as album_sk,
         case when batch.platform is null then {{ unknown_key() }}
             else {{ generate_surrogate_key(['batch.platform']) }} end as platform_sk,
-        batch.session_sk,
+        sessions.session_sk,
 
         ---------- strings
         batch.account,
@@ -173,9 +185,9 @@ final as (
         batch.is_offline,
         batch.is_incognito,
         batch.is_local,
-        batch.is_session_start,
-        batch.is_first_track_play,
-        batch.is_first_artist_play,
+        sessions.is_session_start,
+        discoveries.is_first_track_play,
+        discoveries.is_first_artist_play,
 
         ---------- dates and timestamps
         batch.local_date,
@@ -187,6 +199,8 @@ final as (
 
     from batch
     cross join spine_bounds
+    inner join sessions on batch.play_id = sessions.play_id
+    inner join discoveries on batch.play_id = discoveries.play_id
     left join tracks on batch.track_sk = tracks.track_sk
 
 )

@@ -20,21 +20,21 @@ by_period as (
 
     select listener_sk, account, 'all' as period_grain, 'all time' as period_label,
         cast(null as date) as period_start, item_type, item_sk,
-        count(distinct play_sk) as plays, sum(ms_played * weight) as ms_played
+        count(*) as plays, sum(ms_played * weight) as ms_played
     from items group by all
 
     union all
 
     select listener_sk, account, 'year' as period_grain, strftime(local_date, '%Y') as period_label,
         cast(date_trunc('year', local_date) as date) as period_start, item_type, item_sk,
-        count(distinct play_sk) as plays, sum(ms_played * weight) as ms_played
+        count(*) as plays, sum(ms_played * weight) as ms_played
     from items group by all
 
     union all
 
     select listener_sk, account, 'month' as period_grain, strftime(local_date, '%Y-%m') as period_label,
         cast(date_trunc('month', local_date) as date) as period_start, item_type, item_sk,
-        count(distinct play_sk) as plays, sum(ms_played * weight) as ms_played
+        count(*) as plays, sum(ms_played * weight) as ms_played
     from items group by all
 
 ),
