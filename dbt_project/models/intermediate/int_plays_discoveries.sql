@@ -1,3 +1,8 @@
+-- Materialized (schema intermediate, never published): its window over the whole history then
+-- runs on its own instead of inside fct_plays, which keeps a 1,000,000-play build within
+-- DuckDB's memory cap (duckdb.memory_limit).
+{{ config(materialized='table') }}
+
 -- First-ever plays per listener: of a track (by track key) and of an artist (by case-folded
 -- album-artist name), over the whole history (so incremental builds and full refreshes agree).
 -- Ties at the same instant go to the lower play_id. One row per play_id, few columns.

@@ -1,3 +1,8 @@
+-- Materialized (schema intermediate, never published): its window over the whole history then
+-- runs on its own instead of inside fct_plays, which keeps a 1,000,000-play build within
+-- DuckDB's memory cap (duckdb.memory_limit).
+{{ config(materialized='table') }}
+
 -- Listening sessions: a listener's plays (any content) belong to one session until the
 -- silence before a play (its start minus the latest end of every earlier play) exceeds
 -- var('session_idle_gap_minutes'). Using the running latest end, not just the previous play's,
