@@ -1,3 +1,5 @@
+-- One row per listener (account), with an Unknown member. Accounts with plays but no longer
+-- in config still get a member (in UTC), so no play is lost.
 with
 
 listeners as (
@@ -8,7 +10,6 @@ listeners as (
 
 played_accounts as (
 
-    -- Accounts with plays but no longer in config still get a member, so no play is lost.
     select distinct account from {{ ref('stg_spotify__plays') }}
 
 ),
@@ -20,20 +21,11 @@ members as (
             as listener_sk,
         coalesce(listeners.account, played_accounts.account) as account,
         coalesce(listeners.display_name, played_accounts.account) as display_name,
-        coalesce(listeners.timezone, 'UTC') as timezone
+        coalesce(listeners.timezone, 'UTC') as timezone,
+        listeners.account is not null as is_configured
 
     from listeners
     full outer join played_accounts on listeners.account = played_accounts.account
-
-),
-
-unknown as (
-
-    select
-        {{ unknown_key() }} as listener_sk,
-        '-1' as account,
-        'Unknown' as display_name,
-        'UTC' as timezone
 
 ),
 
@@ -41,7 +33,7 @@ final as (
 
     select * from members
     union all
-    select * from unknown
+    select {{ unknown_key() }}, '-1', 'Unknown', 'UTC', false
 
 )
 

@@ -1,0 +1,208 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='play_sk',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        post_hook=[
+            "delete from {{ this }} where play_sk not in (select {{ generate_surrogate_key(['play_id']) }} from {{ ref('stg_spotify__plays') }})"
+        ]
+    )
+}}
+-- depends_on: {{ ref('stg_spotify__plays') }}
+
+-- One row per play, keyed to every dimension (Unknown members, never null). Incremental:
+-- each run rebuilds the plays from var('fct_plays_lookback_days') days before the newest
+-- partition already built, or from the oldest partition holding a play not built yet (an old
+-- export imported late), whichever is earlier; plus any play whose track duration changed
+-- since (enrichment arrived). The post-hook drops plays staging no longer has (a poll's play
+-- replaced by the export's). Session ids and discovery flags come from the whole history, so
+-- a full refresh gives identical rows.
+with
+
+plays as (
+
+    select * from {{ ref('int_plays_localized') }}
+
+),
+
+sessions as (
+
+    select * from {{ ref('int_plays_sessionized') }}
+
+),
+
+discoveries as (
+
+    select * from {{ ref('int_plays_discoveries') }}
+
+),
+
+tracks as (
+
+    select
+        {{ generate_surrogate_key(['track_key']) }} as track_sk,
+        duration_ms
+    from {{ ref('int_tracks_resolved') }}
+
+),
+
+spine_bounds as (
+
+    select
+        cast('{{ var("date_spine_start") }}' as date) as first_day,
+        cast('{{ var("date_spine_end") }}' as date) as end_day
+
+),
+
+keyed as (
+
+    select
+        plays.*,
+        {{ generate_surrogate_key(['play_id']) }} as play_sk,
+        case when track_key is null then {{ unknown_key() }}
+            else {{ generate_surrogate_key(['track_key']) }} end as track_sk
+
+    from plays
+
+),
+
+{#- A table built by an older version of this model (without the columns the incremental
+    logic reads) is rebuilt row by row instead: every play goes through delete+insert. -#}
+{%- set can_increment = false -%}
+{%- if is_incremental() -%}
+    {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- set can_increment = 'track_duration_ms' in existing and 'track_sk' in existing -%}
+{%- endif %}
+
+{% if can_increment %}
+
+built as (
+
+    select play_sk, partition_date, track_sk, track_duration_ms from {{ this }}
+
+),
+
+cutoff as (
+
+    select least(
+        coalesce(
+            (select max(partition_date) from built)
+                - to_days({{ var('fct_plays_lookback_days') }}),
+            date '9999-12-31'
+        ),
+        coalesce(
+            (select min(keyed.partition_date) from keyed anti join built using (play_sk)),
+            date '9999-12-31'
+        )
+    ) as cutoff_date
+
+),
+
+stale as (
+
+    -- Built plays whose track's catalogue duration changed since they were built.
+    select built.play_sk
+    from built
+    inner join tracks on built.track_sk = tracks.track_sk
+    where built.track_duration_ms is distinct from tracks.duration_ms
+
+),
+
+batch as (
+
+    select keyed.*
+    from keyed
+    where keyed.partition_date >= (select cutoff_date from cutoff)
+        or keyed.play_sk in (select play_sk from stale)
+
+),
+
+{% else %}
+
+batch as (
+
+    select * from keyed
+
+),
+
+{% endif %}
+
+final as (
+
+    select
+        ---------- keys
+        batch.play_sk,
+        batch.play_id,
+        {{ generate_surrogate_key(['batch.account']) }} as listener_sk,
+        case
+            when batch.local_date >= spine_bounds.first_day
+                and batch.local_date < spine_bounds.end_day
+                then {{ generate_surrogate_key(['batch.local_date']) }}
+            else {{ unknown_key() }}
+        end as date_sk,
+        {{ generate_surrogate_key(['batch.local_minute_of_day']) }} as time_sk,
+        batch.track_sk,
+        case when batch.content_type <> 'music' or batch.artist_name is null
+            then {{ unknown_key() }}
+            else {{ generate_surrogate_key(['lower(batch.artist_name)']) }} end as artist_sk,
+        case when batch.content_type <> 'music' or batch.album_name is null
+            then {{ unknown_key() }}
+            else {{ generate_surrogate_key(["lower(coalesce(batch.artist_name, '')) || '|' || lower(batch.album_name)"]) }}
+        end as album_sk,
+        case when batch.platform is null then {{ unknown_key() }}
+            else {{ generate_surrogate_key(['batch.platform']) }} end as platform_sk,
+        sessions.session_sk,
+
+        ---------- strings
+        batch.account,
+        batch.content_type,
+        batch.reason_start,
+        batch.reason_end,
+        batch.conn_country,
+        batch.source,
+        batch.timezone,
+        batch.episode_id,
+        batch.episode_name,
+        batch.show_name,
+        batch.audiobook_title,
+        batch.audiobook_chapter_title,
+
+        ---------- numerics
+        batch.ms_played,
+        tracks.duration_ms as track_duration_ms,
+        case when tracks.duration_ms > 0
+            then least(batch.ms_played / tracks.duration_ms, 1.0) end as share_played,
+        batch.local_hour,
+        batch.local_minute_of_day,
+        batch.local_iso_weekday,
+
+        ---------- booleans
+        batch.is_shuffle,
+        -- The export's flag; else a forward-button end counts as a skip.
+        coalesce(batch.is_skipped, batch.reason_end = 'fwdbtn') as is_skipped,
+        batch.reason_end = 'trackdone' as is_completed,
+        batch.is_offline,
+        batch.is_incognito,
+        batch.is_local,
+        sessions.is_session_start,
+        discoveries.is_first_track_play,
+        discoveries.is_first_artist_play,
+
+        ---------- dates and timestamps
+        batch.local_date,
+        batch.partition_date,
+        batch.started_at,
+        batch.played_at,
+        batch.started_at_local,
+        batch.played_at_local
+
+    from batch
+    cross join spine_bounds
+    inner join sessions on batch.play_id = sessions.play_id
+    inner join discoveries on batch.play_id = discoveries.play_id
+    left join tracks on batch.track_sk = tracks.track_sk
+
+)
+
+select * from final

@@ -1,0 +1,173 @@
+"""The warehouse built from the bundled sample, through the real import path, and every
+Metabase card's SQL run against the reporting database Metabase would open.
+
+The module imports ``data/sample`` once (ImportExport -> StagePlays -> DbtBuild ->
+PublishReporting, as ``music-tracker demo`` does; dbt's own data tests run inside that build)
+and runs ``dbt docs generate`` once. Offline, enrichment lookups are empty placeholders, so
+artists, genres and origins are Unknown; the cards that can only show enriched data may be
+empty (EMPTY_OFFLINE).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.dbt.harness import dbt, lake_at, query
+
+pytestmark = pytest.mark.slow
+
+METABASE = REPO / "config" / "metabase"
+DASHBOARDS = yaml.safe_load((METABASE / "dashboards.yaml").read_text(encoding="utf-8"))
+CARDS = [(dashboard, card) for dashboard in DASHBOARDS["dashboards"] for card in dashboard["cards"]]
+DISPLAYS = {"table", "line", "bar", "row", "pie", "scalar", "area", "map", "pin"}
+
+#: Cards that show only what enrichment adds (no lookups offline) or what the sample lacks.
+EMPTY_OFFLINE = {
+    "genres_top",  # every artist's genre is Unknown until MusicBrainz/Spotify answer
+    "origins_country_map",  # no origins without MusicBrainz
+    "origins_places",  # no coordinates without Nominatim
+    "quality_quarantine",  # the sample has no bad rows
+    "quality_gaps",  # the sample was not polled
+}
+
+_TAG = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def render(sql: str, parameters: list[dict]) -> str:
+    """Replace each {{tag}} with its parameter's default and keep the optional clauses."""
+    defaults = {p["slug"]: p for p in parameters}
+
+    def value(match: re.Match[str]) -> str:
+        param = defaults[match.group(1)]
+        if param["type"] in ("text", "date"):
+            return "'" + str(param["default"]).replace("'", "''") + "'"
+        return str(param["default"])
+
+    return _TAG.sub(value, sql.replace("[[", " ").replace("]]", " "))
+
+
+@pytest.fixture(scope="module")
+def sample_build(module_lake: Path) -> Iterator[dict]:
+    """Import the bundled sample into a fresh lake (build + publish), then generate the docs."""
+    from pipeline.cli import import_paths
+    from pipeline.paths import lake
+    from pipeline.settings import get_settings
+
+    with lake_at(module_lake):
+        settings = get_settings()
+        code = import_paths([settings.paths.sample_dir], settings.default_account)
+        assert code == 0, "importing the bundled sample failed"
+        the_lake = lake()
+        marker = json.loads(
+            sorted(the_lake.dbt_runs_dir.glob("date=*/run_results.json"))[-1].read_text()
+        )
+        dbt(["docs", "generate"])
+        target = settings.paths.dbt_project_dir / "target"
+        yield {
+            "reporting": the_lake.reporting_db,
+            "warehouse": the_lake.warehouse,
+            "marker": marker,
+            "catalog": json.loads((target / "catalog.json").read_text()),
+            "manifest": json.loads((target / "manifest.json").read_text()),
+        }
+
+
+def test_dashboards_file_is_well_formed() -> None:
+    """Keys are unique, every card's SQL exists, and every tag a card uses is a parameter."""
+    keys = [d["key"] for d in DASHBOARDS["dashboards"]]
+    assert len(keys) == len(set(keys))
+    card_keys = [c["key"] for _, c in CARDS]
+    assert len(card_keys) == len(set(card_keys))
+    assert {
+        "overview",
+        "listening_patterns",
+        "genres_over_time",
+        "discovery",
+        "origins",
+        "year_recap",
+        "podcasts",
+        "data_quality",
+    } <= set(keys)
+    for dashboard, card in CARDS:
+        sql = (METABASE / card["sql"]).read_text(encoding="utf-8")
+        slugs = {p["slug"] for p in dashboard.get("parameters", [])}
+        assert set(_TAG.findall(sql)) <= slugs, card["key"]
+        assert card["display"] in DISPLAYS, card["key"]
+        assert 1 <= card["width"] <= 24 and card["height"] >= 1
+    origins = next(d for d in DASHBOARDS["dashboards"] if d["key"] == "origins")
+    assert "OpenStreetMap" in origins["description"] and "Nominatim" in origins["description"]
+    recap = next(d for d in DASHBOARDS["dashboards"] if d["key"] == "year_recap")
+    assert "year" in {p["slug"] for p in recap["parameters"]}
+
+
+def test_sample_build_ran_every_dbt_test(sample_build: dict) -> None:
+    """DbtBuild on the sample passed every model and data test, none skipped or failed."""
+    counts = sample_build["marker"]["counts"]
+    assert set(counts) <= {"success", "pass"}, counts
+    tests = [r for r in sample_build["marker"]["results"] if r["unique_id"].startswith("test.")]
+    assert len(tests) > 150
+
+
+@pytest.mark.parametrize(("dashboard", "card"), CARDS, ids=[card["key"] for _, card in CARDS])
+def test_card_returns_sensible_rows(sample_build: dict, dashboard: dict, card: dict) -> None:
+    """The card's SQL runs on the reporting database: rows where the sample has data, no null
+    labels, shares and rates within 0-1, no negative minutes."""
+    sql = render(
+        (METABASE / card["sql"]).read_text(encoding="utf-8"), dashboard.get("parameters", [])
+    )
+    con = duckdb.connect(str(sample_build["reporting"]), read_only=True)
+    try:
+        cursor = con.execute(sql)
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    finally:
+        con.close()
+    if card["key"] in EMPTY_OFFLINE:
+        return
+    assert rows, f"{card['key']} returned no rows on the sample"
+    assert all(row[0] is not None for row in rows), f"{card['key']}: null in {columns[0]}"
+    for i, name in enumerate(columns):
+        values = [row[i] for row in rows if row[i] is not None]
+        if any(word in name for word in ("share", "rate", "evenness")):
+            assert all(0 <= v <= 1 for v in values), (card["key"], name)
+        if "minutes" in name or name in ("plays", "sessions", "artists"):
+            assert all(v >= 0 for v in values), (card["key"], name)
+
+
+def test_overview_numbers_match_the_sample(sample_build: dict) -> None:
+    """The overview's minutes equal the sample's total playing time for 2025."""
+    staged = query(
+        sample_build["warehouse"],
+        "select round(sum(ms_played) / 60000.0, 0) from marts.fct_plays "
+        "where year(local_date) = 2025",
+    )
+    card = next(c for d, c in CARDS if c["key"] == "overview_minutes_total")
+    dashboard = next(d for d, c in CARDS if c["key"] == "overview_minutes_total")
+    sql = render((METABASE / card["sql"]).read_text(encoding="utf-8"), dashboard["parameters"])
+    assert query(sample_build["reporting"], sql) == staged
+    assert staged[0][0] > 1000
+
+
+def test_docs_generate_covers_every_model_and_column(sample_build: dict) -> None:
+    """`dbt docs generate` works, and every model and every built column has a description."""
+    manifest, catalog = sample_build["manifest"], sample_build["catalog"]
+    models = {k: v for k, v in manifest["nodes"].items() if v["resource_type"] == "model"}
+    missing = []
+    for uid, node in models.items():
+        if not node["description"]:
+            missing.append(uid)
+        if node["config"]["materialized"] == "ephemeral":
+            continue
+        built = catalog["nodes"].get(uid)
+        assert built is not None, f"{uid} missing from the catalog"
+        documented = {c.lower() for c, v in node["columns"].items() if v.get("description")}
+        missing += [f"{uid}.{c}" for c in built["columns"] if c.lower() not in documented]
+    assert missing == []
