@@ -86,6 +86,11 @@ def dedupe_plays(table: pa.Table, window_s: int = 10) -> DedupeResult:
     df = df.unique(subset=["play_id"], keep="first", maintain_order=True)
     exact = before - df.height
     window_ms = window_s * 1000
+    with_ids = df.filter(pl.col("track_id").is_not_null())
+    if with_ids["_rank"].n_unique() <= 1 and not (df["ts_precision"] == "min").any():
+        # One source and no minute-precision rows (a bulk import): rules 2 and 3 cannot match.
+        out = df.sort(["played_at", "play_id"]).select(schemas.PLAYS.names).to_arrow()
+        return DedupeResult(out.cast(schemas.PLAYS), exact, 0)
 
     day = pl.col("played_at").dt.date().cast(pl.String)
     track_key = pl.col("account") + "\x1f" + day + "\x1f" + pl.col("track_id")
