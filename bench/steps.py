@@ -60,10 +60,13 @@ def floor(history: Path, out: Path) -> int:
     files = sorted(str(p) for p in history.glob("Streaming_History_Audio_*.json"))
     columns = ", ".join(f"'{k}': '{v}'" for k, v in FLOOR_COLUMNS.items())
     con = _connect()
+    con.execute("set preserve_insertion_order = false")
+    con.execute(f"set temp_directory = '{out.parent / 'duckdb_tmp'}'")
     con.execute(
-        f"copy (select distinct on (ts, spotify_track_uri, spotify_episode_uri, "
-        f"master_metadata_track_name) * replace (ts::timestamptz as ts) "
-        f"from read_json({files}, format = 'array', columns = {{{columns}}})) "
+        "copy (select * exclude (k) replace (ts::timestamptz as ts) from ("
+        "select *, hash(ts, spotify_track_uri, spotify_episode_uri, master_metadata_track_name) "
+        f"as k from read_json({files}, format = 'array', columns = {{{columns}}})) "
+        "qualify row_number() over (partition by k) = 1) "
         f"to '{out}' (format parquet, compression zstd)"
     )
     rows = con.execute(f"select count(*) from read_parquet('{out}')").fetchall()[0][0]

@@ -23,7 +23,9 @@ ids = st.text(alphabet=B62, min_size=22, max_size=22)
 scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text()
 any_json = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 timestamps = st.one_of(
@@ -87,8 +89,7 @@ def good_rows(draw: st.DrawFn) -> dict[str, Any]:
     return {
         "ts": draw(st.datetimes(min_value=dt.datetime(1000, 1, 1))).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "ms_played": draw(st.integers(0, 10**7)),
-        "master_metadata_track_name": draw(st.text(min_size=1, max_size=8).map(str.strip))
-        or "x",
+        "master_metadata_track_name": draw(st.text(min_size=1, max_size=8).map(str.strip)) or "x",
         "master_metadata_album_artist_name": "A",
         "spotify_track_uri": f"spotify:track:{draw(ids)}",
         "shuffle": draw(st.booleans()),
