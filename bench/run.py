@@ -202,7 +202,8 @@ def markdown(results: dict[str, dict[str, Any]], biggest: str, meta: dict[str, A
         f"Machine: {meta['cpus']} CPUs, Python {meta['python']}, load average at start "
         f"{meta['loadavg']}. Runs per scenario: {meta['runs']} (median shown).",
         "",
-        "| scenario | wall s | CPU s | peak RSS MB (tree) | peak PSS MB (tree) | dbt ran | vs floor |",
+        "| scenario | wall s | CPU s | peak RSS MB (tree) | peak PSS MB (tree) | dbt ran "
+        "| vs floor |",
         "|---|---:|---:|---:|---:|---|---:|",
     ]
     for name, r in results.items():

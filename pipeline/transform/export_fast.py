@@ -230,7 +230,10 @@ def _fast_plays(fast: pa.Table, index: pa.Array, name: str, account: str) -> pa.
         for t, e, a, ti in zip(track_ids, episode_ids, artists, titles, strict=True):
             keys.append(content_key(t, e, None, a, ti))
     else:
-        keys = [f"track:{t}" if t else f"episode:{e}" for t, e in zip(track_ids, episode_ids)]
+        keys = [
+            f"track:{t}" if t else f"episode:{e}"
+            for t, e in zip(track_ids, episode_ids, strict=True)
+        ]
     ids = [play_id(account, m, k) for m, k in zip(ms, keys, strict=True)]
     null_str = pa.nulls(n, pa.string())
     columns: dict[str, pa.Array | pa.ChunkedArray] = {
