@@ -229,6 +229,11 @@ class ImportExport(luigi.Task):
             str(current_lake().import_unit(unit_id(Path(self.file), self._account())))
         )
 
+    def complete(self) -> bool:
+        # A unit that exists but cannot be read (a crash of the disk, not of ours: our writes
+        # are atomic) is not an import: redo it from the file or raw/.
+        return read_provenance(self.output().path) is not None
+
     def run(self) -> None:
         path = Path(self.file)
         get_settings().account(self._account())  # fail early on an unknown listener

@@ -34,11 +34,21 @@ from pipeline.transform.dedupe import dedupe_plays
 logger = logging.getLogger(__name__)
 
 
+class StagingInputError(RuntimeError):
+    """A staged input cannot be read; staging stops rather than drop its plays."""
+
+
 def inputs_by_date(the_lake: Lake) -> dict[dt.date, list[Path]]:
     """Map every UTC day that has plays to the files holding them (sorted, deterministic)."""
     found: dict[dt.date, list[Path]] = defaultdict(list)
     if the_lake.import_units_dir.exists():
         for unit in sorted(the_lake.import_units_dir.glob("*.parquet")):
+            if read_provenance(unit) is None:
+                # Skipping it would silently drop its plays from every day it covers.
+                raise StagingInputError(
+                    f"{unit} is unreadable (corrupt or truncated); run `music-tracker rebuild` "
+                    "to re-create it from raw/ (nothing else is changed until then)"
+                )
             for day in unit_dates(unit):
                 found[dt.date.fromisoformat(day)].append(unit)
     if the_lake.polls_dir.exists():
@@ -122,20 +132,39 @@ def stage_days(the_lake: Lake, days: list[dt.date], index: dict[dt.date, list[Pa
                 part = slices.get(day, empty)
                 pending.append(
                     pool.submit(
-                        write_parquet_atomic,
+                        _write_partition,
                         the_lake.plays_partition(day),
                         part,
                         {"inputs": _names(the_lake, index.get(day, []))},
-                        compression="snappy",
                     )
                 )
                 kept += part.num_rows
             # Bound the queue (memory) and surface a failed write before going on.
             while len(pending) > 256:
-                pending.pop(0).result()
+                _finish(pending.pop(0))
         for future in pending:
-            future.result()
+            _finish(future)
     return kept
+
+
+def _finish(future: Future[None]) -> None:
+    """Wait for one partition write (raises its error)."""
+    future.result()
+
+
+def _write_partition(target: Path, part: pa.Table, provenance: dict) -> None:
+    """Write one day's partition; a failure names the partition and what was kept."""
+    try:
+        write_parquet_atomic(target, part, provenance, compression="snappy")
+    except OSError as exc:
+        raise StagingWriteError(
+            f"could not write {target}: {exc.strerror or exc}; the previous version of that "
+            "partition is kept, rerun when the problem is fixed"
+        ) from exc
+
+
+class StagingWriteError(RuntimeError):
+    """A partition could not be written (disk full, permissions); the old one is kept."""
 
 
 class StagePlays(luigi.Task):
