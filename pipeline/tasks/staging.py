@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from pipeline import schemas
+from pipeline.io.atomic import clean_temp_files
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.settings import get_settings
@@ -32,6 +33,9 @@ from pipeline.tasks.imports import unit_dates
 from pipeline.transform.dedupe import dedupe_plays
 
 logger = logging.getLogger(__name__)
+
+#: A temp file untouched this long belongs to a killed writer, not a running one.
+STALE_TEMP_SECONDS = 3600
 
 
 class StagingInputError(RuntimeError):
@@ -201,6 +205,8 @@ class StageAllPlays(luigi.Task):
 
     def run(self) -> None:
         days, index = self.stale_days()
+        # Temp files of runs killed mid-write are invisible to readers; reap the old ones.
+        clean_temp_files(current_lake().staged, older_than_s=STALE_TEMP_SECONDS)
         with timed_result(self, "plays") as result:
             self.set_status_message(f"staging {len(days)} days")
             result["rows"] = stage_days(current_lake(), days, index)
