@@ -35,6 +35,7 @@ class TreeRun:
     peak_rss_mb: float
     peak_pss_mb: float
     processes: set[str] = field(default_factory=set)
+    peak_rss_by_process_mb: dict[str, float] = field(default_factory=dict)
     stdout: str = ""
     stderr: str = ""
 
@@ -102,17 +103,23 @@ class _Sampler(threading.Thread):
         self.peak_pss = 0
         self.names: set[str] = set()
         self.seen: set[int] = set()
+        self.pid_names: dict[int, str] = {}
+        self.peak_by_name: dict[str, float] = {}
         self.stop = threading.Event()
 
     def sample(self) -> None:
         pids = descendants(self.root)
         rss = pss = 0
         for pid in pids:
-            rss += _rss_bytes(pid)
+            one_rss = _rss_bytes(pid)
+            rss += one_rss
             pss += _pss_bytes(pid)
             if pid not in self.seen:
                 self.seen.add(pid)
-                self.names.add(_name(pid))
+                self.pid_names[pid] = _name(pid)
+                self.names.add(self.pid_names[pid])
+            name = self.pid_names[pid]
+            self.peak_by_name[name] = max(self.peak_by_name.get(name, 0), one_rss / 1e6)
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_pss = max(self.peak_pss, pss)
 
@@ -154,6 +161,7 @@ def run_tree(
         peak_rss_mb=sampler.peak_rss / 1e6,
         peak_pss_mb=sampler.peak_pss / 1e6,
         processes={n for n in sampler.names if n},
+        peak_rss_by_process_mb={k: round(v, 1) for k, v in sampler.peak_by_name.items() if k},
         stdout=out,
         stderr=err,
     )

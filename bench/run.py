@@ -94,6 +94,7 @@ def _sample(run: TreeRun) -> dict[str, Any]:
         "peak_rss_mb": round(run.peak_rss_mb, 1),
         "peak_pss_mb": round(run.peak_pss_mb, 1),
         "dbt_started": any(n.split(" ")[0] == "dbt" or " dbt " in f" {n} " for n in run.processes),
+        "peak_rss_by_process_mb": run.peak_rss_by_process_mb,
     }
 
 
