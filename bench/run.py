@@ -87,8 +87,25 @@ def _measure(cmd: list[str], label: str) -> TreeRun:
     return run
 
 
+def task_seconds(log: str) -> dict[str, float]:
+    """Seconds per task family from the pipeline's ``task=... seconds=...`` log lines."""
+    totals: dict[str, float] = {}
+    for line in log.splitlines():
+        if "task=" not in line or "seconds=" not in line:
+            continue
+        fields = dict(
+            part.split("=", 1) for part in line.split("msg=", 1)[-1].split() if "=" in part
+        )
+        try:
+            totals[fields["task"]] = totals.get(fields["task"], 0.0) + float(fields["seconds"])
+        except (KeyError, ValueError):
+            continue
+    return {k: round(v, 2) for k, v in totals.items()}
+
+
 def _sample(run: TreeRun) -> dict[str, Any]:
     return {
+        "task_seconds": task_seconds(run.stderr),
         "wall_s": round(run.wall_s, 3),
         "cpu_s": round(run.cpu_s, 3),
         "peak_rss_mb": round(run.peak_rss_mb, 1),
