@@ -252,6 +252,22 @@ def markdown(results: dict[str, dict[str, Any]], biggest: str, meta: dict[str, A
             f"| {name} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['peak_rss_mb']:.0f} | "
             f"{r['peak_pss_mb']:.0f} | {'yes' if r['dbt_started'] else 'no'} | {ratio} |"
         )
+    breakdown = [
+        (
+            name,
+            r["samples"][0].get("task_seconds", {}),
+            r["samples"][0].get("peak_rss_by_process_mb"),
+        )
+        for name, r in results.items()
+        if "samples" in r and r["samples"][0].get("task_seconds")
+    ]
+    if breakdown:
+        lines += ["", "Seconds per task (first run) and peak RSS per process (MB):", ""]
+        for name, tasks, procs in breakdown:
+            parts = ", ".join(f"{k} {v:g}" for k, v in sorted(tasks.items(), key=lambda x: -x[1]))
+            top = sorted((procs or {}).items(), key=lambda x: -x[1])[:3]
+            mem = ", ".join(f"`{k}` {v:.0f}" for k, v in top)
+            lines.append(f"- {name}: {parts}; memory: {mem}")
     cards = results.get(f"cards@{biggest}")
     if cards:
         lines += ["", f"Dashboard cards on the {biggest} reporting DB (ms):", ""]
