@@ -144,8 +144,9 @@ def stage_days(the_lake: Lake, days: list[dt.date], index: dict[dt.date, list[Pa
                 )
                 kept += part.num_rows
             # Bound the queue (memory) and surface a failed write before going on.
-            while len(pending) > 256:
+            while len(pending) > 64:
                 _finish(pending.pop(0))
+
         for future in pending:
             _finish(future)
     return kept
