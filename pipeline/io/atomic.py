@@ -71,13 +71,21 @@ def write_json_atomic(target: Path | str, obj: Any, mode: int | None = None) -> 
     write_bytes_atomic(target, data, mode=mode)
 
 
-def clean_temp_files(root: Path) -> int:
-    """Remove leftovers of killed writers under ``root``; return how many were removed."""
+def clean_temp_files(root: Path, older_than_s: float = 0) -> int:
+    """Remove leftovers of killed writers under ``root``; return how many were removed.
+
+    ``older_than_s`` spares temp files a live writer may still be filling (another run).
+    """
+    import time
+
     removed = 0
     if not root.exists():
         return 0
+    cutoff = time.time() - older_than_s
     for path in root.rglob(f"*{TMP_MARK}*"):
         with contextlib.suppress(OSError):
+            if older_than_s and path.stat().st_mtime > cutoff:
+                continue
             path.unlink()
             removed += 1
     return removed

@@ -15,19 +15,27 @@ PROVENANCE_KEY = b"music_tracker.provenance"
 
 
 def write_parquet_atomic(
-    target: Path | str, table: pa.Table, provenance: dict[str, Any] | None = None
+    target: Path | str,
+    table: pa.Table,
+    provenance: dict[str, Any] | None = None,
+    *,
+    compression: str = "zstd",
+    row_group_size: int | None = None,
 ) -> None:
     """Write ``table`` to ``target`` via temp file + rename.
 
     ``provenance`` (what the file was built from) is stored in the Parquet key-value metadata, so
     the data and the record of its inputs can never disagree: a task's ``complete()`` reads it.
+    ``row_group_size`` matters for files read by time range (import units are sorted by time,
+    so small row groups let a month's read skip the rest); ``compression`` for tiny files whose
+    encoding cost is mostly per column (daily partitions).
     """
     if provenance is not None:
         meta = dict(table.schema.metadata or {})
         meta[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True, default=str).encode()
         table = table.replace_schema_metadata(meta)
     with atomic_path(target) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression=compression, row_group_size=row_group_size)
 
 
 def read_provenance(path: Path | str) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import luigi
@@ -23,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from pipeline import schemas
+from pipeline.io.atomic import clean_temp_files
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.settings import get_settings
@@ -32,12 +34,25 @@ from pipeline.transform.dedupe import dedupe_plays
 
 logger = logging.getLogger(__name__)
 
+#: A temp file untouched this long belongs to a killed writer, not a running one.
+STALE_TEMP_SECONDS = 3600
+
+
+class StagingInputError(RuntimeError):
+    """A staged input cannot be read; staging stops rather than drop its plays."""
+
 
 def inputs_by_date(the_lake: Lake) -> dict[dt.date, list[Path]]:
     """Map every UTC day that has plays to the files holding them (sorted, deterministic)."""
     found: dict[dt.date, list[Path]] = defaultdict(list)
     if the_lake.import_units_dir.exists():
         for unit in sorted(the_lake.import_units_dir.glob("*.parquet")):
+            if read_provenance(unit) is None:
+                # Skipping it would silently drop its plays from every day it covers.
+                raise StagingInputError(
+                    f"{unit} is unreadable (corrupt or truncated); run `music-tracker rebuild` "
+                    "to re-create it from raw/ (nothing else is changed until then)"
+                )
             for day in unit_dates(unit):
                 found[dt.date.fromisoformat(day)].append(unit)
     if the_lake.polls_dir.exists():
@@ -60,11 +75,10 @@ def partition_is_current(the_lake: Lake, day: dt.date, inputs: list[Path]) -> bo
     return prov is not None and prov.get("inputs") == _names(the_lake, inputs)
 
 
-def _read_days(paths: list[Path], days: list[dt.date]) -> pa.Table:
-    """Rows of ``paths`` that fall on ``days``, cast to the plays schema."""
+def _read_days(dataset: ds.Dataset, days: list[dt.date]) -> pa.Table:
+    """Rows of ``dataset`` that fall on ``days``, cast to the plays schema."""
     lo = dt.datetime.combine(min(days), dt.time(), tzinfo=dt.UTC)
     hi = dt.datetime.combine(max(days) + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    dataset = ds.dataset([str(p) for p in paths], format="parquet", schema=schemas.PLAYS)
     table = dataset.to_table(
         filter=(ds.field("played_at") >= pa.scalar(lo, schemas.UTC_MS))
         & (ds.field("played_at") < pa.scalar(hi, schemas.UTC_MS))
@@ -75,28 +89,87 @@ def _read_days(paths: list[Path], days: list[dt.date]) -> pa.Table:
     return table
 
 
+def _day_slices(plays: pa.Table) -> dict[dt.date, pa.Table]:
+    """Split plays sorted by ``played_at`` into one zero-copy slice per UTC day."""
+    if plays.num_rows == 0:
+        return {}
+    counts = pc.value_counts(pc.cast(plays["played_at"], pa.date32()))
+    slices: dict[dt.date, pa.Table] = {}
+    start = 0
+    for day, count in zip(
+        counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
+    ):
+        slices[day] = plays.slice(start, count)
+        start += count
+    return slices
+
+
 def stage_days(the_lake: Lake, days: list[dt.date], index: dict[dt.date, list[Path]]) -> int:
-    """Write the partitions of ``days`` (a month at a time); return how many plays were kept."""
-    window = get_settings().dedupe.match_window_seconds
+    """Write the partitions of ``days`` (a month at a time); return how many plays were kept.
+
+    The inputs are opened once as one dataset (units are sorted by time, so each month's
+    filter reads only its row groups), each month is deduplicated in one pass, and the day
+    files are written by a small thread pool (Parquet encoding and fsync release the GIL):
+    a ten-year import writes ~3,650 partitions.
+    """
+    settings = get_settings()
+    window = settings.dedupe.match_window_seconds
     by_month: dict[tuple[int, int], list[dt.date]] = defaultdict(list)
     for day in sorted(days):
         by_month[(day.year, day.month)].append(day)
+    all_paths = sorted({p for d in days for p in index.get(d, [])})
+    dataset = (
+        ds.dataset([str(p) for p in all_paths], format="parquet", schema=schemas.PLAYS)
+        if all_paths
+        else None
+    )
     kept = 0
-    for month_days in by_month.values():
-        paths = sorted({p for d in month_days for p in index.get(d, [])})
-        table = _read_days(paths, month_days) if paths else schemas.empty(schemas.PLAYS)
-        result = dedupe_plays(table, window)
-        plays = result.plays
-        day_of = pc.cast(plays["played_at"], pa.date32())
-        for day in month_days:
-            part = plays.filter(pc.equal(day_of, pa.scalar(day, pa.date32())))
-            write_parquet_atomic(
-                the_lake.plays_partition(day),
-                part,
-                provenance={"inputs": _names(the_lake, index.get(day, []))},
-            )
-            kept += part.num_rows
+    empty = schemas.empty(schemas.PLAYS)
+    with ThreadPoolExecutor(max_workers=max(2, settings.duckdb.threads)) as pool:
+        pending: list[Future[None]] = []
+        for month_days in by_month.values():
+            has_inputs = any(index.get(d) for d in month_days)
+            table = _read_days(dataset, month_days) if dataset and has_inputs else empty
+            plays = dedupe_plays(table, window).plays
+            slices = _day_slices(plays)
+            for day in month_days:
+                part = slices.get(day, empty)
+                pending.append(
+                    pool.submit(
+                        _write_partition,
+                        the_lake.plays_partition(day),
+                        part,
+                        {"inputs": _names(the_lake, index.get(day, []))},
+                    )
+                )
+                kept += part.num_rows
+            # Bound the queue (memory) and surface a failed write before going on.
+            while len(pending) > 64:
+                _finish(pending.pop(0))
+
+        for future in pending:
+            _finish(future)
     return kept
+
+
+def _finish(future: Future[None]) -> None:
+    """Wait for one partition write (raises its error)."""
+    future.result()
+
+
+def _write_partition(target: Path, part: pa.Table, provenance: dict) -> None:
+    """Write one day's partition; a failure names the partition and what was kept."""
+    try:
+        write_parquet_atomic(target, part, provenance, compression="snappy")
+    except OSError as exc:
+        raise StagingWriteError(
+            f"could not write {target}: {exc.strerror or exc}; the previous version of that "
+            "partition is kept, rerun when the problem is fixed"
+        ) from exc
+
+
+class StagingWriteError(RuntimeError):
+    """A partition could not be written (disk full, permissions); the old one is kept."""
 
 
 class StagePlays(luigi.Task):
@@ -133,6 +206,8 @@ class StageAllPlays(luigi.Task):
 
     def run(self) -> None:
         days, index = self.stale_days()
+        # Temp files of runs killed mid-write are invisible to readers; reap the old ones.
+        clean_temp_files(current_lake().staged, older_than_s=STALE_TEMP_SECONDS)
         with timed_result(self, "plays") as result:
             self.set_status_message(f"staging {len(days)} days")
             result["rows"] = stage_days(current_lake(), days, index)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ _AUDIOBOOK_URI = re.compile(r"^spotify:(?:audiobook|show):([0-9A-Za-z]{22})$")
 _CHAPTER_URI = re.compile(r"^spotify:(?:chapter|episode):([0-9A-Za-z]{22})$")
 _LOCAL_URI = re.compile(r"^spotify:local:")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_MAX_MS = 2**63 - 1
 
 EXTENDED_KEYS = frozenset({"ts", "ms_played"})
 ACCOUNT_KEYS = frozenset({"endTime", "msPlayed"})
@@ -112,50 +114,68 @@ def detect_kind(records: Iterable[Any], name: str) -> str:
 
 
 def parse_export(data: bytes, name: str, account: str) -> ParsedExport:
-    """Parse one export file's bytes for ``account``. Pure: no I/O."""
+    """Parse one export file's bytes for ``account``. Pure: no I/O.
+
+    This is the reference parser: every row goes through Python. ``parse_export_file`` gives
+    the same result much faster for files on disk and falls back to this one when in doubt.
+    """
     records = load_json(data, name)
     kind = detect_kind(records, name)
     plays = _Columns(schemas.PLAYS)
     quarantine = _Columns(schemas.QUARANTINE)
-    source = "export_extended" if kind == "extended" else "export_account"
-    podcast_file = "podcast" in name.lower()
     for index, record in enumerate(records):
-        try:
-            if not isinstance(record, Mapping):
-                raise _RowError(f"row is a {type(record).__name__}, not an object")
-            if kind == "extended":
-                row = _extended_row(record)
-            else:
-                row = _account_row(record, podcast_file)
-        except _RowError as exc:
-            quarantine.add(
-                {
-                    "account": account,
-                    "source": source,
-                    "source_file": name,
-                    "source_row": index,
-                    "reason": str(exc),
-                    "record": json.dumps(record, ensure_ascii=False, default=str)[:10_000],
-                }
-            )
-            continue
-        row.update(account=account, source=source, source_file=name, source_row=index)
-        played_ms = int((row["played_at"] - _EPOCH).total_seconds() * 1000)
-        row["play_id"] = play_id(
-            account,
-            played_ms,
-            content_key(
-                row.get("track_id"),
-                row.get("episode_id"),
-                row.get("audiobook_chapter_id"),
-                row.get("artist_name") or row.get("show_name"),
-                row.get("track_name") or row.get("episode_name"),
-            ),
-        )
-        plays.add(row)
+        kept, row = parse_record(record, index, kind, name, account)
+        (plays if kept else quarantine).add(row)
     return ParsedExport(
         kind=kind, plays=plays.table(), quarantine=quarantine.table(), rows_read=len(records)
     )
+
+
+def parse_record(
+    record: Any, index: int, kind: str, name: str, account: str
+) -> tuple[bool, dict[str, Any]]:
+    """One row of a file: ``(True, play)`` or ``(False, quarantine row with the reason)``."""
+    source = "export_extended" if kind == "extended" else "export_account"
+    try:
+        if not isinstance(record, Mapping):
+            raise _RowError(f"row is a {type(record).__name__}, not an object")
+        if kind == "extended":
+            row = _extended_row(record)
+        else:
+            row = _account_row(record, "podcast" in name.lower())
+    except _RowError as exc:
+        return False, {
+            "account": account,
+            "source": source,
+            "source_file": name,
+            "source_row": index,
+            "reason": str(exc),
+            "record": _record_text(record),
+        }
+    row.update(account=account, source=source, source_file=name, source_row=index)
+    played_ms = int((row["played_at"] - _EPOCH).total_seconds() * 1000)
+    row["play_id"] = play_id(
+        account,
+        played_ms,
+        content_key(
+            row.get("track_id"),
+            row.get("episode_id"),
+            row.get("audiobook_chapter_id"),
+            row.get("artist_name") or row.get("show_name"),
+            row.get("track_name") or row.get("episode_name"),
+        ),
+    )
+    return True, row
+
+
+def _record_text(record: Any) -> str:
+    """The original record as JSON for the quarantine (escaped if it is not valid Unicode)."""
+    text = json.dumps(record, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(record, ensure_ascii=True, default=str)
+    return text[:10_000]
 
 
 class _RowError(ValueError):
@@ -169,6 +189,10 @@ def _text(record: Mapping[str, Any], key: str) -> str | None:
     if not isinstance(value, str):
         raise _RowError(f"field {key!r} should be text, got {type(value).__name__}")
     value = value.strip()
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise _RowError(f"field {key!r} is not valid Unicode text") from exc
     return value or None
 
 
@@ -183,10 +207,17 @@ def _ms(record: Mapping[str, Any], key: str) -> int:
     if key not in record or record[key] is None:
         raise _RowError(f"missing field {key!r}")
     value = record[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value != int(value)
+    ):
         raise _RowError(f"field {key!r} should be whole milliseconds, got {value!r}")
     if value < 0:
         raise _RowError(f"field {key!r} is negative ({value})")
+    if value > _MAX_MS:
+        raise _RowError(f"field {key!r} is out of range ({value})")
     return int(value)
 
 
@@ -200,7 +231,10 @@ def _extended_ts(record: Mapping[str, Any]) -> dt.datetime:
         raise _RowError(f"field 'ts' is not an ISO timestamp: {value!r}") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise _RowError(f"field 'ts' is out of range: {value!r}") from exc
 
 
 def _extended_row(record: Mapping[str, Any]) -> dict[str, Any]:

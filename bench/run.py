@@ -1,0 +1,340 @@
+"""Run the benchmark scenarios and write ``bench/results/*.json`` plus a Markdown table.
+
+    uv run python -m bench.run --sizes 100k,1M          # median of 3 runs per scenario
+    uv run python -m bench.run --sizes 100k --quick     # 1 run each
+
+Scenarios (each measured as a separate process tree: wall s, CPU s, peak RSS and PSS of the
+whole tree, dbt included):
+
+1. ``full@<size>``: ``music-tracker import`` of the whole history into an empty lake (raw copy,
+   parse, stage every day, dbt build, publish);
+2. ``cycle@1M``: the 30-minute cron cycle on that warehouse with 50 new plays (landed as one
+   poll file, then ``music-tracker build``: stage the day, dbt, publish);
+3. ``noop@1M``: the same cycle with nothing new: every task complete, no dbt process started;
+4. ``cards@1M``: every dashboard card's SQL on the reporting DB (ms per card);
+5. ``floor@<size>``: DuckDB alone reading the export JSON into one deduplicated Parquet file;
+   the full build is reported as a ratio to it.
+
+The cycle/no-op/cards scenarios run on the largest size given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.histories import CACHE, history
+from bench.proctree import TreeRun, run_tree
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: Targets on a 2-core machine (issue 7).
+TARGETS = {
+    "full@1M": {"wall_s": 30.0, "pss_mb": 400.0, "floor_ratio": 8.0},
+    "cycle": {"wall_s": 12.0, "pss_mb": 400.0},
+    "noop": {"wall_s": 2.0},
+    "cards": {"ms": 500.0},
+}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("MUSIC_TRACKER_ENV", "development")
+    env["MUSIC_TRACKER_LOG_LEVEL"] = env.get("MUSIC_TRACKER_LOG_LEVEL", "INFO")
+    return env
+
+
+def compile_bytecode() -> None:
+    """Write .pyc files once for the environment and the project.
+
+    This machine sets PYTHONDONTWRITEBYTECODE, so every process (dbt's included) would compile
+    every module it imports on each start, ~1-3 s that a built image (``uv sync
+    --compile-bytecode``) never pays. Compiled files are read even with that variable set.
+    """
+    import sysconfig
+
+    targets = [sysconfig.get_paths()["purelib"], str(ROOT / "pipeline"), str(ROOT / "bench")]
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j", "2", *targets],
+        check=False,
+        capture_output=True,
+    )
+
+
+def _cli(data_dir: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline.cli", "--data-dir", str(data_dir), *args]
+
+
+def _step(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bench.steps", *args]
+
+
+def _measure(cmd: list[str], label: str) -> TreeRun:
+    run = run_tree(cmd, env=_env(), cwd=ROOT)
+    if run.returncode != 0:
+        tail = "\n".join((run.stderr or run.stdout).splitlines()[-30:])
+        raise RuntimeError(f"{label}: exit {run.returncode}\n{tail}")
+    return run
+
+
+def task_seconds(log: str) -> dict[str, float]:
+    """Seconds per task family from the pipeline's ``task=... seconds=...`` log lines."""
+    totals: dict[str, float] = {}
+    for line in log.splitlines():
+        if "task=" not in line or "seconds=" not in line:
+            continue
+        fields = dict(
+            part.split("=", 1) for part in line.split("msg=", 1)[-1].split() if "=" in part
+        )
+        try:
+            totals[fields["task"]] = totals.get(fields["task"], 0.0) + float(fields["seconds"])
+        except (KeyError, ValueError):
+            continue
+    return {k: round(v, 2) for k, v in totals.items()}
+
+
+def _sample(run: TreeRun) -> dict[str, Any]:
+    return {
+        "task_seconds": task_seconds(run.stderr),
+        "wall_s": round(run.wall_s, 3),
+        "cpu_s": round(run.cpu_s, 3),
+        "peak_rss_mb": round(run.peak_rss_mb, 1),
+        "peak_pss_mb": round(run.peak_pss_mb, 1),
+        "dbt_started": any(n.split(" ")[0] == "dbt" or " dbt " in f" {n} " for n in run.processes),
+        "peak_rss_by_process_mb": run.peak_rss_by_process_mb,
+    }
+
+
+def _median(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ("wall_s", "cpu_s", "peak_rss_mb", "peak_pss_mb")
+    out: dict[str, Any] = {k: round(statistics.median(s[k] for s in samples), 3) for k in keys}
+    out["dbt_started"] = any(s["dbt_started"] for s in samples)
+    out["runs"] = len(samples)
+    return out
+
+
+def lake_dir(label: str) -> Path:
+    return CACHE / "lakes" / label
+
+
+def scenario_floor(label: str, folder: Path, runs: int) -> dict[str, Any]:
+    out = CACHE / f"floor-{label}.parquet"
+    samples = []
+    for _ in range(runs):
+        out.unlink(missing_ok=True)
+        samples.append(_sample(_measure(_step("floor", str(folder), str(out)), "floor")))
+    return {"scenario": f"floor@{label}", "samples": samples, **_median(samples)}
+
+
+def scenario_full(label: str, folder: Path, runs: int) -> dict[str, Any]:
+    samples = []
+    lake = lake_dir(label)
+    for _ in range(runs):
+        if lake.exists():
+            shutil.rmtree(lake)
+        lake.mkdir(parents=True)
+        samples.append(_sample(_measure(_cli(lake, "import", str(folder)), f"full@{label}")))
+    return {"scenario": f"full@{label}", "samples": samples, **_median(samples)}
+
+
+def _cycle_day() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def scenario_cycle(label: str, runs: int, seed: int) -> dict[str, Any]:
+    """One poll's 50 new plays, then the daily pipeline (stage the day, dbt, publish).
+
+    The poll step is ``bench.steps land-poll`` until ``PollRecentlyPlayed`` exists in this
+    branch; swap it for that task with its cassette (one command) and the rest is unchanged.
+    """
+    lake = lake_dir(label)
+    day = _cycle_day()
+    samples = []
+    for i in range(runs):
+        poll = _measure(_step("land-poll", str(lake), day.isoformat(), "50", str(seed + i)), "poll")
+        build = _measure(_cli(lake, "build", "--date", day.isoformat()), f"cycle@{label}")
+        sample = _sample(build)
+        sample["poll_wall_s"] = round(poll.wall_s, 3)
+        sample["wall_s"] = round(build.wall_s + poll.wall_s, 3)
+        samples.append(sample)
+    return {"scenario": f"cycle@{label}", "samples": samples, **_median(samples)}
+
+
+def scenario_noop(label: str, runs: int) -> dict[str, Any]:
+    lake = lake_dir(label)
+    day = _cycle_day()
+    samples = [
+        _sample(_measure(_cli(lake, "build", "--date", day.isoformat()), f"noop@{label}"))
+        for _ in range(runs)
+    ]
+    return {"scenario": f"noop@{label}", "samples": samples, **_median(samples)}
+
+
+def scenario_cards(label: str) -> dict[str, Any]:
+    run = _measure(_step("cards", str(lake_dir(label))), f"cards@{label}")
+    cards = json.loads(run.stdout.strip().splitlines()[-1])
+    medians = [c["median_ms"] for c in cards if c["median_ms"] is not None]
+    return {
+        "scenario": f"cards@{label}",
+        "cards": cards,
+        "slowest_ms": max(medians) if medians else None,
+        "p50_ms": statistics.median(medians) if medians else None,
+        "errors": [c for c in cards if c["error"]],
+    }
+
+
+def verdicts(results: dict[str, dict[str, Any]], biggest: str) -> list[tuple[str, str, str]]:
+    """(target, measured, ok?) rows for the Markdown table."""
+    rows: list[tuple[str, str, str]] = []
+
+    def check(name: str, value: float | None, limit: float, unit: str) -> None:
+        if value is None:
+            return
+        ok = "yes" if value <= limit else "**no**"
+        rows.append((f"{name} ≤ {limit:g} {unit}", f"{value:g} {unit}", ok))
+
+    full = results.get("full@1M")
+    floor = results.get("floor@1M")
+    if full:
+        check("1M full build wall", full["wall_s"], 30, "s")
+        check("1M full build peak PSS (tree)", full["peak_pss_mb"], 400, "MB")
+        check("1M full build peak RSS (tree)", full["peak_rss_mb"], 400, "MB")
+        if floor:
+            check("1M full build / floor", round(full["wall_s"] / floor["wall_s"], 1), 8, "×")
+    cycle = results.get(f"cycle@{biggest}")
+    if cycle:
+        check(f"cycle@{biggest} wall", cycle["wall_s"], 12, "s")
+        check(f"cycle@{biggest} peak PSS (tree)", cycle["peak_pss_mb"], 400, "MB")
+    noop = results.get(f"noop@{biggest}")
+    if noop:
+        check(f"noop@{biggest} wall", noop["wall_s"], 2, "s")
+        rows.append(
+            (
+                "no-op starts no dbt",
+                str(not noop["dbt_started"]),
+                "yes" if not noop["dbt_started"] else "**no**",
+            )
+        )
+    cards = results.get(f"cards@{biggest}")
+    if cards:
+        check(f"slowest card @{biggest}", cards["slowest_ms"], 500, "ms")
+    return rows
+
+
+def markdown(results: dict[str, dict[str, Any]], biggest: str, meta: dict[str, Any]) -> str:
+    lines = [
+        f"# Benchmark results ({meta['when']})",
+        "",
+        f"Machine: {meta['cpus']} CPUs, Python {meta['python']}, load average at start "
+        f"{meta['loadavg']}. Runs per scenario: {meta['runs']} (median shown).",
+        "",
+        "| scenario | wall s | CPU s | peak RSS MB (tree) | peak PSS MB (tree) | dbt ran "
+        "| vs floor |",
+        "|---|---:|---:|---:|---:|---|---:|",
+    ]
+    for name, r in results.items():
+        if name.startswith("cards"):
+            continue
+        size = name.split("@")[1]
+        floor = results.get(f"floor@{size}")
+        ratio = f"{r['wall_s'] / floor['wall_s']:.1f}×" if floor and name.startswith("full") else ""
+        lines.append(
+            f"| {name} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['peak_rss_mb']:.0f} | "
+            f"{r['peak_pss_mb']:.0f} | {'yes' if r['dbt_started'] else 'no'} | {ratio} |"
+        )
+    breakdown = [
+        (
+            name,
+            r["samples"][0].get("task_seconds", {}),
+            r["samples"][0].get("peak_rss_by_process_mb"),
+        )
+        for name, r in results.items()
+        if "samples" in r and r["samples"][0].get("task_seconds")
+    ]
+    if breakdown:
+        lines += ["", "Seconds per task (first run) and peak RSS per process (MB):", ""]
+        for name, tasks, procs in breakdown:
+            parts = ", ".join(f"{k} {v:g}" for k, v in sorted(tasks.items(), key=lambda x: -x[1]))
+            top = sorted((procs or {}).items(), key=lambda x: -x[1])[:3]
+            mem = ", ".join(f"`{k}` {v:.0f}" for k, v in top)
+            lines.append(f"- {name}: {parts}; memory: {mem}")
+    cards = results.get(f"cards@{biggest}")
+    if cards:
+        lines += ["", f"Dashboard cards on the {biggest} reporting DB (ms):", ""]
+        lines += ["| card | first | median |", "|---|---:|---:|"]
+        for c in cards["cards"]:
+            lines.append(
+                f"| {c['card']} | {c['first_ms']} | {c['median_ms']} |"
+                + (f" error: {c['error']}" if c["error"] else "")
+            )
+        lines.append(f"| **slowest / p50** | | {cards['slowest_ms']} / {cards['p50_ms']} |")
+    rows = verdicts(results, biggest)
+    if rows:
+        lines += ["", "| target | measured | met |", "|---|---|---|"]
+        lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Music Tracker benchmarks")
+    parser.add_argument("--sizes", default="100k,1M", help="history sizes, e.g. 100k,1M")
+    parser.add_argument("--runs", type=int, default=3, help="runs per scenario (median)")
+    parser.add_argument("--quick", action="store_true", help="one run per scenario")
+    parser.add_argument("--seed", type=int, default=42, help="history generator seed")
+    parser.add_argument(
+        "--scenarios",
+        default="floor,full,cycle,noop,cards",
+        help="comma-separated subset of floor,full,cycle,noop,cards",
+    )
+    args = parser.parse_args(argv)
+    runs = 1 if args.quick else args.runs
+    sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    wanted = set(args.scenarios.split(","))
+    biggest = sizes[-1]
+    meta = {
+        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "runs": runs,
+        "seed": args.seed,
+    }
+    compile_bytecode()
+    results: dict[str, dict[str, Any]] = {}
+    for size in sizes:
+        folder = history(size, args.seed)
+        print(f"[bench] {size}: history in {folder}", flush=True)  # noqa: T201
+        if "floor" in wanted:
+            results[f"floor@{size}"] = scenario_floor(size, folder, runs)
+            print(f"[bench] floor@{size}: {results[f'floor@{size}']['wall_s']} s", flush=True)  # noqa: T201
+        if "full" in wanted or not (lake_dir(size) / "warehouse").exists():
+            results[f"full@{size}"] = scenario_full(size, folder, runs)
+            print(f"[bench] full@{size}: {results[f'full@{size}']['wall_s']} s", flush=True)  # noqa: T201
+    if "cycle" in wanted:
+        results[f"cycle@{biggest}"] = scenario_cycle(biggest, runs, args.seed)
+    if "noop" in wanted:
+        results[f"noop@{biggest}"] = scenario_noop(biggest, max(runs, 3))
+    if "cards" in wanted:
+        results[f"cards@{biggest}"] = scenario_cards(biggest)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    payload = {"meta": meta, "results": results, "verdicts": verdicts(results, biggest)}
+    (RESULTS / f"bench-{stamp}.json").write_text(json.dumps(payload, indent=2), "utf-8")
+    table = markdown(results, biggest, meta)
+    (RESULTS / "latest.md").write_text(table, encoding="utf-8")
+    print(table)  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Run the pipeline and SIGKILL it at a chosen point: the fault injector of tests/ and bench/.
+
+    python -m tests.faults.killer --point replace --at 7 -- --data-dir D import FILES...
+    python -m tests.faults.killer --point none --stage-only -- --data-dir D import FILES...
+
+Points (the ``--at``-th occurrence, 1-based, kills the process with SIGKILL, no cleanup):
+
+* ``parse``: while parsing an export file (during the JSON import);
+* ``write``: in the middle of writing a Parquet file (the temp file is left half written);
+* ``replace``: just before a finished temp file is renamed into place;
+* ``after-replace``: just after a rename (the next file never starts);
+* ``dbt``: while the dbt subprocess runs (both killed, like a container stop);
+* ``publish``: while a mart is being exported for Metabase;
+* ``none``: no kill (the reference run).
+
+``--stage-only`` runs the import and staging tasks without dbt (fast enough for pytest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+_count = 0
+
+
+def _tick(point: str, wanted: str, at: int) -> None:
+    global _count
+    if point != wanted:
+        return
+    _count += 1
+    if _count == at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def install(point: str, at: int) -> None:
+    """Patch the pipeline's write/parse seams so the ``at``-th ``point`` kills the process."""
+    import pyarrow.parquet as pq
+
+    import pipeline.io.atomic as atomic
+    import pipeline.reporting as reporting
+    import pipeline.tasks.imports as imports
+    import pipeline.tasks.warehouse as warehouse
+
+    real_replace = os.replace
+    real_write = pq.write_table
+    real_parse = imports.parse_export_file
+    real_run_dbt = warehouse.run_dbt
+
+    class _Os:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(os, name)
+
+        @staticmethod
+        def replace(src: Any, dst: Any) -> None:
+            _tick("replace", point, at)
+            real_replace(src, dst)
+            _tick("after-replace", point, at)
+
+    def write_table(table: Any, where: Any, *args: Any, **kwargs: Any) -> None:
+        real_write(table, where, *args, **kwargs)
+        if point == "write" and _count + 1 == at and isinstance(where, str | Path):
+            size = Path(where).stat().st_size
+            with open(where, "r+b") as handle:
+                handle.truncate(size // 2)
+        _tick("write", point, at)
+
+    def parse(*args: Any, **kwargs: Any) -> Any:
+        _tick("parse", point, at)
+        return real_parse(*args, **kwargs)
+
+    def run_dbt(*args: Any, **kwargs: Any) -> Any:
+        if point == "dbt":
+            # Let dbt get going, then kill the whole group as a container stop would.
+            delay = 0.5 + (at % 10) * 0.6
+
+            def kill_all() -> None:
+                time.sleep(delay)
+                os.killpg(os.getpgid(0), signal.SIGKILL)
+
+            threading.Thread(target=kill_all, daemon=True).start()
+        return real_run_dbt(*args, **kwargs)
+
+    atomic.os = _Os()  # type: ignore[assignment]
+    pq.write_table = write_table
+    imports.parse_export_file = parse
+    warehouse.run_dbt = run_dbt
+    if point == "publish":
+        # Kill inside the mart export loop, between two marts.
+        real_atomic_path = reporting.atomic_path
+
+        def atomic_path(*args: Any, **kwargs: Any) -> Any:
+            _tick("publish", point, at)
+            return real_atomic_path(*args, **kwargs)
+
+        reporting.atomic_path = atomic_path
+
+
+def stage_only(cli_args: list[str]) -> int:
+    """``--data-dir D import FILES``, but only the import and staging tasks (no dbt)."""
+    from pipeline import settings as settings_mod
+    from pipeline.runner import run_tasks
+    from pipeline.tasks import ImportExport, StageAllPlays
+    from pipeline.tasks.imports import find_export_files
+
+    data_dir, files = cli_args[1], cli_args[3:]
+    os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(Path(data_dir).resolve())
+    settings_mod.reload_settings()
+    account = settings_mod.get_settings().default_account
+    paths = find_export_files([Path(f) for f in files])
+    code = run_tasks([ImportExport(file=str(p.resolve()), account=account) for p in paths])
+    return code or run_tasks([StageAllPlays()])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--point", default="none")
+    parser.add_argument("--at", type=int, default=1)
+    parser.add_argument("--stage-only", action="store_true")
+    parser.add_argument("cli", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    cli_args = [a for a in args.cli if a != "--"]
+    if args.point == "dbt":
+        os.setpgid(0, 0)  # our own group, so the kill takes dbt with us and nothing else
+    if args.point != "none":
+        install(args.point, args.at)
+    if args.stage_only:
+        return stage_only(cli_args)
+    from pipeline.cli import main as cli_main
+
+    return cli_main(cli_args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
