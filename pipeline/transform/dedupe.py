@@ -65,6 +65,8 @@ def _name_key() -> pl.Expr:
 
 def _content_key() -> pl.Expr:
     """What was played, for rule 2: a Spotify ID, else the names of a local file."""
+    import polars as pl
+
     names = (
         pl.col("artist_name").fill_null("").str.to_lowercase()
         + "|"
@@ -116,8 +118,7 @@ def dedupe_plays(table: pa.Table, window_s: int = 10) -> DedupeResult:
     df = df.unique(subset=["play_id"], keep="first", maintain_order=True)
     exact = before - df.height
     window_ms = window_s * 1000
-    with_ids = df.filter(pl.col("track_id").is_not_null())
-    if with_ids["_rank"].n_unique() <= 1 and not (df["ts_precision"] == "min").any():
+    if df["_rank"].n_unique() <= 1 and not (df["ts_precision"] == "min").any():
         # One source and no minute-precision rows (a bulk import): rules 2 and 3 cannot match.
         out = df.sort(["played_at", "play_id"]).select(schemas.PLAYS.names).to_arrow()
         return DedupeResult(out.cast(schemas.PLAYS), exact, 0)
