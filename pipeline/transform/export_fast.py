@@ -185,7 +185,9 @@ def parse_export_file(
             result = con.sql(_query(path)).to_arrow_table()
             slow_index = pc.indices_nonzero(pc.invert(result["fast"])).to_pylist()
             raw = _raw_rows(con, path, slow_index) if slow_index else []
-        except duckdb.Error as exc:
+        except (duckdb.Error, UnicodeError) as exc:
+            # DuckDB refused the file or handed back text Python cannot decode (odd keys):
+            # the reference parser gives the exact answer, rows and quarantine reasons.
             logger.debug("fast path declined %s (%s); using the reference parser", name, exc)
             return parse_export(path.read_bytes(), name, account)
         return _assemble(result, raw, slow_index, name, account)
