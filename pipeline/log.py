@@ -17,6 +17,7 @@ import logging
 import logging.handlers
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ class LoggingSettings:
     """``logging`` section of the config."""
 
     level: str = "INFO"
-    console_format: str = "json"  # json | text
+    console_format: str = "auto"  # json | text | auto (text on a terminal, else json)
     file: str = "logs/pipeline.log"  # relative to paths.data_dir; "" disables the file
     max_bytes: int = 5_000_000
     backup_count: int = 5
@@ -140,7 +141,10 @@ def _ours(tag: str) -> list[logging.Handler]:
 
 def setup_logging(level: str | int | None = None, console_format: str | None = None) -> None:
     """Configure the console handler once (before settings are known; JSON unless told)."""
-    fmt = console_format or os.environ.get("MUSIC_TRACKER_LOG_FORMAT", "json")
+    fmt = console_format or os.environ.get("MUSIC_TRACKER_LOG_FORMAT", "auto")
+    if fmt == "auto":
+        # A person at a terminal reads text; docker logs, cron mail and files get JSON lines.
+        fmt = "text" if sys.stderr.isatty() else "json"
     level = level or os.environ.get("MUSIC_TRACKER_LOG_LEVEL", "INFO")
     root = logging.getLogger()
     for old in _ours("console"):
@@ -161,8 +165,8 @@ def configure_from_settings() -> Path | None:
     from pipeline import settings as settings_mod
 
     cfg: LoggingSettings = settings_mod.section("logging", LoggingSettings)
-    if cfg.console_format not in ("json", "text"):
-        raise settings_mod.SettingsError("logging.console_format: must be json or text")
+    if cfg.console_format not in ("json", "text", "auto"):
+        raise settings_mod.SettingsError("logging.console_format: must be json, text or auto")
     setup_logging(cfg.level, cfg.console_format)
     root = logging.getLogger()
     for old in _ours("file"):
