@@ -135,9 +135,11 @@ FALLBACK_CARDS = {
 
 
 def card_queries() -> dict[str, str]:
-    """Every card's SQL from config/metabase/cards/*.sql, else the fallback questions."""
-    folder = PROJECT_ROOT / "config" / "metabase" / "cards"
-    cards = {p.stem: p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.sql"))}
+    """Every dashboard card's SQL (filters at their defaults), else the fallback questions."""
+    from pipeline.ops.metabase import rendered_cards
+
+    folder = PROJECT_ROOT / "config" / "metabase"
+    cards = rendered_cards(folder) if (folder / "dashboards.yaml").exists() else {}
     return cards or dict(FALLBACK_CARDS)
 
 

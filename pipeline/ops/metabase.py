@@ -25,7 +25,7 @@ PARAM_TYPES = {
     "text": ("string/=", "text"),
     "date": ("date/single", "date"),
 }
-_TAG = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+TEMPLATE_TAG = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 GRID_COLUMNS = 24
 
 
@@ -66,7 +66,7 @@ class Card:
 
     @property
     def tags(self) -> list[str]:
-        return sorted(set(_TAG.findall(self.sql)))
+        return sorted(set(TEMPLATE_TAG.findall(self.sql)))
 
 
 @dataclass
@@ -83,6 +83,33 @@ class DashboardConfig:
     collection: str
     database_name: str
     dashboards: list[Dashboard] = field(default_factory=list)
+
+
+def render_sql(sql: str, parameters: list[dict[str, Any]]) -> str:
+    """A card's SQL as Metabase runs it with the filters at their defaults.
+
+    Each ``{{tag}}`` becomes its parameter's ``default`` (quoted for text and date) and the
+    optional clauses ``[[ ... ]]`` are kept; tests and benchmarks run cards this way.
+    """
+    defaults = {str(p["slug"]): p for p in parameters}
+
+    def value(match: re.Match[str]) -> str:
+        param = defaults[match.group(1)]
+        if param.get("type") in ("text", "date"):
+            return "'" + str(param["default"]).replace("'", "''") + "'"
+        return str(param["default"])
+
+    return TEMPLATE_TAG.sub(value, sql.replace("[[", " ").replace("]]", " "))
+
+
+def rendered_cards(config_dir: Path) -> dict[str, str]:
+    """Every card's SQL, rendered with its dashboard's default filters, by card key."""
+    config = load_config(config_dir)
+    return {
+        card.key: render_sql(card.sql, dash.parameters)
+        for dash in config.dashboards
+        for card in dash.cards
+    }
 
 
 def load_config(config_dir: Path) -> DashboardConfig:

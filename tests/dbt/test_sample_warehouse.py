@@ -11,7 +11,6 @@ empty (EMPTY_OFFLINE).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,20 +37,14 @@ EMPTY_OFFLINE = {
     "quality_gaps",  # the sample was not polled
 }
 
-_TAG = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+from pipeline.ops.metabase import TEMPLATE_TAG as TAG  # noqa: E402
 
 
 def render(sql: str, parameters: list[dict]) -> str:
-    """Replace each {{tag}} with its parameter's default and keep the optional clauses."""
-    defaults = {p["slug"]: p for p in parameters}
+    """A card's SQL with the filters at their defaults (the product's own renderer)."""
+    from pipeline.ops.metabase import render_sql
 
-    def value(match: re.Match[str]) -> str:
-        param = defaults[match.group(1)]
-        if param["type"] in ("text", "date"):
-            return "'" + str(param["default"]).replace("'", "''") + "'"
-        return str(param["default"])
-
-    return _TAG.sub(value, sql.replace("[[", " ").replace("]]", " "))
+    return render_sql(sql, parameters)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +92,7 @@ def test_dashboards_file_is_well_formed() -> None:
     for dashboard, card in CARDS:
         sql = (METABASE / card["sql"]).read_text(encoding="utf-8")
         slugs = {p["slug"] for p in dashboard.get("parameters", [])}
-        assert set(_TAG.findall(sql)) <= slugs, card["key"]
+        assert set(TAG.findall(sql)) <= slugs, card["key"]
         assert card["display"] in DISPLAYS, card["key"]
         assert 1 <= card["width"] <= 24 and card["height"] >= 1
     origins = next(d for d in DASHBOARDS["dashboards"] if d["key"] == "origins")
