@@ -125,7 +125,10 @@ COMMAND_MODULES: list[str] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="music-tracker", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="music-tracker",
+        description="Music Tracker: your household's Spotify listening as a DuckDB star schema.",
+    )
     parser.add_argument(
         "--data-dir", help="data lake folder for this command (default: paths.data_dir)"
     )
