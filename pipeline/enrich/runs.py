@@ -126,6 +126,16 @@ def open_state(lake: Lake, service: str) -> LookupState:
     return LookupState(lake.lookup_state_db(service), _policy())
 
 
+def _held_back(
+    state: LookupState, now: dt.datetime, report: RunReport, what: str, check_pause: bool = True
+) -> bool:
+    """Whether this run must not call the service: enrichment is off, or a pause is running."""
+    if not config.enrichment().enabled:
+        report.stopped = f"enrichment.enabled is false (offline): {what} skipped"
+        return True
+    return check_pause and _paused(state, now, report)
+
+
 def _paused(state: LookupState, now: dt.datetime, report: RunReport) -> bool:
     resume = state.resume_at()
     if resume is not None and resume > now:
@@ -268,8 +278,7 @@ def run_catalogue(
     report.wanted = len(wanted_tracks)
     report.cached = len(wanted_tracks) - len(due_tracks)
 
-    if not config.enrichment().enabled:
-        report.stopped = "enrichment.enabled is false (offline): API lookups skipped"
+    if _held_back(state, now, report, "API lookups", check_pause=False):
         return RunResult(report, state, rows)
     if token is None:
         report.stopped = "no Spotify token provider available: API lookups skipped"
@@ -387,10 +396,7 @@ def run_artists(ctx: RunContext) -> RunResult:
     report.wanted = len(keys)
     report.cached = len(keys) - len(due)
 
-    if not config.enrichment().enabled:
-        report.stopped = "enrichment.enabled is false (offline): lookups skipped"
-        return RunResult(report, state, rows)
-    if _paused(state, now, report):
+    if _held_back(state, now, report, "lookups"):
         return RunResult(report, state, rows)
     try:
         client = MusicBrainzClient(settings, clock=ctx.clock, sleep=ctx.sleep, now=ctx.now)
@@ -526,10 +532,7 @@ def run_places(ctx: RunContext) -> RunResult:
     report.wanted = len(keys)
     report.cached = len(keys) - len(due)
 
-    if not config.enrichment().enabled:
-        report.stopped = "enrichment.enabled is false (offline): geocoding skipped"
-        return RunResult(report, state, rows)
-    if _paused(state, now, report):
+    if _held_back(state, now, report, "geocoding"):
         return RunResult(report, state, rows)
     try:
         geocoder = Geocoder(settings, clock=ctx.clock, sleep=ctx.sleep, now=ctx.now)
