@@ -118,6 +118,11 @@ class Lake:
     def publish_marker(self, date: dt.date) -> Path:
         return self.staged / "published" / date_dir(date) / "manifest.json"
 
+    @property
+    def failed_build_record(self) -> Path:
+        """dbt's results of this lake's last failed build (a success leaves a dbt_runs marker)."""
+        return self.state / "dbt" / "last_failed_build.json"
+
     # ---------- state
     def spotify_token(self, account: str, token_dir: Path | None = None) -> Path:
         """An account's OAuth token cache (mode 0600); ``token_dir`` overrides state/tokens."""

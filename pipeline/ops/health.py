@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline import settings as settings_mod
+from pipeline.clients.spotify import load_token, refresh_expires_at, spotify_settings
 from pipeline.paths import Lake
 
 #: Lookup states that still need work.
@@ -40,7 +41,6 @@ class StatusSettings:
     max_poll_age_hours: float = 2.0
     max_publish_age_hours: float = 36.0
     min_free_disk_mb: int = 500
-    token_warn_days: int = 7
 
 
 def status_settings() -> StatusSettings:
@@ -113,8 +113,6 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def _token_expiry(the_lake: Lake, account: str, state: dict[str, Any]) -> dt.datetime | None:
     """When the account's six-month authorisation ends (from its token cache)."""
-    from pipeline.clients.spotify import load_token, refresh_expires_at
-
     if state.get("token_expires_at") is not None:
         return parse_time(state.get("token_expires_at"))
     token = load_token(account)
@@ -188,11 +186,11 @@ def last_build(the_lake: Lake) -> dict[str, Any] | None:
     if found:
         marker_path = the_lake.dbt_run_marker(found[0])
         candidates.append((marker_path.stat().st_mtime, {"marker": found[1], "ok": True}))
-    # A failed build leaves no marker, only dbt's own run_results.json.
-    target = settings_mod.get_settings().paths.dbt_project_dir / "target" / "run_results.json"
-    data = read_json(target)
+    # A failed build leaves no marker; DbtBuild keeps its results in state/ instead.
+    failed = the_lake.failed_build_record
+    data = read_json(failed)
     if data is not None:
-        candidates.append((target.stat().st_mtime, {"marker": data, "ok": None}))
+        candidates.append((failed.stat().st_mtime, {"marker": data, "ok": None}))
     if not candidates:
         return None
     mtime, best = max(candidates, key=lambda c: c[0])
@@ -236,6 +234,8 @@ def collect(the_lake: Lake, now: dt.datetime | None = None) -> Status:
     status = Status(now=_iso(now) or "", data_dir=str(the_lake.root))
     today = plays_by_account(the_lake, now.date())
     last_plays = last_play_by_account(the_lake, now, 14)
+    # The same window the poller warns in (spotify.refresh_warning_days).
+    warn_days = spotify_settings().refresh_warning_days
     for account in settings.accounts:
         acc = AccountStatus(name=account.name, plays_today=today.get(account.name, 0))
         acc.last_play_at = _iso(last_plays.get(account.name))
@@ -253,7 +253,7 @@ def collect(the_lake: Lake, now: dt.datetime | None = None) -> Status:
                 acc.token_problem = "revoked or refused: run the Spotify authorisation again"
             elif expiry and expiry <= now:
                 acc.token_problem = "expired: run the Spotify authorisation again"
-            elif expiry and expiry - now <= dt.timedelta(days=cfg.token_warn_days):
+            elif expiry and expiry - now <= dt.timedelta(days=warn_days):
                 acc.token_problem = f"expires {acc.token_expires_at}"
             if acc.token_problem and not acc.token_problem.startswith("expires"):
                 status.problems.append(f"{account.name}: Spotify token {acc.token_problem}")

@@ -189,6 +189,24 @@ def summarise_run_results(path: Path) -> dict:
     return {"counts": counts, "elapsed_time": data.get("elapsed_time")}
 
 
+def record_failed_build(the_lake: Lake, day: dt.date, run_results: Path, code: int) -> None:
+    """Keep a failed build's results in the lake, where `music-tracker status` looks.
+
+    dbt's own ``target/`` belongs to the project, not to a lake, so it cannot say which lake's
+    build failed; the success marker is not written for a failed build.
+    """
+    results: list = []
+    if run_results.exists():
+        try:
+            results = json.loads(run_results.read_text(encoding="utf-8")).get("results", [])
+        except ValueError:
+            results = []
+    write_json_atomic(
+        the_lake.failed_build_record,
+        {"status": "failed", "date": day.isoformat(), "exit_code": code, "results": results},
+    )
+
+
 class DbtBuild(luigi.Task):
     """``dbt build`` of the star schema, once per change of the staged data."""
 
@@ -228,6 +246,7 @@ class DbtBuild(luigi.Task):
                 proc = run_dbt(the_lake, args)
                 run_results = get_settings().paths.dbt_project_dir / "target" / "run_results.json"
                 if proc.returncode != 0:
+                    record_failed_build(the_lake, self.date, run_results, proc.returncode)
                     raise RuntimeError(
                         f"dbt build failed (exit {proc.returncode}); see the log above and "
                         f"{run_results}"

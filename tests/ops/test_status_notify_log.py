@@ -234,7 +234,7 @@ def test_log_file_rotates_by_size(data_dir: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_expiring_token_warns_but_stays_healthy(data_dir: Path, isolated_dbt: Path) -> None:
-    """A token expiring within token_warn_days is a warning and an event, not unhealthy."""
+    """A token expiring within spotify.refresh_warning_days is a warning, not unhealthy."""
     soon = NOW + dt.timedelta(days=3)
     _state(data_dir, "me", last_success_at=NOW.isoformat(), token_expires_at=soon.isoformat())
     status = health.collect(lake(), NOW)
@@ -242,3 +242,30 @@ def test_expiring_token_warns_but_stays_healthy(data_dir: Path, isolated_dbt: Pa
     assert any("me: Spotify token expires" in w for w in status.warnings)
     (event,) = notify.health_events(status, NOW, notify.notification_settings())
     assert event.kind == "token" and event.severity == "warning"
+
+
+def test_failed_build_is_reported_from_the_lake_only(
+    data_dir: Path, isolated_dbt: Path, tmp_path: Path
+) -> None:
+    """A failed build of this lake is unhealthy; dbt's project target/ of another lake is not."""
+    from pipeline.tasks.warehouse import record_failed_build
+
+    isolated_dbt.joinpath("target").mkdir(parents=True, exist_ok=True)
+    write_json_atomic(
+        isolated_dbt / "target" / "run_results.json",
+        {"results": [{"unique_id": "test.music_tracker.not_null_x.abc", "status": "fail"}]},
+    )
+    assert health.last_build(lake()) is None
+    results = tmp_path / "run_results.json"
+    write_json_atomic(
+        results,
+        {
+            "results": [
+                {"unique_id": "test.music_tracker.unique_dim_track_sk.def", "status": "fail"}
+            ]
+        },
+    )
+    record_failed_build(lake(), NOW.date(), results, 1)
+    build = health.last_build(lake())
+    assert build is not None
+    assert build["status"] == "failed" and build["failing"] == ["unique_dim_track_sk"]
