@@ -5,7 +5,10 @@ with
 
 plays as (
 
-    select * from {{ ref('fct_plays') }}
+    -- Only the columns used below: `music` is read four times, so DuckDB materializes it,
+    -- and every extra column of a million plays would be held (and spilled) for nothing.
+    select listener_sk, account, local_date, play_sk, ms_played, track_sk, artist_sk, album_sk
+    from {{ ref('fct_plays') }}
     where content_type = 'music'
 
 ),

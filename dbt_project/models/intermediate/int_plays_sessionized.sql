@@ -1,5 +1,5 @@
--- Materialized (schema intermediate, never published): its window over the whole history then
--- runs on its own instead of inside fct_plays, which keeps a 1,000,000-play build within
+-- Materialized (schema intermediate, never published): its windows over the whole history then
+-- run on their own instead of inside fct_plays, which keeps a 1,000,000-play build within
 -- DuckDB's memory cap (duckdb.memory_limit).
 {{ config(materialized='table') }}
 
@@ -9,11 +9,15 @@
 -- means two sessions of one listener can never overlap. Computed over the whole history (on
 -- the few columns it needs, so a million plays fit the memory cap) so an incremental
 -- fct_plays gets the same ids as a full refresh. One row per play_id.
+--
+-- Every window shares one order (start, end, then a hash of play_id to break exact ties:
+-- sorting on a number instead of the long play_id string is what keeps this fast), so DuckDB
+-- sorts the plays once.
 with
 
 plays as (
 
-    select play_id, account, started_at, played_at
+    select play_id, account, started_at, played_at, hash(play_id) as tie_break
     from {{ ref('stg_spotify__plays') }}
 
 ),
@@ -24,7 +28,7 @@ gaps as (
         *,
         max(played_at) over (
             partition by account
-            order by started_at, played_at, play_id
+            order by started_at, played_at, tie_break
             rows between unbounded preceding and 1 preceding
         ) as previous_end_at
 
@@ -46,44 +50,29 @@ flagged as (
 
 numbered as (
 
+    -- Plays are in start order, so the latest session start so far is this play's session's
+    -- first start (the session's name).
     select
         *,
-        sum(case when is_session_start then 1 else 0 end) over (
+        max(case when is_session_start then started_at end) over (
             partition by account
-            order by started_at, played_at, play_id
+            order by started_at, played_at, tie_break
             rows between unbounded preceding and current row
-        ) as session_number
+        ) as session_started_at
 
     from flagged
 
 ),
 
-sessions as (
+final as (
 
     -- A session is named by its listener and first play's start: stable as history grows.
     select
-        account,
-        session_number,
-        {{ generate_surrogate_key(['account', 'min(started_at)']) }} as session_sk
+        play_id,
+        is_session_start,
+        {{ generate_surrogate_key(['account', 'session_started_at']) }} as session_sk
 
     from numbered
-    group by account, session_number
-
-),
-
-final as (
-
-    select
-        numbered.play_id,
-        numbered.previous_end_at,
-        numbered.is_session_start,
-        numbered.session_number,
-        sessions.session_sk
-
-    from numbered
-    inner join sessions
-        on numbered.account = sessions.account
-        and numbered.session_number = sessions.session_number
 
 )
 

@@ -186,8 +186,8 @@ final as (
         batch.is_incognito,
         batch.is_local,
         sessions.is_session_start,
-        discoveries.is_first_track_play,
-        discoveries.is_first_artist_play,
+        coalesce(discoveries.is_first_track_play, false) as is_first_track_play,
+        coalesce(discoveries.is_first_artist_play, false) as is_first_artist_play,
 
         ---------- dates and timestamps
         batch.local_date,
@@ -200,7 +200,7 @@ final as (
     from batch
     cross join spine_bounds
     inner join sessions on batch.play_id = sessions.play_id
-    inner join discoveries on batch.play_id = discoveries.play_id
+    left join discoveries on batch.play_id = discoveries.play_id
     left join tracks on batch.track_sk = tracks.track_sk
 
 )
