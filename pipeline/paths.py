@@ -123,6 +123,11 @@ class Lake:
         """dbt's results of this lake's last failed build (a success leaves a dbt_runs marker)."""
         return self.state / "dbt" / "last_failed_build.json"
 
+    @property
+    def plays_changed_dates_file(self) -> Path:
+        """Days of staged plays the running build must reload (read by dbt's stg_spotify__plays)."""
+        return self.state / "dbt" / "plays_changed_dates.json"
+
     # ---------- state
     def spotify_token(self, account: str, token_dir: Path | None = None) -> Path:
         """An account's OAuth token cache (mode 0600); ``token_dir`` overrides state/tokens."""
@@ -159,8 +164,14 @@ class Lake:
     def reporting_marts_dir(self) -> Path:
         return self.reporting_dir / "marts"
 
-    def reporting_mart(self, name: str) -> Path:
-        return self.reporting_marts_dir / f"{name}.parquet"
+    def reporting_mart_dir(self, name: str) -> Path:
+        """A published mart: a folder of Parquet parts (read them as ``<folder>/*.parquet``)."""
+        return self.reporting_marts_dir / name
+
+    @property
+    def reporting_ledger(self) -> Path:
+        """Rows and checksum of every published part (what the next publish may skip)."""
+        return self.reporting_marts_dir / "published.json"
 
     # ---------- operations (scheduler, cron, notifications, logs)
     @property

@@ -90,7 +90,7 @@ def print_import_report(reports: list[FileReport]) -> None:
 def summary() -> dict:
     """Headline numbers from the published marts (what Metabase will show)."""
     the_lake = lake()
-    fct = the_lake.reporting_mart("fct_plays")
+    fct = the_lake.reporting_mart_dir("fct_plays")
     out: dict = {
         "warehouse": str(the_lake.warehouse),
         "reporting": str(the_lake.reporting_db),
@@ -98,24 +98,24 @@ def summary() -> dict:
         "hours": 0.0,
         "top_artists": [],
     }
-    if not fct.exists():
+    if not any(fct.glob("*.parquet")):
         return out
     con = duckdb.connect()
     row = con.execute(
         "select count(*), coalesce(sum(ms_played), 0) / 3600000.0, "
         "count(*) filter (where content_type = 'podcast') "
-        f"from read_parquet('{_glob_sql(fct)}')"
+        f"from read_parquet('{_glob_sql(fct / '*.parquet')}')"
     ).fetchone()
     if row:
         out.update(plays=int(row[0]), hours=round(float(row[1]), 1), podcast_plays=int(row[2]))
-    artists = the_lake.reporting_mart("dim_artist")
-    if artists.exists():
+    artists = the_lake.reporting_mart_dir("dim_artist")
+    if any(artists.glob("*.parquet")):
         out["top_artists"] = [
             (str(name), round(float(hours), 1))
             for name, hours in con.execute(
                 "select a.artist_name, sum(f.ms_played) / 3600000.0 as hours "
-                f"from read_parquet('{_glob_sql(fct)}') f "
-                f"join read_parquet('{_glob_sql(artists)}') a using (artist_sk) "
+                f"from read_parquet('{_glob_sql(fct / '*.parquet')}') f "
+                f"join read_parquet('{_glob_sql(artists / '*.parquet')}') a using (artist_sk) "
                 "where a.artist_key <> '-1' group by 1 order by hours desc, 1 limit 5"
             ).fetchall()
         ]

@@ -55,6 +55,34 @@ def build_is_current(the_lake: Lake, day: dt.date) -> bool:
     return up_to(built, day) == up_to(staged_fingerprint(the_lake), day)
 
 
+#: Above this many changed days a build reloads every day (one scan beats a huge IN list).
+MAX_CHANGED_DAYS = 400
+
+
+def plays_changed_dates(
+    the_lake: Lake, now: dict[str, str], full_refresh: bool = False
+) -> list[str] | None:
+    """UTC days whose staged plays differ from what the last successful build read.
+
+    ``None`` means "reload every day": no earlier build (or one from before this was recorded),
+    no warehouse file, a full refresh, or so many days that one full scan is cheaper. Days
+    whose files were removed are listed too, so their rows are dropped.
+    """
+    if full_refresh or not the_lake.warehouse.exists():
+        return None
+    latest = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
+    if latest is None or latest[1].get("status") != "success":
+        return None
+    before = latest[1].get("plays_fingerprint")
+    if not isinstance(before, dict):
+        return None
+    keys = set(before) | set(now)
+    changed = sorted(k.removeprefix("date=") for k in keys if before.get(k) != now.get(k))
+    if any(not day or "=" in day for day in changed) or len(changed) > MAX_CHANGED_DAYS:
+        return None
+    return changed
+
+
 def latest_marker(directory: Path, name: str) -> tuple[dt.date, dict] | None:
     """The most recently *written* ``date=*/name`` JSON marker under ``directory``, with its date.
 
@@ -179,6 +207,24 @@ def run_dbt(the_lake: Lake, args: list[str]) -> subprocess.CompletedProcess[str]
     return proc
 
 
+def run_dbt_for_days(
+    the_lake: Lake, args: list[str], changed: list[str] | None
+) -> subprocess.CompletedProcess[str]:
+    """Run dbt with the list of changed play days in place, and never leave the list behind.
+
+    A list left over would make a later hand-run ``dbt build`` reload only those days.
+    """
+    request = the_lake.plays_changed_dates_file
+    if changed is None:
+        request.unlink(missing_ok=True)
+        return run_dbt(the_lake, args)
+    write_json_atomic(request, changed)
+    try:
+        return run_dbt(the_lake, args)
+    finally:
+        request.unlink(missing_ok=True)
+
+
 def summarise_run_results(path: Path) -> dict:
     """Counts by status from dbt's run_results.json (models, tests, failures)."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -238,12 +284,18 @@ class DbtBuild(luigi.Task):
             write_listeners(the_lake)
             ensure_placeholders(the_lake)
             fp = staged_fingerprint(the_lake)
+            plays_fp = fingerprint(the_lake.plays_dir)
             if not any(the_lake.plays_dir.glob("date=*/*.parquet")):
                 marker = {"status": "skipped", "reason": "no plays staged yet"}
             else:
-                self.set_status_message("dbt build running")
+                changed = plays_changed_dates(the_lake, plays_fp, self.full_refresh)
+                self.set_status_message(
+                    "dbt build running ("
+                    + ("every day" if changed is None else f"{len(changed)} changed days")
+                    + ")"
+                )
                 args = ["build"] + (["--full-refresh"] if self.full_refresh else [])
-                proc = run_dbt(the_lake, args)
+                proc = run_dbt_for_days(the_lake, args, changed)
                 run_results = get_settings().paths.dbt_project_dir / "target" / "run_results.json"
                 if proc.returncode != 0:
                     record_failed_build(the_lake, self.date, run_results, proc.returncode)
@@ -256,6 +308,7 @@ class DbtBuild(luigi.Task):
                     "results", []
                 )
             marker["staged_fingerprint"] = fp
+            marker["plays_fingerprint"] = plays_fp
             marker["build_id"] = hashlib.sha256(
                 json.dumps([self.date.isoformat(), fp], sort_keys=True).encode()
             ).hexdigest()[:16]

@@ -19,7 +19,7 @@ SAMPLE = REPO / "data" / "sample"
 
 def _fct_hash(lake_dir: Path) -> tuple[int, int, str]:
     """Row count, total ms and a content hash of the published fct_plays."""
-    fct = lake_dir / "reporting" / "marts" / "fct_plays.parquet"
+    fct = lake_dir / "reporting" / "marts" / "fct_plays" / "*.parquet"
     row = (
         duckdb.connect()
         .execute(

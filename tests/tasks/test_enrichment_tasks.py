@@ -66,4 +66,4 @@ def test_offline_build_still_runs_dbt_with_empty_lookups(data_dir: Path) -> None
         assert table.num_rows == 0
         meta = (table.schema.metadata or {}).get(b"music_tracker.provenance", b"")
         assert b"enrichment.enabled is false" in meta or b"no Spotify token" in meta
-    assert lake().reporting_mart("fct_plays").exists()
+    assert list(lake().reporting_mart_dir("fct_plays").glob("*.parquet"))

@@ -5,7 +5,7 @@
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
         post_hook=[
-            "delete from {{ this }} where play_sk not in (select {{ generate_surrogate_key(['play_id']) }} from {{ ref('stg_spotify__plays') }})"
+            "delete from {{ this }} where play_id not in (select play_id from {{ ref('stg_spotify__plays') }})"
         ]
     )
 }}
@@ -77,22 +77,22 @@ keyed as (
 
 {% if can_increment %}
 
-built as (
-
-    select play_sk, partition_date, track_sk, track_duration_ms from {{ this }}
-
-),
-
+-- Each part below reads {{ this }} or staging directly (not a shared CTE): a CTE read twice
+-- is materialized by DuckDB, and a million localized plays held that way spill to disk.
 cutoff as (
 
     select least(
         coalesce(
-            (select max(partition_date) from built)
+            (select max(partition_date) from {{ this }})
                 - to_days({{ var('fct_plays_lookback_days') }}),
             date '9999-12-31'
         ),
         coalesce(
-            (select min(keyed.partition_date) from keyed anti join built using (play_sk)),
+            (
+                select min(staged.partition_date)
+                from (select play_id, partition_date from {{ ref('stg_spotify__plays') }}) as staged
+                anti join (select play_id from {{ this }}) as built using (play_id)
+            ),
             date '9999-12-31'
         )
     ) as cutoff_date
@@ -102,8 +102,8 @@ cutoff as (
 stale as (
 
     -- Built plays whose track's catalogue duration changed since they were built.
-    select built.play_sk
-    from built
+    select built.play_id
+    from (select play_id, track_sk, track_duration_ms from {{ this }}) as built
     inner join tracks on built.track_sk = tracks.track_sk
     where built.track_duration_ms is distinct from tracks.duration_ms
 
@@ -114,7 +114,7 @@ batch as (
     select keyed.*
     from keyed
     where keyed.partition_date >= (select cutoff_date from cutoff)
-        or keyed.play_sk in (select play_sk from stale)
+        or keyed.play_id in (select play_id from stale)
 
 ),
 
