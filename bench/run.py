@@ -8,14 +8,19 @@ whole tree, dbt included):
 
 1. ``full@<size>``: ``music-tracker import`` of the whole history into an empty lake (raw copy,
    parse, stage every day, dbt build, publish);
-2. ``cycle@1M``: the 30-minute cron cycle on that warehouse with 50 new plays (landed as one
-   poll file, then ``music-tracker build``: stage the day, dbt, publish);
+2. ``cycle@1M``: the 30-minute cron cycle on that warehouse: the product's poll
+   (``PollRecentlyPlayed``, as ``music-tracker cron poll`` runs it) replaying a cassette of 50
+   new plays (``bench.steps poll-cassette``), then ``music-tracker build`` (the day's
+   enrichment with nothing new to fetch, incremental dbt, publish); wall = poll + build,
+   peak memory = the larger of the two process trees;
 3. ``noop@1M``: the same cycle with nothing new: every task complete, no dbt process started;
 4. ``cards@1M``: every dashboard card's SQL on the reporting DB (ms per card);
 5. ``floor@<size>``: DuckDB alone reading the export JSON into one deduplicated Parquet file;
    the full build is reported as a ratio to it.
 
-The cycle/no-op/cards scenarios run on the largest size given.
+The cycle/no-op/cards scenarios run on the largest size given. No measured process can reach
+the network: every service's base URL points at a closed local port (``OFFLINE``), and the
+poll step's Spotify calls are answered by its cassette.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -47,10 +53,24 @@ TARGETS = {
 }
 
 
+#: Every service the pipeline can call, at a closed local port: a request the bench did not
+#: expect fails at once instead of reaching the network (the poll step sets its own, cassette,
+#: hosts for Spotify).
+OFFLINE = {
+    "MUSIC_TRACKER__SPOTIFY__API_BASE_URL": "http://127.0.0.1:9/v1",
+    "MUSIC_TRACKER__SPOTIFY__ACCOUNTS_BASE_URL": "http://127.0.0.1:9",
+    "MUSIC_TRACKER__SPOTIFY_CATALOGUE__BASE_URL": "http://127.0.0.1:9/v1",
+    "MUSIC_TRACKER__MUSICBRAINZ__BASE_URL": "http://127.0.0.1:9",
+    "MUSIC_TRACKER__NOMINATIM__DOMAIN": "127.0.0.1:9",
+    "MUSIC_TRACKER__NOMINATIM__SCHEME": "http",
+}
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("MUSIC_TRACKER_ENV", "development")
     env["MUSIC_TRACKER_LOG_LEVEL"] = env.get("MUSIC_TRACKER_LOG_LEVEL", "INFO")
+    env.update(OFFLINE)
     return env
 
 
@@ -87,15 +107,27 @@ def _measure(cmd: list[str], label: str) -> TreeRun:
     return run
 
 
+def _log_messages(log: str) -> list[str]:
+    """The message of each log line: JSON lines (the console format when not at a terminal)
+    or text lines."""
+    messages = []
+    for line in log.splitlines():
+        if line.startswith("{"):
+            try:
+                line = str(json.loads(line).get("msg", ""))
+            except (ValueError, AttributeError):
+                pass
+        messages.append(line.split("msg=", 1)[-1])
+    return messages
+
+
 def task_seconds(log: str) -> dict[str, float]:
     """Seconds per task family from the pipeline's ``task=... seconds=...`` log lines."""
     totals: dict[str, float] = {}
-    for line in log.splitlines():
+    for line in _log_messages(log):
         if "task=" not in line or "seconds=" not in line:
             continue
-        fields = dict(
-            part.split("=", 1) for part in line.split("msg=", 1)[-1].split() if "=" in part
-        )
+        fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
         try:
             totals[fields["task"]] = totals.get(fields["task"], 0.0) + float(fields["seconds"])
         except (KeyError, ValueError):
@@ -151,23 +183,64 @@ def _cycle_day() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
-def scenario_cycle(label: str, runs: int, seed: int) -> dict[str, Any]:
-    """One poll's 50 new plays, then the daily pipeline (stage the day, dbt, publish).
+def enrichment_runs(log: str) -> dict[str, int]:
+    """Calls per enrichment run, from the ``<service>: N looked up with C calls`` lines."""
+    runs = {}
+    for message in _log_messages(log):
+        found = re.match(r"(\w+): \d+ looked up with (\d+) calls", message)
+        if found:
+            runs[found.group(1)] = runs.get(found.group(1), 0) + int(found.group(2))
+    return runs
 
-    The poll step is ``bench.steps land-poll`` until ``PollRecentlyPlayed`` exists in this
-    branch; swap it for that task with its cassette (one command) and the rest is unchanged.
+
+def _cycle_sample(poll: TreeRun, build: TreeRun) -> dict[str, Any]:
+    """One cycle: wall and CPU of both trees added, peak memory the larger tree's."""
+    sample = _sample(build)
+    polled = _sample(poll)
+    for key in ("wall_s", "cpu_s"):
+        sample[key] = round(polled[key] + sample[key], 3)
+    for key in ("peak_rss_mb", "peak_pss_mb"):
+        sample[key] = max(polled[key], sample[key])
+    sample["poll_wall_s"] = polled["wall_s"]
+    sample["poll_peak_rss_mb"] = polled["peak_rss_mb"]
+    sample["task_seconds"] = {**polled["task_seconds"], **sample["task_seconds"]}
+    by_process = dict(polled["peak_rss_by_process_mb"] or {})
+    for name, mb in (sample["peak_rss_by_process_mb"] or {}).items():
+        by_process[name] = max(mb, by_process.get(name, 0.0))
+    sample["peak_rss_by_process_mb"] = by_process
+    sample["enrichment_calls"] = enrichment_runs(build.stderr)
+    return sample
+
+
+def scenario_cycle(label: str, runs: int, seed: int) -> dict[str, Any]:
+    """The 30-minute cycle: the product's poll from a cassette, then the day's pipeline.
+
+    Each run first (not measured) makes the day's enrichment due again with nothing new to
+    fetch (``bench.steps cycle-prep``), then measures ``bench.steps poll-cassette`` (50 new
+    plays, a new seed per run) and ``music-tracker build --date <today>`` as two process trees.
     """
     lake = lake_dir(label)
     day = _cycle_day()
     samples = []
     for i in range(runs):
-        poll = _measure(_step("land-poll", str(lake), day.isoformat(), "50", str(seed + i)), "poll")
+        _measure(_step("cycle-prep", str(lake), day.isoformat()), "cycle-prep")
+        poll = _measure(_step("poll-cassette", str(lake), str(seed + i)), "poll")
         build = _measure(_cli(lake, "build", "--date", day.isoformat()), f"cycle@{label}")
-        sample = _sample(build)
-        sample["poll_wall_s"] = round(poll.wall_s, 3)
-        sample["wall_s"] = round(build.wall_s + poll.wall_s, 3)
+        sample = _cycle_sample(poll, build)
+        calls = sample["enrichment_calls"]
+        if sorted(calls) != ["musicbrainz", "nominatim", "spotify_api"] or any(calls.values()):
+            raise RuntimeError(
+                f"cycle@{label}: enrichment calls per service {calls}; the day's enrichment "
+                "should have run with nothing new to fetch"
+            )
         samples.append(sample)
-    return {"scenario": f"cycle@{label}", "samples": samples, **_median(samples)}
+    poll_wall = round(statistics.median(s["poll_wall_s"] for s in samples), 3)
+    return {
+        "scenario": f"cycle@{label}",
+        "samples": samples,
+        **_median(samples),
+        "poll_wall_s": poll_wall,
+    }
 
 
 def scenario_noop(label: str, runs: int) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 ``python -m bench.steps floor HISTORY OUT``: the floor (DuckDB alone reads the export JSON with
 declared columns and writes one deduplicated Parquet file).
-``python -m bench.steps land-poll DATA_DIR DATE N SEED``: land N new plays as a poll file.
+``python -m bench.steps cycle-prep DATA_DIR DATE``: make the day's enrichment run with nothing
+new to fetch (not measured; ``bench.poll.prepare_cycle``).
+``python -m bench.steps poll-cassette DATA_DIR SEED``: the product's ``PollRecentlyPlayed``
+replaying a cassette of 50 new plays written for this run (``bench.poll.poll_cassette``).
 ``python -m bench.steps cards DATA_DIR``: run every dashboard card's SQL, print timings as JSON.
 """
 
@@ -10,15 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
-from pipeline import schemas
 from pipeline.settings import PROJECT_ROOT, get_settings
 
 #: Export fields the floor declares (all the importer reads), with DuckDB types.
@@ -71,43 +73,6 @@ def floor(history: Path, out: Path) -> int:
     )
     rows = con.execute(f"select count(*) from read_parquet('{out}')").fetchall()[0][0]
     return int(rows)
-
-
-def land_poll(data_dir: Path, day: dt.date, n: int, seed: int, account: str = "me") -> Path:
-    """Land ``n`` plays of ``day`` as one poll file, as the recently-played poll does.
-
-    Stand-in until ``PollRecentlyPlayed`` (issue 3) is merged: the scenario then replays its
-    cassette instead. The plays are the generator's, on ``day``, at millisecond precision.
-    """
-    from pipeline.demo.generate import generate_plays
-    from pipeline.io.parquet import write_parquet_atomic
-    from pipeline.paths import Lake
-    from pipeline.transform.export_fast import parse_export_file
-
-    rows = list(generate_plays(n, day, day, seed=seed, timezone="UTC", n_artists=300))
-    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-    for i, row in enumerate(rows):
-        ended = start + dt.timedelta(seconds=60 + i * 190, milliseconds=seed % 1000)
-        row["ts"] = ended.strftime("%Y-%m-%dT%H:%M:%SZ")
-    tmp = data_dir / f"poll-{seed}.json"
-    tmp.write_text(json.dumps(rows), encoding="utf-8")
-    parsed = parse_export_file(tmp, f"poll-{seed}", account)
-    tmp.unlink()
-    table = parsed.plays
-    # What an API poll lands: source "api", millisecond precision.
-    table = table.set_column(
-        table.schema.get_field_index("source"), "source", pa.array(["api"] * table.num_rows)
-    )
-    table = table.set_column(
-        table.schema.get_field_index("ts_precision"),
-        "ts_precision",
-        pa.array(["ms"] * table.num_rows),
-    ).cast(schemas.PLAYS)
-    lake = Lake(data_dir)
-    target = lake.polls_dir / f"account={account}" / f"date={day.isoformat()}"
-    path = target / f"bench-{seed}.parquet"
-    write_parquet_atomic(path, table)
-    return path
 
 
 #: Dashboard questions asked of the marts when no Metabase card files exist yet.
@@ -172,14 +137,32 @@ def cards(data_dir: Path, repeats: int = 5) -> list[dict]:
     return results
 
 
+def _use_lake(data_dir: Path, env: dict[str, str]) -> None:
+    """Point the settings at ``data_dir`` (plus ``env`` overrides) and log as the CLI does."""
+    from pipeline.log import configure_from_settings, setup_logging
+    from pipeline.settings import reload_settings
+
+    os.environ.update(env, MUSIC_TRACKER__PATHS__DATA_DIR=str(data_dir))
+    setup_logging()
+    reload_settings()
+    configure_from_settings()
+
+
 def main(argv: list[str]) -> int:
     """Dispatch one step (see the module docstring)."""
     step, args = argv[0], argv[1:]
     if step == "floor":
         print(json.dumps({"rows": floor(Path(args[0]), Path(args[1]))}))  # noqa: T201
-    elif step == "land-poll":
-        path = land_poll(Path(args[0]), dt.date.fromisoformat(args[1]), int(args[2]), int(args[3]))
-        print(json.dumps({"poll": str(path)}))  # noqa: T201
+    elif step in ("cycle-prep", "poll-cassette"):
+        from bench import poll
+
+        data_dir = Path(args[0]).resolve()
+        _use_lake(data_dir, poll.poll_env() if step == "poll-cassette" else {})
+        if step == "cycle-prep":
+            out = poll.prepare_cycle(data_dir, dt.date.fromisoformat(args[1]))
+        else:
+            out = poll.poll_cassette(data_dir, int(args[1]))
+        print(json.dumps(out))  # noqa: T201
     elif step == "cards":
         print(json.dumps(cards(Path(args[0]))))  # noqa: T201
     else:

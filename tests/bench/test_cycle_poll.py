@@ -1,0 +1,103 @@
+"""The benchmark cycle's poll step: the product's poll replaying a cassette written per run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import stat
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import vcr
+
+from tests.conftest import FIXTURES, run_luigi
+
+EXPORT = FIXTURES / "exports" / "efrrowini_Streaming_History_Audio_2023_first20.json"
+
+
+@pytest.fixture
+def lake_dir(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A lake with a few staged plays (a real export sample) and the poll step's settings."""
+    from bench.poll import poll_env
+    from pipeline import settings
+    from pipeline.tasks import ImportExport, StageAllPlays
+
+    for key, value in poll_env().items():
+        monkeypatch.setenv(key, value)
+    settings.reload_settings()
+    assert run_luigi([ImportExport(file=str(EXPORT), account="me"), StageAllPlays()])
+    return data_dir
+
+
+def _plays(folder: Path) -> pa.Table:
+    return pa.concat_tables(pq.read_table(p) for p in sorted(folder.glob("*.parquet")))
+
+
+def test_each_seed_brings_fifty_new_api_plays(lake_dir: Path, tmp_path: Path) -> None:
+    """Two runs (two seeds) each land and stage 50 new plays from source api, no duplicates."""
+    from bench.poll import PLAYS, poll_cassette
+
+    today = dt.datetime.now(dt.UTC).date()
+    first = poll_cassette(lake_dir, 1, tmp_path / "cassettes")
+    second = poll_cassette(lake_dir, 2, tmp_path / "cassettes")
+    assert first["plays"] == second["plays"] == PLAYS
+    assert first["played"] == second["played"] == 2  # token refresh + recently-played
+    assert second["first"] > first["last"]  # after the newest play the lake held
+    assert second["slot"] > first["slot"]
+    landed = _plays(lake_dir / "staged/polls/v1/account=me" / f"date={today}")
+    staged = _plays(lake_dir / "staged/plays/v1" / f"date={today}")
+    for table in (landed, staged):
+        assert table.num_rows == 2 * PLAYS
+        assert len(set(table["play_id"].to_pylist())) == 2 * PLAYS
+        assert set(table["source"].to_pylist()) == {"api"}
+        assert {t.date() for t in table["played_at"].to_pylist()} == {today}
+    assert len(list((lake_dir / "raw/spotify/recently_played").rglob("*.json"))) == 2
+    token = lake_dir / "state/tokens/me.json"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    assert json.loads(token.read_text())["access_token"] == "bench-access-token-2"  # refreshed
+
+
+def test_cassette_items_keep_the_real_shape(tmp_path: Path) -> None:
+    """Every item has the real item's keys; track IDs vary by seed, albums stay the real ones."""
+    from bench.poll import bench_item, real_items
+
+    templates = real_items()
+    for k, template in enumerate(templates):
+        a, b = bench_item(template, 1, k, 1_800_000_000_000), bench_item(template, 2, k, 1)
+        assert a.keys() == template.keys() and a["track"].keys() == template["track"].keys()
+        assert len(a["track"]["id"]) == 22 and a["track"]["id"] != b["track"]["id"]
+        assert a["track"]["uri"] == f"spotify:track:{a['track']['id']}"
+        assert a["track"]["album"] == template["track"]["album"]
+        assert a["played_at"] == "2027-01-15T08:00:00.000Z"
+
+
+def test_cycle_enrichment_has_nothing_to_fetch(
+    lake_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After cycle-prep, the day's catalogue enrichment (enabled, token present) makes no call."""
+    from bench.poll import poll_cassette, prepare_cycle
+    from pipeline import settings
+    from pipeline.io.parquet import read_provenance
+    from pipeline.paths import lake
+    from pipeline.tasks import EnrichCatalogue
+
+    today = dt.datetime.now(dt.UTC).date()
+    prepared = prepare_cycle(lake_dir, today)  # as the bench runs it: before the poll
+    assert prepared["marked_found"] > 0 and prepared["partitions_set_aside"] == 0
+    poll_cassette(lake_dir, 1, tmp_path / "cassettes")
+    monkeypatch.setenv("MUSIC_TRACKER__ENRICHMENT__ENABLED", "true")
+    settings.reload_settings()
+    empty = tmp_path / "no_calls.yaml"
+    empty.write_text("interactions: []\nversion: 1\n", encoding="utf-8")
+    with vcr.use_cassette(str(empty), record_mode="none"):  # any request would fail the run
+        assert run_luigi([EnrichCatalogue(date=today)])
+    target = lake().dated_partition("lookups/spotify_tracks", today)
+    report = (read_provenance(target) or {})["run"]
+    assert report["calls"] == 0 and report["stopped"] == ""
+    assert report["harvested"] == 50 and report["wanted"] == report["cached"]
+    again = prepare_cycle(lake_dir, today)  # the next cycle runs the day's enrichment again
+    assert again == {"marked_found": 0, "partitions_set_aside": 3}
+    assert not target.exists()
+    assert len(list(target.parent.glob("earlier-*.parquet"))) == 1
