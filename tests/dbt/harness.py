@@ -30,15 +30,18 @@ def lake_at(root: Path) -> Iterator[None]:
             luigi.task_register.Register.clear_instance_cache()
 
 
-def dbt(args: list[str]) -> str:
-    """Run a dbt command the way DbtBuild does (same helpers, env and vars); fail loudly."""
+def dbt(args: list[str], changed_days: list[str] | None = None) -> str:
+    """Run a dbt command the way DbtBuild does (same helpers, env and vars); fail loudly.
+
+    ``changed_days``: the play days the build reloads (DbtBuild's list); None reloads every day.
+    """
     from pipeline.paths import lake
-    from pipeline.tasks.warehouse import ensure_placeholders, run_dbt, write_listeners
+    from pipeline.tasks.warehouse import ensure_placeholders, run_dbt_for_days, write_listeners
 
     the_lake = lake()
     write_listeners(the_lake)
     ensure_placeholders(the_lake)
-    proc = run_dbt(the_lake, args)
+    proc = run_dbt_for_days(the_lake, args, changed_days)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-60:])
         pytest.fail(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n{tail}\n{proc.stderr}")
