@@ -22,23 +22,14 @@ from pathlib import Path
 import duckdb
 
 from pipeline.io.atomic import atomic_path, temp_name, write_json_atomic
+from pipeline.io.duck import connect
 from pipeline.paths import Lake
-from pipeline.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 #: Oldest DuckDB storage format the reporting file is written in (Metabase's driver reads it).
 REPORTING_STORAGE_VERSION = "v1.5.0"
 MART_SCHEMA = "marts"
-
-
-def connect(path: Path | str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection capped by the configured memory limit and threads."""
-    settings = get_settings()
-    con = duckdb.connect(str(path), read_only=read_only)
-    con.execute(f"set memory_limit = '{settings.duckdb.memory_limit}'")
-    con.execute(f"set threads = {int(settings.duckdb.threads)}")
-    return con
 
 
 def _quote(name: str) -> str:

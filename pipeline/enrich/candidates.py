@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
+from pipeline.io.duck import connect
 from pipeline.paths import Lake
 from pipeline.transform.musicbrainz import name_key, normalise_name, split_credit
 from pipeline.transform.spotify_catalogue import Harvest, harvest_recently_played
@@ -37,21 +36,35 @@ class TrackStat:
     plays: int
 
 
+#: track_stats per plays folder, valid while its files are unchanged (one run's three
+#: enrichment tasks share one scan of a million plays instead of three).
+_STATS: dict[str, tuple[dict[str, str], list[TrackStat]]] = {}
+
+
 def track_stats(lake: Lake) -> list[TrackStat]:
     """Music plays grouped by track (or by artist name when there is no track ID), ranked."""
+    from pipeline.tasks.base import fingerprint
+
     if not _has_parquet(lake.plays_dir):
         return []
-    con = duckdb.connect()
+    key = str(lake.plays_dir.resolve())
+    files = fingerprint(lake.plays_dir)
+    cached = _STATS.get(key)
+    if cached is not None and cached[0] == files:
+        return cached[1]
+    con = connect()
     rows = con.execute(
         "select track_id, any_value(artist_name), sum(ms_played), count(*) "
-        f"from read_parquet('{_glob(lake.plays_dir / 'date=*' / '*.parquet')}', "
-        "union_by_name = true) "
+        f"from read_parquet('{_glob(lake.plays_dir / 'date=*' / '*.parquet')}') "
         "where content_type = 'music' and (track_id is not null or artist_name is not null) "
         "group by track_id, case when track_id is null then artist_name end "
         "order by 3 desc, 4 desc, 1"
     ).fetchall()
     con.close()
-    return [TrackStat(r[0], r[1], int(r[2] or 0), int(r[3])) for r in rows]
+    stats = [TrackStat(r[0], r[1], int(r[2] or 0), int(r[3])) for r in rows]
+    _STATS.clear()
+    _STATS[key] = (files, stats)
+    return stats
 
 
 def latest_found(lake: Lake, dataset: str, key: str) -> dict[str, dict[str, Any]]:
@@ -59,7 +72,7 @@ def latest_found(lake: Lake, dataset: str, key: str) -> dict[str, dict[str, Any]
     root = lake.dated_dir(dataset)
     if not _has_parquet(root):
         return {}
-    con = duckdb.connect()
+    con = connect()
     cur = con.execute(
         f"select * from read_parquet('{_glob(root / 'date=*' / '*.parquet')}', "
         "union_by_name = true, hive_partitioning = false) where status = 'found' "
