@@ -38,7 +38,7 @@ class RateLimited(HttpError):
 
     def __init__(self, service: str, resume_at: dt.datetime, reason: str = "", body: bytes = b""):
         when = resume_at.strftime("%Y-%m-%d %H:%M UTC")
-        why = f"429: {reason}" if reason and reason != "429" else "429"
+        why = reason if reason.startswith("429") else f"429: {reason}" if reason else "429"
         super().__init__(service, f"rate limited ({why}); resume after {when}", 429, body)
         self.resume_at = resume_at
         self.reason = reason

@@ -311,3 +311,232 @@ def test_spotify_polls_without_faults(
     assert out["me"]["last_error"] is None
     assert len(polled_ids(lake_dir, "me")) == 5 + 2
     assert len(polled_ids(lake_dir, "partner")) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Enrichment: Spotify catalogue, MusicBrainz, Nominatim. Three entities; the fault hits the second
+# ---------------------------------------------------------------------------------------------
+
+
+def nominatim_url(q: str, cc: str) -> str:
+    return f"{NOM}?q={q}&format=json&limit=1&addressdetails=1&accept-language=en&countrycodes={cc}"
+
+
+def mb_search_url(name: str) -> str:
+    return f"{MB}/artist/?fmt=json&limit=10&query=artist%3A%28{name.lower()}%29"
+
+
+def _fixture(path: str) -> str:
+    return (FIXTURES / path).read_text(encoding="utf-8")
+
+
+def _track(i: int) -> str:
+    return json.dumps(json.loads(_fixture("spotify_api/zmb3_get_several_tracks.json"))["tracks"][i])
+
+
+MB_SEARCH = "musicbrainz/mb_json_artist_search_burzum_2021.json"
+NOT_FOUND_404 = '{"error": {"status": 404, "message": "Non existing id"}}'
+
+#: service -> (task, state db, entity, dataset, [(key, url, healthy answer, expected status)]).
+ENRICHMENT: dict[str, tuple[str, str, str, str, list[tuple[str, str, Any, str]]]] = {
+    "spotify_catalogue": (
+        "EnrichCatalogue",
+        "spotify_api",
+        "track",
+        "lookups/spotify_tracks",
+        [
+            (PLAYS[0][0], f"{SP}/tracks/{PLAYS[0][0]}", lambda: _track(0), "found"),
+            (PLAYS[1][0], f"{SP}/tracks/{PLAYS[1][0]}", lambda: _track(1), "found"),
+            (PLAYS[2][0], f"{SP}/tracks/{PLAYS[2][0]}", None, "not_found"),  # 404: removed
+        ],
+    ),
+    "musicbrainz": (
+        "EnrichArtists",
+        "musicbrainz",
+        "artist",
+        "lookups/musicbrainz_artists",
+        [
+            # One real search answer (Burzum) for every name: the others do not match it.
+            ("name:mayhem", mb_search_url("Mayhem"), lambda: _fixture(MB_SEARCH), "not_found"),
+            ("name:burzum", mb_search_url("Burzum"), lambda: _fixture(MB_SEARCH), "found"),
+            (
+                "name:darkthrone",
+                mb_search_url("Darkthrone"),
+                lambda: _fixture(MB_SEARCH),
+                "not_found",
+            ),
+        ],
+    ),
+    "nominatim": (
+        "GeocodeOrigins",
+        "nominatim",
+        "place",
+        "lookups/geo_places",
+        [
+            (
+                "Hisarya|BG",
+                nominatim_url("Hisarya", "bg"),
+                lambda: _fixture("nominatim/php_openmapclienttest_search_hisarya_bulgaria.json"),
+                "found",
+            ),
+            (
+                "Bruxelles - Brussel|BE",
+                nominatim_url("Bruxelles+-+Brussel", "be"),
+                lambda: _fixture(
+                    "nominatim/"
+                    "geocoderphp_nominatim_search_jsonv2_addressdetails_extratags_brussels.json"
+                ),
+                "found",
+            ),
+            ("Nowhere Town|NO", nominatim_url("Nowhere+Town", "no"), lambda: "[]", "not_found"),
+        ],
+    ),
+}
+
+#: Origins of the three played artists (what MusicBrainz found earlier), for geocoding.
+ORIGINS = [
+    {"lookup_key": "name:mayhem", "begin_area_name": "Hisarya", "country": "BG"},
+    {"lookup_key": "name:burzum", "begin_area_name": "Bruxelles - Brussel", "area_iso": "BE"},
+    {"lookup_key": "name:darkthrone", "area_name": "Nowhere Town", "area_iso": "NO"},
+]
+
+
+def healthy(url: str, answer: Any) -> dict[str, Any]:
+    if answer is None:
+        return reply(url, 404, "Not Found", NOT_FOUND_404)
+    return ok(url, answer())
+
+
+def _origins_known() -> None:
+    """The MusicBrainz partitions GeocodeOrigins reads (its EnrichArtists input is then done)."""
+    import pyarrow as pa
+
+    from pipeline import schemas
+    from pipeline.enrich import runs
+    from pipeline.paths import lake
+
+    at = dt.datetime(2026, 11, 24, 6, 0, tzinfo=dt.UTC)
+    rows = [{"status": "found", "source": "musicbrainz", "fetched_at": at, **r} for r in ORIGINS]
+    for day, items in ((D1, rows), (D2, [])):
+        table = pa.Table.from_pylist(items, schema=schemas.MUSICBRAINZ_ARTISTS)
+        write_parquet_atomic(lake().dated_partition(runs.MB_ARTISTS, day), table)
+
+
+def run_enrichment(
+    service: str, fault_kind: str | None, tmp_path: Path, fake_time: FakeTime
+) -> dict[str, Any]:
+    """Import PLAYS; enrich D1 with ``fault_kind`` on the second entity; a day later, D2 healthy."""
+    import pipeline.tasks as tasks
+
+    task_name, db, entity, dataset, entities = ENRICHMENT[service]
+    task = getattr(tasks, task_name)
+    lake = tmp_path / "data"
+    write_token("me")  # the catalogue's token (no refresh: it is valid for an hour)
+    import_plays(tmp_path)
+    if service == "nominatim":
+        _origins_known()
+    (a_key, a_url, a_ans, _), (b_key, b_url, b_ans, _), (c_key, c_url, c_ans, _) = entities
+    b_healthy = healthy(b_url, b_ans)
+    b_answer = (
+        fault(b_url, fault_kind, b_healthy["response"]["body"]["string"])
+        if fault_kind
+        else b_healthy
+    )
+    first = cassette_file(
+        tmp_path / "run1.yaml", [healthy(a_url, a_ans), b_answer, healthy(c_url, c_ans)]
+    )
+    out: dict[str, Any] = {}
+    with faulty_services(first) as (played, injected):
+        out["done"] = run_luigi([task(date=D1)])
+    out["timeouts"] = injected.timeouts
+    out["played"] = [played.play_counts[i] for i in range(3)]
+    out["state"] = lookup_state(lake, db)
+    out["resume_at"] = service_value(lake, db, "resume_at")
+    out["pause_reason"] = service_value(lake, db, "pause_reason")
+    out["rows"] = rows_of(lake, dataset, D1)
+    out["report"] = (read_provenance(partition(lake, dataset, D1)) or {}).get("run", {})
+    out["raw"] = sorted((lake / "raw" / db).rglob("*.jsonl"))
+    out["half_written"] = unreadable_visible_files(lake) + temp_leftovers(lake)
+    before = {
+        k: v for k, v in files_under(lake).items() if k.startswith(("raw/", "staged/lookups"))
+    }
+    # A day later the service is healthy; the first entity is known and must not be asked again.
+    fake_time.advance(days=1)
+    second = cassette_file(tmp_path / "run2.yaml", [healthy(b_url, b_ans), healthy(c_url, c_ans)])
+    with faulty_services(second) as (played, _):
+        out["healed"] = run_luigi([task(date=D2)])
+    now = files_under(lake)
+    out["changed_by_later_run"] = sorted(k for k, v in before.items() if now.get(k) != v)
+    out["final_state"] = {k: s for (e, k), (s, _) in lookup_state(lake, db).items() if e == entity}
+    latest: dict[str, dict[str, Any]] = {}
+    key_field = {"track": "track_id", "artist": "lookup_key", "place": "place_key"}[entity]
+    for day in (D1, D2):
+        for row in rows_of(lake, dataset, day):
+            latest[row[key_field]] = row  # D2 after D1: the latest lookup per entity wins
+    out["final_rows"] = {k: r["status"] for k, r in latest.items()}
+    out["half_written_end"] = unreadable_visible_files(lake) + temp_leftovers(lake)
+    out["keys"] = (a_key, b_key, c_key)
+    out["expected"] = {k: status for k, _, _, status in entities}
+    return out
+
+
+@pytest.mark.parametrize("service", sorted(ENRICHMENT))
+def test_enrichment_without_faults(
+    service: str, lake_dir: Path, tmp_path: Path, fake_time: FakeTime
+) -> None:
+    """The reference: a healthy service answers all three entities in the first run."""
+    out = run_enrichment(service, None, tmp_path, fake_time)
+    assert out["done"] and out["healed"]
+    entity = ENRICHMENT[service][2]
+    assert {k: s for (e, k), (s, _) in out["state"].items() if e == entity} == out["expected"]
+    assert out["final_state"] == out["expected"] == out["final_rows"]
+
+
+@pytest.mark.parametrize("kind", FAULTS)
+@pytest.mark.parametrize("service", sorted(ENRICHMENT))
+def test_enrichment_fault(
+    service: str, kind: str, lake_dir: Path, tmp_path: Path, fake_time: FakeTime
+) -> None:
+    """A fault on one lookup is recorded with the service and status; the run lands what it
+    got; the other lookups go on (a 429 stops the run until resume_at); a later healthy run
+    completes the work and ends where a clean run does."""
+    out = run_enrichment(service, kind, tmp_path, fake_time)
+    entity = ENRICHMENT[service][2]
+    a, b, c = out["keys"]
+    expected = out["expected"]
+    assert out["done"]  # an enrichment problem never fails the task (DbtBuild must still run)
+    state = {k: v for (e, k), v in out["state"].items() if e == entity}
+    rows = {
+        r[{"track": "track_id", "artist": "lookup_key", "place": "place_key"}[entity]]: r
+        for r in out["rows"]
+    }
+    # The lookup before the fault is answered, landed and committed.
+    assert state[a][0] == expected[a] and rows[a]["status"] == expected[a]
+    assert out["raw"], "the responses of the run are kept under raw/"
+    if kind == "429":
+        # The run stops at once and pauses the service; nothing is recorded as an answer.
+        assert b not in state and c not in state
+        assert out["resume_at"] and "429" in (out["pause_reason"] or "")
+        assert service_name(service) in out["pause_reason"]
+        assert "429" in out["report"]["stopped"]
+        assert out["played"] == [1, 1, 0]
+    else:
+        status, error = state[b]
+        assert status == "failed" and rows[b]["status"] == "failed"
+        assert service_name(service) in error and MESSAGE[kind] in error, error
+        assert state[c][0] == expected[c], "the lookup after the fault still happened"
+        assert out["report"]["failed"] == 1
+    if kind == "timeout":
+        assert out["timeouts"] == out["played"][1] > 1  # retried, each try a read timeout
+    assert out["half_written"] == []
+    # A day later, healthy: the failed (or never asked) lookups are done, nothing was lost.
+    assert out["healed"]
+    assert out["changed_by_later_run"] == []
+    assert out["final_state"] == expected
+    assert out["final_rows"] == expected
+    assert out["half_written_end"] == []
+    assert fake_time.sleeps == [] or max(fake_time.sleeps) <= 60  # waits stay on the fake clock
+
+
+def service_name(service: str) -> str:
+    return {"spotify_catalogue": "spotify_api"}.get(service, service)
