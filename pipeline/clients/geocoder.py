@@ -22,11 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 from geopy.adapters import URLLibAdapter
-from geopy.exc import GeocoderRateLimited, GeocoderServiceError
+from geopy.exc import GeocoderParseError, GeocoderRateLimited, GeocoderServiceError
 from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import Nominatim
 
-from pipeline.clients.http import HttpError, RateLimited, utcnow
+from pipeline.clients.http import BadResponse, HttpError, RateLimited, utcnow
 from pipeline.enrich.config import NominatimSettings
 
 SERVICE = "nominatim"
@@ -103,6 +103,14 @@ class Geocoder:
         """
         try:
             location = self.limited(query, country_code)
+        except GeocoderParseError as exc:
+            # geopy's message carries the whole body; say what happened instead.
+            raise BadResponse(
+                SERVICE,
+                f"geocoding {query!r} failed: the answer is not readable JSON "
+                f"(truncated or malformed, {self.settings.max_retries + 1} tries)",
+                200,
+            ) from exc
         except GeocoderServiceError as exc:
             raise HttpError(SERVICE, f"geocoding {query!r} failed: {exc}") from exc
         return None if location is None else dict(location.raw)

@@ -38,11 +38,14 @@ class RateLimited(HttpError):
 
     def __init__(self, service: str, resume_at: dt.datetime, reason: str = "", body: bytes = b""):
         when = resume_at.strftime("%Y-%m-%d %H:%M UTC")
-        super().__init__(
-            service, f"rate limited ({reason or '429'}); resume after {when}", 429, body
-        )
+        why = reason if reason.startswith("429") else f"429: {reason}" if reason else "429"
+        super().__init__(service, f"rate limited ({why}); resume after {when}", 429, body)
         self.resume_at = resume_at
         self.reason = reason
+
+
+class NoAnswer(HttpError):
+    """No HTTP answer at all after the retries: read timeouts or refused connections."""
 
 
 class AuthError(HttpError):
@@ -189,8 +192,11 @@ class HttpClient:
                 )
             except (requests.Timeout, requests.ConnectionError) as exc:
                 if attempt > self.max_retries:
-                    raise HttpError(
-                        self.service, f"no answer from {url} ({exc.__class__.__name__})"
+                    what = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+                    raise NoAnswer(
+                        self.service,
+                        f"no answer from {url}: {what} {attempt} times "
+                        f"({exc.__class__.__name__}, timeout {self.timeout_s:g} s)",
                     ) from exc
                 self._backoff(attempt, f"{exc.__class__.__name__}")
                 continue

@@ -29,6 +29,7 @@ import musicbrainzngs
 from musicbrainzngs import musicbrainz as _mb
 
 from pipeline.clients.http import (
+    BadResponse,
     HttpError,
     NotFound,
     RateLimited,
@@ -91,7 +92,14 @@ class MusicBrainzClient:
 
         def keep_raw(body: bytes) -> Any:
             self._last_body = body
-            return base_parser(body)
+            try:
+                return base_parser(body)
+            except (ValueError, musicbrainzngs.ResponseError) as exc:
+                # A 200 whose body is cut off or garbled: json.loads raises ValueError, the
+                # XML parser a ResponseError. Not a crash of the whole run: one failed lookup.
+                raise BadResponse(
+                    SERVICE, f"unreadable {s.format.upper()} in a 200 answer ({exc})", 200, body
+                ) from exc
 
         musicbrainzngs.set_parser(keep_raw)
         # One try inside musicbrainzngs; retries and waits are decided here.
@@ -108,6 +116,10 @@ class MusicBrainzClient:
             fetched_at = self._now()
             try:
                 result = fn(*args, **kwargs)
+            except BadResponse as exc:
+                self._keep(what, fetched_at, 200, self._last_body)
+                detail = str(exc).removeprefix(f"{SERVICE}: ")
+                raise BadResponse(SERVICE, f"{what}: {detail}", 200, exc.body) from exc
             except musicbrainzngs.ResponseError as exc:
                 code = _code(exc)
                 self._keep(what, fetched_at, code or 400, _body(exc))
@@ -133,7 +145,12 @@ class MusicBrainzClient:
                     logger.info("musicbrainz: %s on %s, retry in %.0f s", code or exc, what, delay)
                     self._sleep(delay)
                     continue
-                raise HttpError(SERVICE, f"{what}: no answer ({exc})", code) from exc
+                if code:
+                    raise HttpError(SERVICE, f"{what}: {code} after {attempt} tries", code) from exc
+                cause = _cause(exc) or exc
+                raise HttpError(
+                    SERVICE, f"{what}: no answer after {attempt} tries ({cause})", code
+                ) from exc
             except musicbrainzngs.WebServiceError as exc:
                 self._keep(what, fetched_at, _code(exc) or 0, _body(exc))
                 raise HttpError(SERVICE, f"{what}: {exc}", _code(exc)) from exc

@@ -105,6 +105,19 @@ class NotAuthorised(AuthError):
         self.account = account
 
 
+class TokenCacheUnreadable(NotAuthorised):
+    """The token cache exists but cannot be used (truncated, not JSON, wrong shape, unreadable)."""
+
+    def __init__(self, account: str, path: Path, why: str):
+        AuthError.__init__(
+            self,
+            SERVICE,
+            f"the token cache of account {account!r} ({path}) is unusable ({why}); "
+            f"run `music-tracker auth {account}` to authorise again",
+        )
+        self.account = account
+
+
 class ReauthRequired(AuthError):
     """The refresh token was refused (``invalid_grant``: expired after six months, or revoked)."""
 
@@ -174,16 +187,52 @@ def token_path(account: str) -> Path:
     return lake().spotify_token(account, spotify_settings().token_dir)
 
 
-def load_token(account: str) -> dict[str, Any] | None:
-    """The account's token cache, or None when it was never authorised."""
+def read_token(account: str) -> dict[str, Any] | None:
+    """The account's token cache; None when never authorised; ``TokenCacheUnreadable`` when the
+    file is there but unusable (the poll then says to run ``music-tracker auth`` again)."""
     path = token_path(account)
     if not path.exists():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except OSError as exc:
+        raise TokenCacheUnreadable(
+            account, path, f"cannot read it: {exc.strerror or exc}"
+        ) from None
+    except ValueError:  # includes UnicodeDecodeError
+        raise TokenCacheUnreadable(
+            account, path, "not valid JSON: truncated or overwritten"
+        ) from None
+    problem = _token_problem(data)
+    if problem:
+        raise TokenCacheUnreadable(account, path, problem)
+    return dict(data)
+
+
+def _token_problem(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    if not isinstance(data.get("refresh_token"), str) or not data["refresh_token"]:
+        return "no refresh_token"
+    try:
+        int(data.get("expires_at") or 0)
+    except (TypeError, ValueError):
+        return "expires_at is not a number"
+    first = data.get("first_authorised_at")
+    if first:
+        try:
+            dt.datetime.fromisoformat(str(first))
+        except ValueError:
+            return "first_authorised_at is not a date"
+    return None
+
+
+def load_token(account: str) -> dict[str, Any] | None:
+    """The account's token cache, or None when it was never authorised or is unusable."""
+    try:
+        return read_token(account)
+    except TokenCacheUnreadable:
         return None
-    return data if isinstance(data, dict) and data.get("refresh_token") else None
 
 
 def save_token(account: str, token: Mapping[str, Any]) -> Path:
@@ -423,7 +472,7 @@ class SpotifyClient:
     def cached_token(self) -> dict[str, Any]:
         """The token cache (loaded once); NotAuthorised when the account never authorised."""
         if self._token is None:
-            self._token = load_token(self.account)
+            self._token = read_token(self.account)
             if self._token is None:
                 raise NotAuthorised(self.account)
         return self._token
@@ -431,7 +480,8 @@ class SpotifyClient:
     def token(self) -> str:
         """A valid access token, refreshed with the refresh token when it (nearly) expired."""
         token = self.cached_token()
-        if int(token.get("expires_at", 0)) - EXPIRY_MARGIN_S <= self._now().timestamp():
+        expires_at = int(token.get("expires_at") or 0)
+        if not token.get("access_token") or expires_at - EXPIRY_MARGIN_S <= self._now().timestamp():
             token = self.refresh()
         return str(token["access_token"])
 

@@ -43,7 +43,8 @@ status`` and notifications). Keys:
 ``last_error``
     Null after a success, else ``{"kind", "message", "at"}``; kinds: ``not_authorised``,
     ``reauth_required``, ``missing_scope``, ``forbidden``, ``rate_limited``, ``server_error``,
-    ``bad_response``, ``config``, ``http_error``. ``message`` says what to do.
+    ``bad_response``, ``no_answer`` (timeouts), ``config``, ``http_error``. ``message`` says
+    what to do.
 ``plays_last_poll`` / ``items_last_poll``
     New plays landed by / items returned by the last successful poll.
 ``last_poll_id`` / ``last_raw`` / ``last_raw_sha256``
@@ -79,7 +80,7 @@ import pyarrow.parquet as pq
 from luigi.parameter import _no_value
 
 from pipeline import schemas
-from pipeline.clients.http import BadResponse, HttpError, RateLimited, utcnow
+from pipeline.clients.http import BadResponse, HttpError, NoAnswer, RateLimited, utcnow
 from pipeline.clients.spotify import (
     AccessDenied,
     MissingScope,
@@ -320,6 +321,7 @@ def error_kind(exc: Exception) -> str:
         (AccessDenied, "forbidden"),
         (RateLimited, "rate_limited"),
         (BadResponse, "bad_response"),
+        (NoAnswer, "no_answer"),
         (SpotifyConfigError, "config"),
     ]
     for cls, kind in kinds:

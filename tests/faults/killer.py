@@ -11,9 +11,14 @@ Points (the ``--at``-th occurrence, 1-based, kills the process with SIGKILL, no 
 * ``after-replace``: just after a rename (the next file never starts);
 * ``dbt``: while the dbt subprocess runs (both killed, like a container stop);
 * ``publish``: while a mart is being exported for Metabase;
+* ``enrich-call``: just after the N-th enrichment call (Spotify catalogue, MusicBrainz or
+  Nominatim) got its answer, before the run records it (the call is spent, the answer lost);
 * ``none``: no kill (the reference run).
 
 ``--stage-only`` runs the import and staging tasks without dbt (fast enough for pytest).
+``--enrich SERVICE --date D --cassette C`` runs one enrichment task (``spotify_catalogue``,
+``musicbrainz`` or ``nominatim``) for day D with HTTP replayed from cassette C
+(``tests/faults/http_faults.py``); the rate limits come from the environment's settings.
 """
 
 from __future__ import annotations
@@ -91,6 +96,23 @@ def install(point: str, at: int) -> None:
     pq.write_table = write_table
     imports.parse_export_file = parse
     warehouse.run_dbt = run_dbt
+    if point == "enrich-call":
+        from pipeline.clients import geocoder, http, musicbrainz
+
+        def after_each_call(cls: Any, name: str) -> None:
+            real = getattr(cls, name)
+
+            def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    return real(self, *args, **kwargs)
+                finally:
+                    _tick("enrich-call", point, at)
+
+            setattr(cls, name, call)
+
+        after_each_call(http.HttpClient, "request")  # the Spotify catalogue
+        after_each_call(musicbrainz.MusicBrainzClient, "_call")
+        after_each_call(geocoder.Geocoder, "_geocode_once")
     if point == "publish":
         # Kill inside the mart export loop, between two marts.
         real_atomic_path = reporting.atomic_path
@@ -118,11 +140,37 @@ def stage_only(cli_args: list[str]) -> int:
     return code or run_tasks([StageAllPlays()])
 
 
+ENRICH_TASKS = {
+    "spotify_catalogue": "EnrichCatalogue",
+    "musicbrainz": "EnrichArtists",
+    "nominatim": "GeocodeOrigins",
+}
+
+
+def enrich_only(cli_args: list[str], service: str, day: str, cassette: str) -> int:
+    """``--data-dir D``: run one enrichment task for ``day`` against ``cassette``."""
+    import datetime as dt
+
+    import pipeline.tasks as tasks
+    from pipeline import settings as settings_mod
+    from pipeline.runner import run_tasks
+    from tests.faults.http_faults import faulty_services
+
+    os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(Path(cli_args[1]).resolve())
+    settings_mod.reload_settings()
+    task = getattr(tasks, ENRICH_TASKS[service])(date=dt.date.fromisoformat(day))
+    with faulty_services(Path(cassette)):
+        return run_tasks([task])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--point", default="none")
     parser.add_argument("--at", type=int, default=1)
     parser.add_argument("--stage-only", action="store_true")
+    parser.add_argument("--enrich", choices=sorted(ENRICH_TASKS))
+    parser.add_argument("--date")
+    parser.add_argument("--cassette")
     parser.add_argument("cli", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cli_args = [a for a in args.cli if a != "--"]
@@ -132,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         install(args.point, args.at)
     if args.stage_only:
         return stage_only(cli_args)
+    if args.enrich:
+        return enrich_only(cli_args, args.enrich, args.date, args.cassette)
     from pipeline.cli import main as cli_main
 
     return cli_main(cli_args)
