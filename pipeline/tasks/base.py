@@ -26,10 +26,13 @@ def current_lake() -> Lake:
 
 @contextmanager
 def timed_result(task: luigi.Task, dataset: str, date: dt.date | None = None) -> Iterator[dict]:
-    """Log one INFO line per task result: dataset, date, rows and seconds."""
+    """Log one INFO line per task result (dataset, date, rows, seconds); then free its memory."""
+    from pipeline.io.duck import release_memory
+
     result: dict = {"rows": 0}
     started = time.monotonic()
     yield result
+    release_memory()
     seconds = round(time.monotonic() - started, 3)
     logger.info(
         "task=%s dataset=%s date=%s rows=%s seconds=%s",

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from pipeline import schemas
 from pipeline.io.atomic import write_bytes_atomic, write_json_atomic
+from pipeline.io.duck import connect
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.settings import get_settings
 from pipeline.tasks.base import current_lake, timed_result
@@ -92,15 +93,6 @@ def _members(path: Path, data: bytes) -> list[tuple[str, bytes | None]]:
         return [(f"{path.name}/{n}", archive.read(n)) for n in names]
 
 
-def duckdb_connection() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB capped by the ``duckdb:`` settings (the container has ~400 MB)."""
-    settings = get_settings()
-    con = duckdb.connect()
-    con.execute(f"set memory_limit = '{settings.duckdb.memory_limit}'")
-    con.execute(f"set threads = {int(settings.duckdb.threads)}")
-    return con
-
-
 def _parse_member(
     con: duckdb.DuckDBPyConnection, path: Path, name: str, blob: bytes | None, account: str
 ) -> ParsedExport:
@@ -136,7 +128,7 @@ def import_file(path: Path, account: str) -> dict[str, int]:
     except ExportFormatError as exc:
         members = []
         quarantine.append(_file_error(account, path.name, str(exc)))
-    con = duckdb_connection()
+    con = connect()
     for name, blob in members:
         size = len(data) if blob is None else len(blob)
         if size > limit:

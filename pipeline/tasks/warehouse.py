@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from pipeline import schemas
 from pipeline.io.atomic import write_json_atomic
+from pipeline.io.duck import release_memory
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.reporting import publish_marts
@@ -164,23 +165,6 @@ def dbt_env(the_lake: Lake) -> dict[str, str]:
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
     return env
-
-
-def release_memory() -> None:
-    """Hand memory this process no longer uses back to the OS before dbt starts beside it.
-
-    The pipeline process waits for dbt, and the container's budget counts both: Arrow's pool
-    and glibc's heap keep freed pages (staging a month of plays leaves ~100 MB) unless asked.
-    """
-    import ctypes
-    import gc
-
-    gc.collect()
-    pa.default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
-        pass
 
 
 def run_dbt(the_lake: Lake, args: list[str]) -> subprocess.CompletedProcess[str]:

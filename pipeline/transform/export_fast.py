@@ -176,7 +176,10 @@ def parse_export_file(
 ) -> ParsedExport:
     """Parse an export file on disk; the same result as ``parse_export`` on its bytes."""
     own = con is None
-    con = con or duckdb.connect()
+    if con is None:
+        from pipeline.io.duck import connect
+
+        con = connect()
     try:
         try:
             kind = detect_kind_sql(con, path)

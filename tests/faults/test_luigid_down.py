@@ -39,5 +39,5 @@ def test_cron_daily_falls_back_to_the_local_scheduler_when_luigid_is_down(data_d
     assert rows > 0  # the imported days were staged by the daily run
     today = dt.datetime.now(dt.UTC).date()
     assert (data_dir / f"staged/plays/v1/date={today}/part-0.parquet").exists()
-    assert lake().reporting_mart("fct_plays").exists()
+    assert list(lake().reporting_mart_dir("fct_plays").glob("*.parquet"))
     assert unreadable_visible_files(data_dir) == []
