@@ -75,6 +75,9 @@ class DuckDBSettings:
 
     memory_limit: str
     threads: int
+    #: The pipeline process's own connections (import, enrichment, publish): they run while
+    #: the process already holds Python, Arrow and Luigi, so they get a smaller share.
+    task_memory_limit: str = "128MB"
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ from pipeline.settings import get_settings
 
 
 def connect(path: Path | str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with ``duckdb.memory_limit`` and ``duckdb.threads`` applied."""
+    """A DuckDB connection with ``duckdb.task_memory_limit`` and ``duckdb.threads`` applied."""
     settings = get_settings()
     con = duckdb.connect(str(path), read_only=read_only)
-    con.execute(f"set memory_limit = '{settings.duckdb.memory_limit}'")
+    con.execute(f"set memory_limit = '{settings.duckdb.task_memory_limit}'")
     con.execute(f"set threads = {int(settings.duckdb.threads)}")
     return con
 

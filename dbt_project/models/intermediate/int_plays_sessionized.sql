@@ -8,7 +8,9 @@
 -- var('session_idle_gap_minutes'). Using the running latest end, not just the previous play's,
 -- means two sessions of one listener can never overlap. Computed over the whole history (on
 -- the few columns it needs, so a million plays fit the memory cap) so an incremental
--- fct_plays gets the same ids as a full refresh. One row per play_id.
+-- fct_plays gets the same ids as a full refresh. One row per play (keyed by play_hash, the
+-- 64-bit hash of play_id: a collision would double a play, which fct_plays' unique test on
+-- play_sk stops before anything is published).
 --
 -- Every window shares one order (start, end, then a hash of play_id to break exact ties:
 -- sorting on a number instead of the long play_id string is what keeps this fast), so DuckDB
@@ -66,11 +68,14 @@ numbered as (
 
 final as (
 
-    -- A session is named by its listener and first play's start: stable as history grows.
+    -- Narrow on purpose: fct_plays joins a million of these rows, and a join keyed on a
+    -- number with two small columns fits DuckDB's memory cap where one keyed on the long
+    -- play_id string (carrying the session's md5 key) did not. fct_plays names the session
+    -- (listener and first start: stable as history grows) for the plays it builds.
     select
-        play_id,
+        tie_break as play_hash,
         is_session_start,
-        {{ generate_surrogate_key(['account', 'session_started_at']) }} as session_sk
+        session_started_at
 
     from numbered
 

@@ -152,7 +152,7 @@ final as (
         end as album_sk,
         case when batch.platform is null then {{ unknown_key() }}
             else {{ generate_surrogate_key(['batch.platform']) }} end as platform_sk,
-        sessions.session_sk,
+        {{ generate_surrogate_key(['batch.account', 'sessions.session_started_at']) }} as session_sk,
 
         ---------- strings
         batch.account,
@@ -199,7 +199,7 @@ final as (
 
     from batch
     cross join spine_bounds
-    inner join sessions on batch.play_id = sessions.play_id
+    inner join sessions on hash(batch.play_id) = sessions.play_hash
     left join discoveries on batch.play_id = discoveries.play_id
     left join tracks on batch.track_sk = tracks.track_sk
 
