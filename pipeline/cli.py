@@ -38,7 +38,7 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = True) 
     """Import export files/folders/zips, bring the warehouse up to date, print a report."""
     from pipeline.report import import_report, print_import_report
     from pipeline.runner import run_tasks
-    from pipeline.tasks import ImportExport
+    from pipeline.tasks import ImportExports
     from pipeline.tasks.imports import find_export_files
 
     missing = [p for p in paths if not p.exists()]
@@ -50,8 +50,8 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = True) 
         print("error: no Spotify streaming-history files found in the given paths", file=sys.stderr)
         return 2
     settings_mod.get_settings().account(account)
-    tasks = [ImportExport(file=str(f.resolve()), account=account) for f in files]
-    code = run_tasks(tasks, local_scheduler=local_scheduler)
+    task = ImportExports(files=tuple(str(f.resolve()) for f in files), account=account)
+    code = run_tasks([task], local_scheduler=local_scheduler)
     if code == 0:
         code = _build_everything(local_scheduler)
     print_import_report(import_report(files, account))
@@ -95,10 +95,13 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     """Recreate staged/, the warehouse and reporting/ from raw/ alone."""
     from pipeline.report import print_summary
     from pipeline.runner import run_tasks
-    from pipeline.tasks import ImportExport
+    from pipeline.tasks import ImportExports
     from pipeline.tasks.imports import raw_imports
 
-    tasks = [ImportExport(file=str(path), account=account) for path, account in raw_imports()]
+    by_account: dict[str, list[str]] = {}
+    for path, account in raw_imports():
+        by_account.setdefault(account, []).append(str(path))
+    tasks = [ImportExports(files=tuple(f), account=a) for a, f in sorted(by_account.items())]
     code = run_tasks(tasks) if tasks else 0
     if code == 0:
         from pipeline.paths import lake

@@ -8,7 +8,7 @@ from luigi.tools.range import RangeDaily
 
 from pipeline.tasks.daily import DailyPipeline
 from pipeline.tasks.enrichment import EnrichArtists, EnrichCatalogue, GeocodeOrigins
-from pipeline.tasks.imports import ImportExport
+from pipeline.tasks.imports import ImportExport, ImportExports
 from pipeline.tasks.spotify import IngestRecentlyPlayed, PollRecentlyPlayed
 from pipeline.tasks.staging import StageAllPlays, StagePlays
 from pipeline.tasks.warehouse import DbtBuild, PublishReporting
@@ -20,6 +20,7 @@ __all__ = [
     "EnrichCatalogue",
     "GeocodeOrigins",
     "ImportExport",
+    "ImportExports",
     "IngestRecentlyPlayed",
     "PollRecentlyPlayed",
     "PublishReporting",

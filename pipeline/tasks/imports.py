@@ -235,3 +235,60 @@ class ImportExport(luigi.Task):
         self.set_status_message(
             f"{counts['plays']} plays, {counts['quarantined']} quarantined from {path.name}"
         )
+
+
+class ImportExports(luigi.Task):
+    """Import several export files at once: the unit of ``music-tracker import`` and ``rebuild``.
+
+    Each file gets exactly what ``ImportExport`` gives it (raw copy, unit, quarantine, and the
+    same completion check), but the files are parsed by ``duckdb.threads`` threads side by
+    side: DuckDB reads one JSON array on one core, so a ten-year export (~70 files) imports in
+    about half the time on two cores. Rerunning it imports only the files not done yet;
+    ``ImportExport(file=...)`` still redoes one file alone.
+    """
+
+    files: tuple[str, ...] = luigi.ListParameter(description="Export files (.json or .zip)")
+    account: str = luigi.Parameter(default="", description="Listener; default_account if empty")
+
+    def _singles(self) -> list[ImportExport]:
+        return [ImportExport(file=f, account=self.account) for f in self.files]
+
+    @staticmethod
+    def _done(task: ImportExport) -> bool:
+        try:
+            return task.complete()
+        except OSError:  # the file is gone or unreadable: run() names it
+            return False
+
+    def complete(self) -> bool:
+        return all(self._done(task) for task in self._singles())
+
+    def run(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        todo = [task for task in self._singles() if not self._done(task)]
+        if not todo:
+            return
+        get_settings().account(todo[0]._account())  # fail early on an unknown listener
+        counts: list[dict[str, int]] = []
+        failed: list[str] = []
+        with timed_result(self, "imports") as result:
+            workers = min(len(todo), max(1, get_settings().duckdb.threads))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = {
+                    t.file: pool.submit(import_file, Path(t.file), t._account()) for t in todo
+                }
+            for name, future in futures.items():
+                try:
+                    counts.append(future.result())
+                except Exception as exc:  # noqa: BLE001 - every file is tried, then all are named
+                    logger.error("import of %s failed: %s", name, exc)
+                    failed.append(f"{Path(name).name}: {exc}")
+            result["rows"] = sum(c["plays"] for c in counts)
+        if failed:
+            # The other files are imported (their units are complete); a rerun retries these.
+            raise RuntimeError(f"{len(failed)} of {len(todo)} files failed: " + "; ".join(failed))
+        self.set_status_message(
+            f"{result['rows']} plays, {sum(c['quarantined'] for c in counts)} quarantined "
+            f"from {len(todo)} files"
+        )

@@ -128,7 +128,7 @@ def stage_only(cli_args: list[str]) -> int:
     """``--data-dir D import FILES``, but only the import and staging tasks (no dbt)."""
     from pipeline import settings as settings_mod
     from pipeline.runner import run_tasks
-    from pipeline.tasks import ImportExport, StageAllPlays
+    from pipeline.tasks import ImportExports, StageAllPlays
     from pipeline.tasks.imports import find_export_files
 
     data_dir, files = cli_args[1], cli_args[3:]
@@ -136,7 +136,9 @@ def stage_only(cli_args: list[str]) -> int:
     settings_mod.reload_settings()
     account = settings_mod.get_settings().default_account
     paths = find_export_files([Path(f) for f in files])
-    code = run_tasks([ImportExport(file=str(p.resolve()), account=account) for p in paths])
+    # As `music-tracker import` does: one batch task, files parsed on parallel threads.
+    files_ = tuple(str(p.resolve()) for p in paths)
+    code = run_tasks([ImportExports(files=files_, account=account)])
     return code or run_tasks([StageAllPlays()])
 
 

@@ -137,9 +137,9 @@ def test_config_typo_names_the_setting(tmp_path: Path) -> None:
     config = tmp_path / "config"
     shutil.copytree(REPO / "config", config)
     base = (config / "base.yaml").read_text(encoding="utf-8")
-    (config / "base.yaml").write_text(
-        base.replace("memory_limit: 256MB", "memory_limt: 256MB"), encoding="utf-8"
-    )
+    typo = base.replace("\n  memory_limit:", "\n  memory_limt:", 1)
+    assert typo != base
+    (config / "base.yaml").write_text(typo, encoding="utf-8")
     lake = tmp_path / "data"
     env = dict(os.environ, MUSIC_TRACKER_CONFIG_DIR=str(config))
     done = subprocess.run(

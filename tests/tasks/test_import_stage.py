@@ -19,7 +19,7 @@ import pytest
 from pipeline import schemas
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import lake
-from pipeline.tasks import ImportExport, StageAllPlays, StagePlays
+from pipeline.tasks import ImportExport, ImportExports, StageAllPlays, StagePlays
 from tests.conftest import REPO, run_luigi
 
 # Each real sample under the name Spotify gives such a file inside its export.
@@ -82,6 +82,35 @@ def test_reimport_changes_nothing(data_dir: Path, export_fixtures: Path) -> None
     _import(files)
     after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in lake().plays_dir.rglob("*.parquet")}
     assert before == after
+
+
+def test_batch_import_equals_one_file_at_a_time(data_dir: Path, export_fixtures: Path) -> None:
+    """`music-tracker import`'s batch (files parsed side by side) lands the same units."""
+    files = sorted(export_fixtures.glob("*.json"))
+    _import(files)
+    singles = {p.name: p.read_bytes() for p in lake().import_units_dir.rglob("*.parquet")}
+    staged = _staged_rows(data_dir)
+    shutil.rmtree(lake().staged)
+    batch = ImportExports(files=tuple(str(p) for p in files), account="me")
+    assert not batch.complete()
+    assert run_luigi([batch])
+    assert run_luigi([StageAllPlays()])
+    assert {p.name: p.read_bytes() for p in lake().import_units_dir.rglob("*.parquet")} == singles
+    assert _staged_rows(data_dir) == staged
+    assert batch.complete()
+
+
+def test_batch_import_keeps_the_good_files_and_names_the_bad_one(
+    export_fixtures: Path, tmp_path: Path
+) -> None:
+    """A file that cannot be read fails the batch by name; every other file is imported."""
+    files = sorted(export_fixtures.glob("*.json"))
+    gone = tmp_path / "vanished.json"  # listed, then gone before it was read
+    batch = ImportExports(files=(*map(str, files), str(gone)), account="me")
+    with pytest.raises(RuntimeError, match=r"1 of 5 files failed: vanished\.json"):
+        batch.run()
+    assert all(ImportExport(file=str(p), account="me").complete() for p in files)
+    assert not batch.complete()
 
 
 def test_zip_as_spotify_sends_it(data_dir: Path, export_fixtures: Path, tmp_path: Path) -> None:
