@@ -101,7 +101,7 @@ def test_batch_import_equals_one_file_at_a_time(data_dir: Path, export_fixtures:
 
 
 def test_batch_import_keeps_the_good_files_and_names_the_bad_one(
-    export_fixtures: Path, tmp_path: Path
+    data_dir: Path, export_fixtures: Path, tmp_path: Path
 ) -> None:
     """A file that cannot be read fails the batch by name; every other file is imported."""
     files = sorted(export_fixtures.glob("*.json"))
