@@ -7,14 +7,14 @@ A read timeout cannot be stored in a cassette, so its interaction carries the he
 does in production: urllib3/requests turn it into ``requests.exceptions.ReadTimeout`` (Spotify),
 urllib and musicbrainzngs / geopy see the ``TimeoutError`` themselves (MusicBrainz, Nominatim).
 
-Time: ``FakeTime`` is the clock, sleep and "now" of an enrichment run (the ``RunContext`` seams),
-so backoff and rate limits never sleep for real and a "later run" is an hour or a day later.
+Time: ``tests.fake_time.FakeTime`` is the clock, sleep and "now" of an enrichment run (the
+``RunContext`` seams), so backoff and rate limits never sleep for real and a "later run" is an
+hour or a day later.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,25 +116,3 @@ def faulty_services(
 
 
 assert socket.timeout is TimeoutError  # Python >= 3.10: what a socket read raises
-
-
-class FakeTime:
-    """Clock, sleep and UTC now that only move when something sleeps or the test says so."""
-
-    def __init__(self) -> None:
-        self.start = dt.datetime.now(dt.UTC)
-        self.t = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.t += max(seconds, 0.0)
-
-    def now(self) -> dt.datetime:
-        return self.start + dt.timedelta(seconds=self.t)
-
-    def advance(self, **delta: float) -> None:
-        self.t += dt.timedelta(**delta).total_seconds()

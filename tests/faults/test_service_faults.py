@@ -27,8 +27,9 @@ import pytest
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.settings import reload_settings
 from tests.conftest import FIXTURES, run_luigi
+from tests.fake_time import FakeTime
 from tests.faults.helpers import temp_leftovers, unreadable_visible_files
-from tests.faults.http_faults import FAULTS, FakeTime, fault, faulty_services, ok, reply
+from tests.faults.http_faults import FAULTS, fault, faulty_services, ok, reply
 from tests.faults.http_faults import write_cassette as cassette_file
 from tests.spotify_support import CLIENT_ID, CLIENT_SECRET, player, write_token
 

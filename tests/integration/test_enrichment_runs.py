@@ -16,6 +16,7 @@ from pipeline import schemas
 from pipeline.enrich import runs
 from pipeline.paths import lake
 from pipeline.settings import reload_settings
+from tests.fake_time import FakeTime
 
 CASSETTES = Path(__file__).parent.parent / "cassettes" / "test_enrichment_runs"
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -28,24 +29,6 @@ VCR = vcr.VCR(
     match_on=("method", "scheme", "host", "port", "path", "query"),
     filter_headers=["authorization"],
 )
-
-
-class FakeTime:
-    """A clock that only moves when something sleeps (tests never sleep)."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.t += seconds
-
-    def now(self) -> dt.datetime:
-        return START + dt.timedelta(seconds=self.t)
 
 
 @pytest.fixture
@@ -100,7 +83,7 @@ def land(result: runs.RunResult, order: list[str], date: dt.date = DAY) -> list[
 def test_name_search_matches_and_tells_genres_from_tags(enriched: Path) -> None:
     """A name-only artist is matched by a confident search; only official genres become genres."""
     write_plays([(None, "Burzum", 300_000)])
-    clock = FakeTime()
+    clock = FakeTime(START)
     with VCR.use_cassette("name_search_genres.yaml"):
         result = runs.run_artists(ctx(clock))
     (row,) = land(result, [runs.MB_ARTISTS])
@@ -118,7 +101,7 @@ def test_two_artists_called_the_same_are_not_matched_and_no_area_is_fine(
     """'Dynamo' (three same-name artists) stays unmatched; 'Dynamo Go' (no area) is found."""
     set_config(monkeypatch, musicbrainz__format="xml")
     write_plays([(None, "Dynamo Go", 500_000), (None, "Dynamo", 100_000)])
-    clock = FakeTime()
+    clock = FakeTime(START)
     with VCR.use_cassette("ambiguous_and_no_area.yaml"):
         result = runs.run_artists(ctx(clock))
     rows = {r["query_name"]: r for r in land(result, [runs.MB_ARTISTS])}
@@ -145,7 +128,7 @@ def test_budget_exhaustion_resumes_next_run_and_known_artists_cost_nothing(
     """A 1-call budget looks up the most listened artist, the next run the other, then nothing."""
     set_config(monkeypatch, musicbrainz__format="xml", musicbrainz__calls_per_run=1)
     write_plays([(None, "Dynamo", 100_000), (None, "Dynamo Go", 500_000)])
-    clock = FakeTime()
+    clock = FakeTime(START)
     with VCR.use_cassette("budget_run1.yaml"):
         first = runs.run_artists(ctx(clock))
     assert [r["query_name"] for r in land(first, [runs.MB_ARTISTS])] == ["Dynamo Go"]
@@ -164,7 +147,7 @@ def test_budget_exhaustion_resumes_next_run_and_known_artists_cost_nothing(
 def test_retry_after_of_13_hours_ends_the_run_and_records_when_to_resume(enriched: Path) -> None:
     """A 429 asking for 13 hours stops at once; the state says when; the next run waits."""
     write_plays([(None, "Burzum", 300_000)])
-    clock = FakeTime()
+    clock = FakeTime(START)
     with VCR.use_cassette("retry_after_13h.yaml"):
         result = runs.run_artists(ctx(clock))
     assert land(result, [runs.MB_ARTISTS]) == []
@@ -182,7 +165,7 @@ def test_retry_after_of_13_hours_ends_the_run_and_records_when_to_resume(enriche
 def test_503_is_retried_with_backoff(enriched: Path) -> None:
     """Two 503s, then an answer: backoff 2 s then 4 s on the fake clock, and the artist lands."""
     write_plays([(None, "Burzum", 300_000)])
-    clock = FakeTime()
+    clock = FakeTime(START)
     with VCR.use_cassette("backoff_503.yaml"):
         result = runs.run_artists(ctx(clock))
     (row,) = land(result, [runs.MB_ARTISTS])
@@ -210,7 +193,7 @@ def test_origins_are_geocoded_with_unicode_and_no_result(enriched: Path) -> None
             {"lookup_key": "name:d"},  # an artist with no area: nothing to geocode
         ]
     )
-    clock = FakeTime()
+    clock = FakeTime(START)
     with VCR.use_cassette("geocode.yaml"):
         result = runs.run_places(ctx(clock))
     rows = {r["place_key"]: r for r in land(result, [runs.GEO_PLACES])}
@@ -229,7 +212,7 @@ def test_nominatim_long_retry_after_is_not_cached_as_no_result(enriched: Path) -
     """A 429 from Nominatim pauses geocoding; the place is not recorded as 'not found'."""
     write_plays([(None, "A", 3)])
     _mb_partition([{"lookup_key": "name:a", "begin_area_name": "Hisarya", "country": "BG"}])
-    clock = FakeTime()
+    clock = FakeTime(START)
     with VCR.use_cassette("geocode_retry_after_13h.yaml"):
         result = runs.run_places(ctx(clock))
     assert land(result, [runs.GEO_PLACES]) == []
@@ -248,7 +231,7 @@ def test_recently_played_is_harvested_without_calls_and_keeps_every_artist(
     """Polled tracks give tracks/albums/artists for free; multi-artist credits stay whole."""
     _save_poll("java_recently_played_limit2_2023.json")
     write_plays([("7vqcDtNvoJn5pXhktc8qe8", "Maceo Plex", 1), ("4rERaNiKlILD603GJvdEvm", "x", 1)])
-    result = runs.run_catalogue(ctx(FakeTime()), token=None)
+    result = runs.run_catalogue(ctx(FakeTime(START)), token=None)
     order = [runs.ALBUMS, runs.ARTISTS, runs.TRACKS]
     tracks = {r["track_id"]: r for r in land(result, order)}
     assert tracks["4rERaNiKlILD603GJvdEvm"]["artist_names"] == ["Ben Böhmer", "Romain Garcia"]
@@ -267,7 +250,7 @@ def test_spotify_catalogue_fetches_per_item_and_stops_on_quota(
     set_config(monkeypatch, spotify_catalogue__min_interval_seconds=0)
     write_plays([("0eGsygTp906u18L0Oimnem", "The Killers", 200_000)])
     with VCR.use_cassette("spotify_track_then_quota.yaml") as cassette:
-        result = runs.run_catalogue(ctx(FakeTime()), token=lambda: "secret-token")
+        result = runs.run_catalogue(ctx(FakeTime(START)), token=lambda: "secret-token")
     assert all("secret-token" not in json.dumps(r) for r in result.responses)
     assert cassette.play_count == 2
     tracks = land(result, [runs.ALBUMS, runs.ARTISTS, runs.TRACKS])
@@ -295,7 +278,7 @@ def test_spotify_linked_artist_falls_back_to_name_and_keeps_its_id(enriched: Pat
     pq.write_table(pa.Table.from_pylist([track], schema=schemas.SPOTIFY_TRACKS), target)
     write_plays([("0eGsygTp906u18L0Oimnem", "Burzum", 200_000), (None, "Burzum", 100_000)])
     with VCR.use_cassette("spotify_link_missing_then_name.yaml"):
-        result = runs.run_artists(ctx(FakeTime()))
+        result = runs.run_artists(ctx(FakeTime(START)))
     (row,) = land(result, [runs.MB_ARTISTS])
     assert (row["lookup_key"], row["spotify_artist_id"]) == ("0C0XlULifJtAgn6ZNCW2eu",) * 2
     assert (row["match_method"], row["mbid"]) == (
