@@ -8,10 +8,12 @@ Spotify export files, a folder, or the .zip), ``build`` (bring the warehouse up 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline import settings as settings_mod
@@ -22,6 +24,28 @@ logger = logging.getLogger(__name__)
 
 def _today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
+
+
+@contextlib.contextmanager
+def lake_writer(job: str) -> Iterator[None]:
+    """Hold the lake's writer lock for an interactive command, waiting for a holder to finish.
+
+    Two writers at once (an import started while the 30-minute cron cycle builds) would meet on
+    the warehouse's DuckDB lock half-way through and one would fail; waiting is what the user
+    wants from a command typed at a shell (cron runs do not wait: the next one catches up).
+    """
+    from pipeline.ops.lock import LAKE_LOCK, exclusive
+    from pipeline.paths import lake
+
+    holder = {"job": job, "pid": os.getpid(), "since": dt.datetime.now(dt.UTC).isoformat()}
+
+    def say(held: dict) -> None:
+        who = ", ".join(f"{k} {v}" for k, v in held.items()) or "another run"
+        print(f"Waiting for another run on this lake to finish ({who})...", file=sys.stderr)
+        logger.info("waiting for the lake's writer lock (held by %s)", who)
+
+    with exclusive(lake().lock_file(LAKE_LOCK), holder, wait=say):
+        yield
 
 
 def _build_everything(local_scheduler: bool = True) -> int:
@@ -138,19 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run everything on the bundled sample (offline)")
-    demo.set_defaults(func=cmd_demo, demo=True)
+    demo.set_defaults(func=cmd_demo, demo=True, writes_lake=True)
 
     imp = sub.add_parser("import", help="import Spotify export files, folders or the .zip")
     imp.add_argument("paths", nargs="+", help="Streaming_History_*.json, endsong_*.json, ...")
     imp.add_argument("--account", help="listener the files belong to (default_account)")
-    imp.set_defaults(func=cmd_import)
+    imp.set_defaults(func=cmd_import, writes_lake=True)
 
     build = sub.add_parser("build", help="run the daily pipeline (stage, dbt build, publish)")
     build.add_argument("--date", type=dt.date.fromisoformat, help="UTC day (default today)")
-    build.set_defaults(func=cmd_build)
+    build.set_defaults(func=cmd_build, writes_lake=True)
 
     rebuild = sub.add_parser("rebuild", help="rebuild staged data and warehouse from raw/")
-    rebuild.set_defaults(func=cmd_rebuild)
+    rebuild.set_defaults(func=cmd_rebuild, writes_lake=True)
 
     import importlib
 
@@ -177,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     except settings_mod.SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "writes_lake", False):
+        with lake_writer(args.command):
+            return int(args.func(args))
     return int(args.func(args))
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from pipeline.ops.backup import make_backup, verify
-from pipeline.ops.lock import LockHeld, exclusive
+from pipeline.ops.lock import LAKE_LOCK, LockHeld, exclusive
 from pipeline.paths import lake
 
 
@@ -27,7 +27,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     holder = {"job": "backup", "pid": os.getpid(), "since": now.isoformat()}
     try:
         # The cron lock: no pipeline run writes while the copy is taken.
-        with exclusive(the_lake.lock_file("cron"), holder):
+        with exclusive(the_lake.lock_file(LAKE_LOCK), holder):
             result = make_backup(the_lake, dest, now)
     except LockHeld as held:
         print(f"error: {held}; try again when it has finished", file=sys.stderr)

@@ -33,8 +33,6 @@ from pipeline.paths import lake
 
 logger = logging.getLogger(__name__)
 
-LOCK_NAME = "cron"
-
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -102,7 +100,7 @@ def run_phases(phases: list[list[luigi.Task]], central: bool, workers: int):
 def run_job(job: str, now: dt.datetime | None = None) -> int:
     """One cron run of ``job``; returns the process exit code."""
     from pipeline.ops import health, notify
-    from pipeline.ops.lock import LockHeld, exclusive
+    from pipeline.ops.lock import LAKE_LOCK, LockHeld, exclusive
     from pipeline.runner import scheduler_settings
 
     now = now or _now()
@@ -111,7 +109,7 @@ def run_job(job: str, now: dt.datetime | None = None) -> int:
     the_lake = lake()
     holder = {"job": job, "run_id": run_id, "pid": os.getpid(), "since": now.isoformat()}
     try:
-        with exclusive(the_lake.lock_file(LOCK_NAME), holder):
+        with exclusive(the_lake.lock_file(LAKE_LOCK), holder):
             logger.info("cron %s started", job, extra={"job": job})
             started = time.monotonic()
             outcome = run_phases(

@@ -1,7 +1,11 @@
-"""One cron run at a time: an advisory ``flock`` on a file under ``state/locks/``.
+"""One writer per lake at a time: an advisory ``flock`` on a file under ``state/locks/``.
 
-The kernel drops the lock when the holder exits (even when killed), so there are no stale locks
-to clean up; the file only carries who holds it, for the message the second run prints.
+Cron runs, backups and the interactive commands that write the lake (``import``, ``build``,
+``rebuild``, ``demo``) all take ``LAKE_LOCK``: a second cron run exits at once (the next one
+will catch up), an interactive command waits for the holder to finish instead of failing on
+the warehouse's DuckDB lock half-way through. The kernel drops the lock when the holder exits
+(even when killed), so there are no stale locks to clean up; the file only carries who holds
+it, for the message the second run prints.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ import errno
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+#: The lock every writer of a lake takes (its file is ``state/locks/cron.lock``).
+LAKE_LOCK = "cron"
 
 
 class LockHeld(Exception):
@@ -27,8 +34,16 @@ class LockHeld(Exception):
 
 
 @contextlib.contextmanager
-def exclusive(path: Path, holder: dict[str, Any]) -> Iterator[None]:
-    """Hold ``path`` exclusively for the block, or raise ``LockHeld`` at once."""
+def exclusive(
+    path: Path,
+    holder: dict[str, Any],
+    wait: Callable[[dict[str, Any]], None] | None = None,
+) -> Iterator[None]:
+    """Hold ``path`` exclusively for the block, or raise ``LockHeld`` at once.
+
+    With ``wait``, block until the holder is done instead, after calling ``wait(holder)`` once
+    (to tell the user who is being waited for).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -37,7 +52,10 @@ def exclusive(path: Path, holder: dict[str, Any]) -> Iterator[None]:
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise
-            raise LockHeld(path, _read(fd)) from None
+            if wait is None:
+                raise LockHeld(path, _read(fd)) from None
+            wait(_read(fd))
+            fcntl.flock(fd, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder, default=str).encode(), 0)
         try:

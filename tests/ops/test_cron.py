@@ -34,6 +34,34 @@ def test_second_run_exits_cleanly_while_the_lock_is_held(data_dir: Path) -> None
     assert not (data_dir / "staged/plays").exists()  # it did not run anything
 
 
+def test_an_import_waits_for_the_run_holding_the_lake(data_dir: Path) -> None:
+    """`music-tracker import` started during a cron run waits for it, then does its work."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.ops.conftest import REPO
+
+    holder = {"job": "daily", "run_id": "20260101T000000Z-daily-abcd", "pid": os.getpid()}
+    with exclusive(data_dir / "state/locks/cron.lock", holder):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "import", str(EXPORT)],
+            env=cli_env(data_dir),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(3)
+        assert proc.poll() is None  # still waiting
+        assert not (data_dir / "staged/imports").exists()  # and has not touched the lake
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    assert "Waiting for another run on this lake to finish" in err
+    assert "20260101T000000Z-daily-abcd" in err
+    assert list((data_dir / "staged/plays/v1").glob("date=*/*.parquet"))
+
+
 @pytest.mark.slow
 def test_failed_task_exits_30_and_notifies_once(data_dir: Path, receiver, tmp_path: Path) -> None:
     """A failing dbt build exits with task_failed (30) and posts one webhook notification."""
