@@ -34,13 +34,13 @@ def lake_writer(job: str) -> Iterator[None]:
     the warehouse's DuckDB lock half-way through and one would fail; waiting is what the user
     wants from a command typed at a shell (cron runs do not wait: the next one catches up).
     """
-    from pipeline.ops.lock import LAKE_LOCK, exclusive
+    from pipeline.ops.lock import LAKE_LOCK, describe, exclusive
     from pipeline.paths import lake
 
     holder = {"job": job, "pid": os.getpid(), "since": dt.datetime.now(dt.UTC).isoformat()}
 
     def say(held: dict) -> None:
-        who = ", ".join(f"{k} {v}" for k, v in held.items()) or "another run"
+        who = describe(held)
         print(f"Waiting for another run on this lake to finish ({who})...", file=sys.stderr)
         logger.info("waiting for the lake's writer lock (held by %s)", who)
 

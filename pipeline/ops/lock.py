@@ -23,12 +23,16 @@ from typing import Any
 LAKE_LOCK = "cron"
 
 
+def describe(holder: dict[str, Any]) -> str:
+    """Who holds a lock, as the messages show it ("job daily, run_id ..., pid 42")."""
+    return ", ".join(f"{k} {v}" for k, v in holder.items()) or "unknown holder"
+
+
 class LockHeld(Exception):
     """Another process holds the lock; ``holder`` is what it wrote (job, run id, pid, since)."""
 
     def __init__(self, path: Path, holder: dict[str, Any]):
-        who = ", ".join(f"{k} {v}" for k, v in holder.items()) or "unknown holder"
-        super().__init__(f"{path.name} is held by another run ({who})")
+        super().__init__(f"{path.name} is held by another run ({describe(holder)})")
         self.path = path
         self.holder = holder
 
