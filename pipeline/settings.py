@@ -60,6 +60,14 @@ class ImportSettings:
 
     patterns: list[str]
     max_file_mb: int
+    #: A play may end at most this far after the import's clock (dbt's future test allows 10).
+    max_future_minutes: int
+    #: Bytes a .zip may expand to in all (members and nested zips together).
+    max_archive_mb: int
+    #: Largest expansion of one member (uncompressed / compressed) read from a .zip.
+    max_compression_ratio: int
+    #: How many zips inside zips are opened (1: only members of the archive itself).
+    max_zip_depth: int
 
 
 @dataclass(frozen=True)

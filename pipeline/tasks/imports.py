@@ -1,20 +1,22 @@
 """Import Spotify data-export files: keep the raw bytes, then parse them into one unit.
 
 ``ImportExport(file=PATH)`` reads a ``.json`` export file or the ``.zip`` Spotify sends, copies
-it byte for byte into ``raw/exports/<sha>/`` *before* parsing, and writes one Parquet unit of
+it byte for byte into ``raw/exports/<sha>/`` (mode 0600: every row holds the listener's IP
+address) *before* parsing, streams a zip's members to disk within bounds (``io/archive.py``),
+and writes one Parquet unit of
 plays (plus a quarantine file for rows that could not become plays). The unit's provenance lists
 the UTC days it covers, which is how ``StagePlays(date)`` finds its inputs without a scan.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import functools
 import hashlib
 import json
 import logging
 import tempfile
-import zipfile
 from pathlib import Path, PurePosixPath
 
 import duckdb
@@ -23,12 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import schemas
-from pipeline.io.atomic import write_bytes_atomic, write_json_atomic
+from pipeline.io.archive import ArchiveLimits, Member, expand
+from pipeline.io.atomic import temp_name, write_json_atomic
 from pipeline.io.duck import connect
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.settings import get_settings
 from pipeline.tasks.base import current_lake, timed_result
-from pipeline.transform.export import ExportFormatError, ParsedExport
+from pipeline.transform.export import ExportFormatError, Limits, ParsedExport
 from pipeline.transform.export_fast import parse_export_file
 
 logger = logging.getLogger(__name__)
@@ -78,73 +81,140 @@ def unit_id(path: Path, account: str) -> str:
     return f"{file_sha(path)}-{account}"
 
 
-def _members(path: Path, data: bytes) -> list[tuple[str, bytes | None]]:
-    """The export files inside ``data``: itself for a .json (read from disk), else zip members."""
-    if path.suffix.lower() != ".zip":
-        return [(path.name, None)]
-    import io
+#: Mode of the raw copies: every row of an export holds the listener's IP address.
+RAW_MODE = 0o600
+#: Provenance key saying a .zip held no streaming-history file (see ``report.import_exit_code``).
+NO_EXPORT = "no_export"
 
+
+def keep_raw(path: Path) -> tuple[str, Path]:
+    """Copy ``path`` into raw/exports/<sha>/ (mode 0600), streamed; return (sha, the copy).
+
+    The bytes are hashed while copied, so a 1 GB file is never held in memory. A copy kept by
+    an older version with a wider mode is narrowed to 0600.
+    """
+    import os
+
+    raw_root = current_lake().raw / "exports"
+    raw_root.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    # The temp name carries TMP_MARK, so clean_temp_files removes what a killed copy leaves.
+    tmp_name = temp_name(raw_root / "incoming").name
+    with tempfile.NamedTemporaryFile(dir=raw_root, prefix=tmp_name, delete=False) as tmp:
+        try:
+            with open(path, "rb") as src:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    digest.update(chunk)
+                    tmp.write(chunk)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        except BaseException:
+            Path(tmp.name).unlink(missing_ok=True)
+            raise
+    sha = digest.hexdigest()[:16]
+    target = current_lake().raw_export(sha, path.name)
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise ExportFormatError(f"{path.name}: not a readable zip ({exc})") from exc
-    with archive:
-        names = sorted(n for n in archive.namelist() if is_export_name(n) and not n.endswith("/"))
-        return [(f"{path.name}/{n}", archive.read(n)) for n in names]
+        if target.exists():
+            Path(tmp.name).unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp.name, RAW_MODE)
+            os.replace(tmp.name, target)
+    finally:
+        Path(tmp.name).unlink(missing_ok=True)
+    if target.stat().st_mode & 0o777 != RAW_MODE:
+        os.chmod(target, RAW_MODE)
+    return sha, target
+
+
+def _archive_limits() -> ArchiveLimits:
+    cfg = get_settings().import_
+    mb = 1024 * 1024
+    return ArchiveLimits(
+        max_member_bytes=cfg.max_file_mb * mb,
+        max_total_bytes=cfg.max_archive_mb * mb,
+        max_ratio=cfg.max_compression_ratio,
+        max_depth=cfg.max_zip_depth,
+    )
+
+
+def _members(raw: Path, label: str, workdir: Path) -> tuple[list[Member], list[str]]:
+    """The export files of one input: itself for a .json, else the zip's members (streamed)."""
+    if raw.suffix.lower() != ".zip":
+        limit = get_settings().import_.max_file_mb * 1024 * 1024
+        size = raw.stat().st_size
+        if size > limit:
+            reason = f"{label}: {size // 1048576} MB is over import.max_file_mb; not read"
+            return [Member(label, refused=reason)], []
+        return [Member(label, path=raw)], []
+    found = expand(raw, label, workdir, _archive_limits(), is_export_name)
+    errors = list(found.errors)
+    if not found.members and not found.errors:
+        errors.append(
+            f"{label}: no Spotify streaming-history file in the archive (looked for "
+            f"{', '.join(get_settings().import_.patterns)}); nothing imported"
+        )
+    return found.members, errors
 
 
 def _parse_member(
-    con: duckdb.DuckDBPyConnection, path: Path, name: str, blob: bytes | None, account: str
+    con: duckdb.DuckDBPyConnection, member: Member, account: str, limits: Limits
 ) -> ParsedExport:
-    """Parse one export file through the fast path (DuckDB reads it from disk)."""
-    if blob is None:
-        return parse_export_file(path, name, account, con)
-    with tempfile.TemporaryDirectory(prefix="music-tracker-import-") as tmp:
-        member = Path(tmp) / "member.json"
-        member.write_bytes(blob)
-        return parse_export_file(member, name, account, con)
+    """Parse one export file on disk; any failure of any parser becomes ExportFormatError."""
+    assert member.path is not None
+    try:
+        return parse_export_file(member.path, member.name, account, con, limits)
+    except ExportFormatError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError, a DuckDB bug: one file
+        raise ExportFormatError(
+            f"{member.name}: could not be parsed ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
-def import_file(path: Path, account: str) -> dict[str, int]:
-    """Keep ``path`` in raw/, parse it, and write its unit and quarantine. Returns counts."""
+def import_file(path: Path, account: str, now: dt.datetime | None = None) -> dict[str, int]:
+    """Keep ``path`` in raw/, parse it, and write its unit and quarantine. Returns counts.
+
+    No row, member or archive makes this raise: each problem is a quarantine row with its
+    reason, and the valid rows of the same file and of the other members still land. ``now``
+    is the import's clock (the range rule's "not in the future").
+    """
     settings = get_settings()
     the_lake = current_lake()
-    data = path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()[:16]
+    sha, raw_target = keep_raw(path)
     uid = f"{sha}-{account}"
-    raw_target = the_lake.raw_export(sha, path.name)
-    if not raw_target.exists():
-        write_bytes_atomic(raw_target, data)
     receipt = raw_target.with_name(f"{account}.import.json")
     if not receipt.exists():
         # Which listener these bytes belong to: what a rebuild from raw/ needs to know.
         write_json_atomic(receipt, {"account": account, "file": path.name})
+    limits = Limits.at(now, settings.import_.max_future_minutes)
     plays: list[pa.Table] = []
     quarantine: list[pa.Table] = []
     rows_read = 0
-    limit = settings.import_.max_file_mb * 1024 * 1024
-    try:
-        members = _members(path, data)
-    except ExportFormatError as exc:
-        members = []
-        quarantine.append(_file_error(account, path.name, str(exc)))
-    con = connect()
-    for name, blob in members:
-        size = len(data) if blob is None else len(blob)
-        if size > limit:
-            reason = f"{name}: {size // 1048576} MB is over import.max_file_mb"
-            quarantine.append(_file_error(account, name, reason))
-            continue
+    with tempfile.TemporaryDirectory(prefix="music-tracker-import-") as tmp:
+        members, errors = _members(raw_target, path.name, Path(tmp))
+        for reason in errors:
+            logger.warning("quarantined %s", reason)
+            quarantine.append(_file_error(account, path.name, reason))
+        con = connect()
         try:
-            parsed = _parse_member(con, raw_target, name, blob, account)
-        except ExportFormatError as exc:
-            logger.warning("quarantined file %s: %s", name, exc)
-            quarantine.append(_file_error(account, name, str(exc)))
-            continue
-        rows_read += parsed.rows_read
-        plays.append(parsed.plays)
-        quarantine.append(parsed.quarantine)
-    con.close()
+            for member in members:
+                if member.refused is not None:
+                    logger.warning("quarantined file %s", member.refused)
+                    quarantine.append(_file_error(account, member.name, member.refused))
+                    continue
+                try:
+                    parsed = _parse_member(con, member, account, limits)
+                except ExportFormatError as exc:
+                    logger.warning("quarantined file %s: %s", member.name, exc)
+                    quarantine.append(_file_error(account, member.name, str(exc)))
+                    continue
+                rows_read += parsed.rows_read
+                plays.append(parsed.plays)
+                quarantine.append(parsed.quarantine)
+        finally:
+            con.close()
+    no_export = path.suffix.lower() == ".zip" and not members
     plays_table = (
         pa.concat_tables(plays).sort_by([("played_at", "ascending"), ("play_id", "ascending")])
         if plays
@@ -163,6 +233,8 @@ def import_file(path: Path, account: str) -> dict[str, int]:
             "account": account,
             "dates": dates,
             "rows_read": rows_read,
+            "members": len(members),
+            NO_EXPORT: no_export,
             "raw": str(raw_target.relative_to(the_lake.root)),
         },
         row_group_size=UNIT_ROW_GROUP,

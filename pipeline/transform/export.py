@@ -37,7 +37,17 @@ _AUDIOBOOK_URI = re.compile(r"^spotify:(?:audiobook|show):([0-9A-Za-z]{22})$")
 _CHAPTER_URI = re.compile(r"^spotify:(?:chapter|episode):([0-9A-Za-z]{22})$")
 _LOCAL_URI = re.compile(r"^spotify:local:")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MAX_MS = 2**63 - 1
+
+#: The range rule, checked where each row is parsed (one rule for both parsers). Spotify was
+#: founded in 2006 (the service opened in 2008): an earlier time is a corrupt row, not a play.
+SPOTIFY_ERA = dt.datetime(2006, 1, 1, tzinfo=dt.UTC)
+#: A play lasts at most a day: ``ms_played`` beyond that is not a play (and 2^63-1 ms is not an
+#: interval DuckDB can hold, so dbt's staging would fail on it).
+MAX_MS_PLAYED = 86_400_000
+#: Longest text field kept, in characters. Spotify's own limits are far below (titles are at
+#: most a few hundred characters); a bigger value is a hostile or broken row, and every text
+#: column downstream (Parquet, DuckDB VARCHAR, Metabase cards) stays small.
+MAX_TEXT = 4096
 
 EXTENDED_KEYS = frozenset({"ts", "ms_played"})
 ACCOUNT_KEYS = frozenset({"endTime", "msPlayed"})
@@ -45,6 +55,25 @@ ACCOUNT_KEYS = frozenset({"endTime", "msPlayed"})
 
 class ExportFormatError(ValueError):
     """The file as a whole is not a Spotify export (bad JSON, wrong shape)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The time window a play must fall in: Spotify's era up to the import's clock + margin.
+
+    ``latest`` comes from the import's clock (``import.max_future_minutes`` ahead of it), so
+    a row decades ahead is quarantined instead of failing dbt's ``assert_no_play_in_future``
+    on every later build. Both parsers take the same instance, so they always agree.
+    """
+
+    latest: dt.datetime
+    earliest: dt.datetime = SPOTIFY_ERA
+
+    @classmethod
+    def at(cls, now: dt.datetime | None = None, margin_minutes: int = 60) -> Limits:
+        """Limits for an import whose clock reads ``now`` (default: the system clock)."""
+        now = now or dt.datetime.now(dt.UTC)
+        return cls(latest=now.astimezone(dt.UTC) + dt.timedelta(minutes=margin_minutes))
 
 
 @dataclass
@@ -89,6 +118,10 @@ def load_json(data: bytes, name: str) -> list[Any]:
             f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "the file may be truncated"
         ) from exc
+    except RecursionError as exc:
+        raise ExportFormatError(f"{name}: JSON nested too deeply to be an export") from exc
+    except Exception as exc:  # noqa: BLE001 - whatever the parser raises, the file is refused
+        raise ExportFormatError(f"{name}: unreadable JSON ({type(exc).__name__}: {exc})") from exc
     if not isinstance(records, list):
         raise ExportFormatError(
             f"{name}: expected a JSON list of plays, found a {type(records).__name__}"
@@ -113,18 +146,21 @@ def detect_kind(records: Iterable[Any], name: str) -> str:
     return "empty"
 
 
-def parse_export(data: bytes, name: str, account: str) -> ParsedExport:
+def parse_export(
+    data: bytes, name: str, account: str, limits: Limits | None = None
+) -> ParsedExport:
     """Parse one export file's bytes for ``account``. Pure: no I/O.
 
     This is the reference parser: every row goes through Python. ``parse_export_file`` gives
     the same result much faster for files on disk and falls back to this one when in doubt.
     """
+    limits = limits or Limits.at()
     records = load_json(data, name)
     kind = detect_kind(records, name)
     plays = _Columns(schemas.PLAYS)
     quarantine = _Columns(schemas.QUARANTINE)
     for index, record in enumerate(records):
-        kept, row = parse_record(record, index, kind, name, account)
+        kept, row = parse_record(record, index, kind, name, account, limits)
         (plays if kept else quarantine).add(row)
     return ParsedExport(
         kind=kind, plays=plays.table(), quarantine=quarantine.table(), rows_read=len(records)
@@ -132,10 +168,11 @@ def parse_export(data: bytes, name: str, account: str) -> ParsedExport:
 
 
 def parse_record(
-    record: Any, index: int, kind: str, name: str, account: str
+    record: Any, index: int, kind: str, name: str, account: str, limits: Limits | None = None
 ) -> tuple[bool, dict[str, Any]]:
     """One row of a file: ``(True, play)`` or ``(False, quarantine row with the reason)``."""
     source = "export_extended" if kind == "extended" else "export_account"
+    limits = limits or Limits.at()
     try:
         if not isinstance(record, Mapping):
             raise _RowError(f"row is a {type(record).__name__}, not an object")
@@ -143,6 +180,7 @@ def parse_record(
             row = _extended_row(record)
         else:
             row = _account_row(record, "podcast" in name.lower())
+        _check_time(row["played_at"], "ts" if kind == "extended" else "endTime", limits)
     except _RowError as exc:
         return False, {
             "account": account,
@@ -168,9 +206,28 @@ def parse_record(
     return True, row
 
 
+def _check_time(played_at: dt.datetime, key: str, limits: Limits) -> None:
+    """The range rule for times: inside Spotify's era, not after the import's clock + margin."""
+    if played_at < limits.earliest:
+        raise _RowError(
+            f"field {key!r} ({played_at:%Y-%m-%d %H:%M:%S}) is before Spotify existed "
+            f"({limits.earliest:%Y-%m-%d})"
+        )
+    if played_at > limits.latest:
+        raise _RowError(
+            f"field {key!r} ({played_at:%Y-%m-%d %H:%M:%S}) is in the future "
+            f"(after {limits.latest:%Y-%m-%d %H:%M:%S} UTC, the import's clock + margin)"
+        )
+
+
 def _record_text(record: Any) -> str:
     """The original record as JSON for the quarantine (escaped if it is not valid Unicode)."""
-    text = json.dumps(record, ensure_ascii=False, default=str)
+    if isinstance(record, str):
+        return record[:10_000]
+    try:
+        text = json.dumps(record, ensure_ascii=False, default=str)
+    except (RecursionError, ValueError):
+        return repr(record)[:10_000]
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -183,17 +240,21 @@ class _RowError(ValueError):
 
 
 def _text(record: Mapping[str, Any], key: str) -> str | None:
+    """A text field exactly as exported (trailing spaces kept); blank means absent."""
     value = record.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
         raise _RowError(f"field {key!r} should be text, got {type(value).__name__}")
-    value = value.strip()
+    if len(value) > MAX_TEXT:
+        raise _RowError(f"field {key!r} is {len(value)} characters long (limit {MAX_TEXT})")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise _RowError(f"field {key!r} is not valid Unicode text") from exc
-    return value or None
+    if not value.strip():
+        return None
+    return value
 
 
 def _flag(record: Mapping[str, Any], key: str) -> bool | None:
@@ -216,8 +277,8 @@ def _ms(record: Mapping[str, Any], key: str) -> int:
         raise _RowError(f"field {key!r} should be whole milliseconds, got {value!r}")
     if value < 0:
         raise _RowError(f"field {key!r} is negative ({value})")
-    if value > _MAX_MS:
-        raise _RowError(f"field {key!r} is out of range ({value})")
+    if value > MAX_MS_PLAYED:
+        raise _RowError(f"field {key!r} is more than a day ({value} ms > {MAX_MS_PLAYED})")
     return int(value)
 
 

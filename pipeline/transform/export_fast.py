@@ -4,8 +4,9 @@
 checks every row, ~20 µs a row, and holds the file's objects in memory (a ten-year export is
 ~1M rows in ~70 files). Here DuckDB streams the file (``read_json_objects``), extracts the
 declared fields and decides *in SQL* whether a row is plainly valid: text fields are JSON
-strings without surrounding whitespace, ``ts`` is ``YYYY-MM-DDTHH:MM:SSZ``, ``ms_played`` a
-non-negative integer, flags booleans, and the URIs are well formed. Those rows (all of them in
+strings that are not blank and at most ``MAX_TEXT`` bytes, ``ts`` is ``YYYY-MM-DDTHH:MM:SSZ``
+inside the import's ``Limits``, ``ms_played`` an integer from 0 to a day, flags booleans, and
+the URIs are well formed. Those rows (all of them in
 a normal export) become plays without Python touching them except to compute ``play_id``
 (the same blake2b key as before). Every other row — a wrong type, a blank title, an audiobook,
 a row that played nothing — goes through the reference ``parse_record``, so its quarantine
@@ -18,6 +19,7 @@ The equivalence with the reference parser is a property test (tests/unit/transfo
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from pathlib import Path
@@ -31,6 +33,9 @@ from pipeline import schemas
 from pipeline.transform.export import (
     ACCOUNT_KEYS,
     EXTENDED_KEYS,
+    MAX_MS_PLAYED,
+    MAX_TEXT,
+    Limits,
     ParsedExport,
     _Columns,
     parse_export,
@@ -77,7 +82,12 @@ def _sql_quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _query(path: Path) -> str:
+def _ts_literal(value: dt.datetime) -> str:
+    """A UTC instant as a naive DuckDB TIMESTAMP literal (what ``strptime`` returns)."""
+    return "TIMESTAMP '" + value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
+
+
+def _query(path: Path, limits: Limits) -> str:
     columns = ", ".join(f"{_sql_quote(f)}: 'JSON'" for f in _FIELDS)
     text_cols = [f"nullif(\"{f}\" ->> '$', '') as {c}" for f, c in TEXT_FIELDS.items()]
     types_ok = [f"coalesce(json_type(\"{f}\") in ('VARCHAR', 'NULL'), true)" for f in TEXT_FIELDS]
@@ -87,6 +97,11 @@ def _query(path: Path) -> str:
         for f, c in FLAG_FIELDS.items()
     ]
     texts = ", ".join(f"\"{f}\" ->> '$'" for f in TEXT_FIELDS)
+    # Bytes >= characters: a row passing on bytes passes the reference's character limit;
+    # a longer one goes to the reference parser, which decides on characters.
+    lengths_ok = " and ".join(
+        f"coalesce(strlen(\"{f}\" ->> '$') <= {MAX_TEXT}, true)" for f in TEXT_FIELDS
+    )
     return f"""
 with typed as (
     select
@@ -95,8 +110,8 @@ with typed as (
             and (ts ->> '$') >= '0001' as ts_ok,
         {" and ".join(types_ok)} as types_ok,
         not regexp_matches(
-            concat_ws('{_SEP}', {texts}), '(^|{_SEP}){_WS}|{_WS}($|{_SEP})'
-        ) as ws_ok,
+            concat_ws('{_SEP}', {texts}), '(^|{_SEP}){_WS}+($|{_SEP})'
+        ) and {lengths_ok} as ws_ok,
         ts ->> '$' as ts_text,
         case when json_type(ms_played) = 'UBIGINT' then ms_played::ubigint end as ms_u,
         {", ".join(text_cols)},
@@ -125,8 +140,10 @@ classified as (
     from typed
 )
 select
-    coalesce(ts_ok and types_ok and ws_ok and ms_u <= 9223372036854775807
-        and ts_parsed is not null and kind is not null, false) as fast,
+    coalesce(ts_ok and types_ok and ws_ok and ms_u <= {MAX_MS_PLAYED}
+        and ts_parsed >= {_ts_literal(limits.earliest)}
+        and ts_parsed <= {_ts_literal(limits.latest)}
+        and kind is not null, false) as fast,
     case when fast then epoch_ms(ts_parsed) end as played_ms,
     case when fast then ms_u::bigint end as ms_played,
     case when fast and kind = 'music' then substr(_track_uri, 15) end as track_id,
@@ -173,8 +190,10 @@ def parse_export_file(
     name: str,
     account: str,
     con: duckdb.DuckDBPyConnection | None = None,
+    limits: Limits | None = None,
 ) -> ParsedExport:
     """Parse an export file on disk; the same result as ``parse_export`` on its bytes."""
+    limits = limits or Limits.at()
     own = con is None
     if con is None:
         from pipeline.io.duck import connect
@@ -184,23 +203,29 @@ def parse_export_file(
         try:
             kind = detect_kind_sql(con, path)
             if kind != "extended":
-                return parse_export(path.read_bytes(), name, account)
-            result = con.sql(_query(path)).to_arrow_table()
+                return parse_export(path.read_bytes(), name, account, limits)
+            result = con.sql(_query(path, limits)).to_arrow_table()
             slow_index = pc.indices_nonzero(pc.invert(result["fast"])).to_pylist()
             raw = _raw_rows(con, path, slow_index) if slow_index else []
-        except (duckdb.Error, UnicodeError) as exc:
-            # DuckDB refused the file or handed back text Python cannot decode (odd keys):
+        except (duckdb.Error, UnicodeError, RecursionError) as exc:
+            # DuckDB refused the file or handed back text Python cannot decode (odd keys, or
+            # nesting deeper than Python's recursion limit):
             # the reference parser gives the exact answer, rows and quarantine reasons.
             logger.debug("fast path declined %s (%s); using the reference parser", name, exc)
-            return parse_export(path.read_bytes(), name, account)
-        return _assemble(result, raw, slow_index, name, account)
+            return parse_export(path.read_bytes(), name, account, limits)
+        return _assemble(result, raw, slow_index, name, account, limits)
     finally:
         if own:
             con.close()
 
 
 def _assemble(
-    result: pa.Table, slow: list[str], slow_index: list[int], name: str, account: str
+    result: pa.Table,
+    slow: list[str],
+    slow_index: list[int],
+    name: str,
+    account: str,
+    limits: Limits,
 ) -> ParsedExport:
     n = result.num_rows
     fast_mask = result["fast"]
@@ -215,7 +240,7 @@ def _assemble(
             record: Any = json.loads(raw)
         except ValueError:
             record = raw  # not JSON Python reads: the reference parser quarantines it as text
-        kept, row = parse_record(record, row_index, "extended", name, account)
+        kept, row = parse_record(record, row_index, "extended", name, account, limits)
         (extra if kept else quarantine).add(row)
     if extra.cols["play_id"]:
         plays = pa.concat_tables([plays, extra.table()]).sort_by("source_row")

@@ -12,12 +12,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.transform.export import ExportFormatError, parse_export
+from pipeline.transform.export import (
+    MAX_MS_PLAYED,
+    MAX_TEXT,
+    SPOTIFY_ERA,
+    ExportFormatError,
+    Limits,
+    parse_export,
+)
 from pipeline.transform.export_fast import parse_export_file
 
 #: Multiplies the examples per property: HYPOTHESIS_EXAMPLES_SCALE=20 for a long soak.
 SCALE = int(os.environ.get("HYPOTHESIS_EXAMPLES_SCALE", "1"))
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#: One clock for both parsers, so the "not in the future" bound is the same instant.
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
+LIMITS = Limits.at(NOW, margin_minutes=5)
 
 ids = st.text(alphabet=B62, min_size=22, max_size=22)
 scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text()
@@ -32,12 +42,25 @@ timestamps = st.one_of(
     st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")),
     st.datetimes().map(lambda d: d.isoformat()),
     st.sampled_from(["2024-02-30T00:00:00Z", "2024-01-01T24:00:00Z", "", " 2024-01-01T00:00:00Z"]),
+    # The range rule's edges: Spotify's era, the import's clock + margin, year 9999.
+    st.sampled_from(
+        [
+            "2005-12-31T23:59:59Z",
+            "2006-01-01T00:00:00Z",
+            "2026-06-01T12:05:00Z",
+            "2026-06-01T12:05:01Z",
+            "2060-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+            "9999-12-31T23:59:59-14:00",
+        ]
+    ),
     st.text(max_size=25),
 )
 names = st.one_of(
     st.none(),
     st.text(max_size=12),
-    st.sampled_from(["", "  ", " Song", "Song\u00a0", "Björk", "\x1fX"]),
+    st.sampled_from(["", "  ", " Song", "Song\u00a0", "Song ", "Björk", "\x1fX"]),
+    st.sampled_from(["x" * MAX_TEXT, "x" * (MAX_TEXT + 1), "é" * MAX_TEXT, "é" * (MAX_TEXT // 2)]),
     any_json,
 )
 uris = st.one_of(
@@ -51,7 +74,13 @@ uris = st.one_of(
     any_json,
 )
 flags = st.one_of(st.none(), st.booleans(), any_json)
-ms = st.one_of(st.integers(0, 10**7), st.integers(-5, 2**64), st.floats(), any_json)
+ms = st.one_of(
+    st.integers(0, 10**7),
+    st.integers(-5, 2**64),
+    st.sampled_from([MAX_MS_PLAYED, MAX_MS_PLAYED + 1, 2**63 - 1, -1]),
+    st.floats(),
+    any_json,
+)
 
 
 @st.composite
@@ -87,8 +116,12 @@ def extended_rows(draw: st.DrawFn) -> dict[str, Any]:
 def good_rows(draw: st.DrawFn) -> dict[str, Any]:
     """A row that must become a play."""
     return {
-        "ts": draw(st.datetimes(min_value=dt.datetime(1000, 1, 1))).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "ms_played": draw(st.integers(0, 10**7)),
+        "ts": draw(
+            st.datetimes(
+                min_value=SPOTIFY_ERA.replace(tzinfo=None), max_value=NOW.replace(tzinfo=None)
+            )
+        ).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "ms_played": draw(st.integers(0, MAX_MS_PLAYED)),
         "master_metadata_track_name": draw(st.text(min_size=1, max_size=8).map(str.strip)) or "x",
         "master_metadata_album_artist_name": "A",
         "spotify_track_uri": f"spotify:track:{draw(ids)}",
@@ -121,7 +154,7 @@ def test_reference_parser_never_crashes_or_loses_a_row(records: Any) -> None:
     """Any JSON: either a clear file-level error, or every row becomes one play or quarantine."""
     data = json.dumps(records).encode()
     try:
-        result = parse_export(data, "Streaming_History_Audio_2024_0.json", "me")
+        result = parse_export(data, "Streaming_History_Audio_2024_0.json", "me", LIMITS)
     except ExportFormatError as exc:
         assert "Streaming_History_Audio_2024_0.json" in str(exc)
         return
@@ -135,12 +168,12 @@ def test_fast_path_gives_the_reference_result(records: Any, tmp_path_factory: An
     path = Path(tmp_path_factory.mktemp("exports")) / "Streaming_History_Audio_2024_0.json"
     path.write_text(json.dumps(records, indent=1, ensure_ascii=False), encoding="utf-8")
     try:
-        expected = parse_export(path.read_bytes(), path.name, "me")
+        expected = parse_export(path.read_bytes(), path.name, "me", LIMITS)
     except ExportFormatError:
         with pytest.raises(ExportFormatError):
-            parse_export_file(path, path.name, "me")
+            parse_export_file(path, path.name, "me", limits=LIMITS)
         return
-    got = parse_export_file(path, path.name, "me")
+    got = parse_export_file(path, path.name, "me", limits=LIMITS)
     assert got.plays.to_pylist() == expected.plays.to_pylist()
     assert got.quarantine.to_pylist() == expected.quarantine.to_pylist()
     _check_accounting(got, records)
@@ -152,7 +185,7 @@ def test_valid_rows_are_all_kept(rows: list[dict[str, Any]], tmp_path_factory: A
     """Well-formed plays are never dropped, quarantined or duplicated."""
     path = Path(tmp_path_factory.mktemp("exports")) / "Streaming_History_Audio_2024_0.json"
     path.write_text(json.dumps(rows), encoding="utf-8")
-    result = parse_export_file(path, path.name, "me")
+    result = parse_export_file(path, path.name, "me", limits=LIMITS)
     assert result.quarantine.num_rows == 0
     assert result.plays.column("source_row").to_pylist() == list(range(len(rows)))
 
@@ -161,7 +194,7 @@ def test_fast_path_falls_back_on_text_duckdb_cannot_hand_back(tmp_path: Path) ->
     """A row with odd keys (found by hypothesis) gives the reference parser's answer, no crash."""
     records = [
         {
-            "ts": "2000-01-01T00:00:00Z",
+            "ts": "2020-01-01T00:00:00Z",
             "ms_played": 0,
             "master_metadata_track_name": "0",
             "master_metadata_album_artist_name": "A",
@@ -170,10 +203,84 @@ def test_fast_path_falls_back_on_text_duckdb_cannot_hand_back(tmp_path: Path) ->
         },
         [None, {"": -10000000, "00\r\x80\U00010000": -1000000000, "0\U00010000": None}],
     ]
-    path = tmp_path / "Streaming_History_Audio_2000_0.json"
+    path = tmp_path / "Streaming_History_Audio_2020_0.json"
     path.write_text(json.dumps(records, indent=1, ensure_ascii=False), encoding="utf-8")
     fast = parse_export_file(path, path.name, "me")
     slow = parse_export(path.read_bytes(), path.name, "me")
     assert fast.plays.equals(slow.plays)
     assert fast.quarantine.equals(slow.quarantine)
     assert (fast.plays.num_rows, fast.quarantine.num_rows) == (1, 1)
+
+
+def _in_range(play: dict[str, Any]) -> bool:
+    texts = [v for v in play.values() if isinstance(v, str)]
+    return (
+        LIMITS.earliest <= play["played_at"] <= LIMITS.latest
+        and 0 <= play["ms_played"] <= MAX_MS_PLAYED
+        and all(len(t) <= MAX_TEXT for t in texts)
+    )
+
+
+@settings(max_examples=40 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records=st.lists(st.one_of(extended_rows(), good_rows()), min_size=1, max_size=8))
+def test_every_play_is_within_the_ranges_the_warehouse_holds(
+    records: list[dict[str, Any]], tmp_path_factory: Any
+) -> None:
+    """Whatever the file holds, each parser's plays are in range; out-of-range rows say why."""
+    path = Path(tmp_path_factory.mktemp("exports")) / "Streaming_History_Audio_2024_0.json"
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    for result in (
+        parse_export(path.read_bytes(), path.name, "me", LIMITS),
+        parse_export_file(path, path.name, "me", limits=LIMITS),
+    ):
+        assert all(_in_range(p) for p in result.plays.to_pylist())
+        assert all(result.quarantine.column("reason").to_pylist())
+
+
+@settings(max_examples=10 * SCALE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    groups=st.lists(
+        st.lists(st.one_of(good_rows(), extended_rows()), min_size=1, max_size=4),
+        min_size=1,
+        max_size=3,
+    ),
+    same_name=st.booleans(),
+    nested=st.booleans(),
+)
+def test_an_archive_imports_what_its_members_import(
+    groups: list[list[dict[str, Any]]], same_name: bool, nested: bool, tmp_path_factory: Any
+) -> None:
+    """Members (same names, a zip in the zip) each give exactly what the file alone gives."""
+    import io
+    import zipfile
+
+    from pipeline.io.archive import ArchiveLimits, expand
+
+    work = Path(tmp_path_factory.mktemp("zips"))
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, rows in enumerate(groups):
+            name = (
+                "Streaming_History_Audio_2024_0.json"
+                if same_name
+                else f"Streaming_History_Audio_2024_{i}.json"
+            )
+            zf.writestr(f"Spotify Extended Streaming History/{name}", json.dumps(rows))
+    archive = work / "my_spotify_data.zip"
+    if nested:
+        with zipfile.ZipFile(archive, "w") as outer:
+            outer.writestr("my_spotify_data.zip", inner.getvalue())
+    else:
+        archive.write_bytes(inner.getvalue())
+    limits = ArchiveLimits(10 << 20, 100 << 20, 100, 3)
+    out_dir = work / "out"
+    out_dir.mkdir()
+    found = expand(archive, archive.name, out_dir, limits, lambda n: n.endswith(".json"))
+    assert not found.errors
+    assert len(found.members) == len(groups), "every member is read, same names included"
+    for member, rows in zip(found.members, groups, strict=True):
+        assert member.path is not None
+        got = parse_export_file(member.path, member.name, "me", limits=LIMITS)
+        alone = parse_export(json.dumps(rows).encode(), member.name, "me", LIMITS)
+        assert got.plays.to_pylist() == alone.plays.to_pylist()
+        assert got.quarantine.to_pylist() == alone.quarantine.to_pylist()
