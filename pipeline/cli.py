@@ -60,7 +60,7 @@ def _build_everything(local_scheduler: bool = True) -> int:
 
 def import_paths(paths: list[Path], account: str, local_scheduler: bool = True) -> int:
     """Import export files/folders/zips, bring the warehouse up to date, print a report."""
-    from pipeline.report import import_report, print_import_report
+    from pipeline.report import import_exit_code, import_report, print_import_report
     from pipeline.runner import run_tasks
     from pipeline.tasks import ImportExports
     from pipeline.tasks.imports import find_export_files
@@ -78,8 +78,9 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = True) 
     code = run_tasks([task], local_scheduler=local_scheduler)
     if code == 0:
         code = _build_everything(local_scheduler)
-    print_import_report(import_report(files, account))
-    return code
+    reports = import_report(files, account)
+    print_import_report(reports)
+    return code or import_exit_code(reports)  # an archive without an export exits non-zero
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -9,12 +9,17 @@ import duckdb
 
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import lake
-from pipeline.tasks.imports import unit_id
+from pipeline.tasks.imports import NO_EXPORT, unit_id
 
 
 @dataclass(frozen=True)
 class FileReport:
-    """One imported file's outcome."""
+    """One imported file's outcome.
+
+    ``duplicates`` counts only rows whose play *is* in the staged data (the same play_id, or
+    the same play from a richer source within the dedupe window); a parsed row that is in
+    neither is ``not_staged`` (staging has not run, or failed), never called a duplicate.
+    """
 
     file: str
     rows: int
@@ -22,25 +27,64 @@ class FileReport:
     duplicates: int
     quarantined: int
     reasons: list[str]
+    not_staged: int = 0
+    no_export: bool = False
+
+
+#: Exit code of ``music-tracker import`` when an archive held no streaming-history file.
+NO_EXPORT_EXIT = 3
+
+
+def import_exit_code(reports: list[FileReport]) -> int:
+    """Non-zero (``NO_EXPORT_EXIT``) when a given archive held no export: nothing to import.
+
+    Every other problem (rows, files, refused members) is a quarantine row and exits 0.
+    """
+    return NO_EXPORT_EXIT if any(r.no_export for r in reports) else 0
 
 
 def _glob_sql(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
+#: A unit's rows: kept (this row is staged), duplicate (its play is staged by another row).
+_OUTCOME_SQL = """
+with u as (
+    select play_id, source_file, played_at, track_id, episode_id,
+        lower(trim(coalesce(artist_name, show_name, ''))) as who,
+        lower(trim(coalesce(track_name, episode_name, ''))) as what,
+        played_at::date as day
+    from read_parquet(?)
+),
+s as (
+    select play_id, source_file, played_at, track_id, episode_id,
+        lower(trim(coalesce(artist_name, show_name, ''))) as who,
+        lower(trim(coalesce(track_name, episode_name, ''))) as what,
+        played_at::date as day
+    from read_parquet(?) where account = ?
+),
+kept as (select u.play_id, u.source_file from u semi join s using (play_id, source_file)),
+rest as (select * from u anti join kept using (play_id, source_file)),
+exact as (select play_id, source_file from rest semi join s using (play_id)),
+near as (
+    -- the same play from another source (dedupe rules 2 and 3 never cross midnight UTC)
+    select distinct r.play_id, r.source_file from rest r join s
+    on s.day = r.day
+        and abs(epoch_ms(s.played_at) - epoch_ms(r.played_at)) <= 70000
+        and (s.track_id = r.track_id or s.episode_id = r.episode_id
+            or (s.who = r.who and s.what = r.what))
+),
+dup as (select * from exact union select * from near)
+select (select count(*) from u), (select count(*) from kept), (select count(*) from dup)
+"""
+
+
 def import_report(files: list[Path], account: str) -> list[FileReport]:
     """For each file: rows read, plays kept in staged data, duplicates, quarantined rows."""
     the_lake = lake()
     con = duckdb.connect()
-    kept: dict[str, int] = {}
-    plays_glob = the_lake.plays_dir / "date=*" / "*.parquet"
-    if any(the_lake.plays_dir.glob("date=*/*.parquet")):
-        for name, count in con.execute(
-            f"select source_file, count(*) from read_parquet('{_glob_sql(plays_glob)}') "
-            "where account = ? group by 1",
-            [account],
-        ).fetchall():
-            kept[str(name)] = int(count)
+    plays_glob = str(the_lake.plays_dir / "date=*" / "*.parquet")
+    have_staged = any(the_lake.plays_dir.glob("date=*/*.parquet"))
     reports: list[FileReport] = []
     for path in files:
         uid = unit_id(path, account)
@@ -52,24 +96,25 @@ def import_report(files: list[Path], account: str) -> list[FileReport]:
             if qfile.exists()
             else []
         )
-        names = (
-            con.execute(
-                f"select source_file, count(*) from read_parquet('{_glob_sql(unit)}') group by 1"
-            ).fetchall()
-            if unit.exists()
-            else []
-        )
-        parsed = sum(int(n) for _, n in names)
-        imported = sum(kept.get(str(name), 0) for name, _ in names)
+        parsed = imported = duplicates = 0
+        if unit.exists():
+            if have_staged:
+                row = con.execute(_OUTCOME_SQL, [str(unit), plays_glob, account]).fetchone()
+                parsed, imported, duplicates = (int(v) for v in row) if row else (0, 0, 0)
+            else:
+                row = con.execute("select count(*) from read_parquet(?)", [str(unit)]).fetchone()
+                parsed = int(row[0]) if row else 0
         reasons = sorted({str(r[0]) for r in quarantine})
         reports.append(
             FileReport(
                 file=str(path),
                 rows=int(prov.get("rows_read", parsed)),
-                imported=min(imported, parsed),
-                duplicates=max(parsed - imported, 0),
+                imported=imported,
+                duplicates=duplicates,
                 quarantined=len(quarantine),
                 reasons=reasons[:5],
+                not_staged=parsed - imported - duplicates,
+                no_export=bool(prov.get(NO_EXPORT)),
             )
         )
     con.close()
@@ -83,8 +128,12 @@ def print_import_report(reports: list[FileReport]) -> None:
     for r in reports:
         name = r.file if len(r.file) <= 60 else "…" + r.file[-59:]
         print(f"{name:<60} {r.rows:>8} {r.imported:>9} {r.duplicates:>9} {r.quarantined:>11}")
+        if r.not_staged:
+            print(f"    not staged: {r.not_staged} plays parsed but not in staged data yet")
         for reason in r.reasons:
             print(f"    quarantined: {reason}")
+        if r.no_export:
+            print("    error: no Spotify streaming-history file in this archive")
 
 
 def summary() -> dict:

@@ -138,23 +138,27 @@ def _archive_limits() -> ArchiveLimits:
     )
 
 
-def _members(raw: Path, label: str, workdir: Path) -> tuple[list[Member], list[str]]:
-    """The export files of one input: itself for a .json, else the zip's members (streamed)."""
+def _members(raw: Path, label: str, workdir: Path) -> tuple[list[Member], list[str], bool]:
+    """The export files of one input: itself for a .json, else the zip's members (streamed).
+
+    Returns (members, archive-level errors, whether a readable archive held no export at all).
+    """
     if raw.suffix.lower() != ".zip":
         limit = get_settings().import_.max_file_mb * 1024 * 1024
         size = raw.stat().st_size
         if size > limit:
             reason = f"{label}: {size // 1048576} MB is over import.max_file_mb; not read"
-            return [Member(label, refused=reason)], []
-        return [Member(label, path=raw)], []
+            return [Member(label, refused=reason)], [], False
+        return [Member(label, path=raw)], [], False
     found = expand(raw, label, workdir, _archive_limits(), is_export_name)
     errors = list(found.errors)
-    if not found.members and not found.errors:
+    no_export = not found.members and not found.errors
+    if no_export:
         errors.append(
             f"{label}: no Spotify streaming-history file in the archive (looked for "
             f"{', '.join(get_settings().import_.patterns)}); nothing imported"
         )
-    return found.members, errors
+    return found.members, errors, no_export
 
 
 def _parse_member(
@@ -186,13 +190,13 @@ def import_file(path: Path, account: str, now: dt.datetime | None = None) -> dic
     receipt = raw_target.with_name(f"{account}.import.json")
     if not receipt.exists():
         # Which listener these bytes belong to: what a rebuild from raw/ needs to know.
-        write_json_atomic(receipt, {"account": account, "file": path.name})
+        write_json_atomic(receipt, {"account": account, "file": path.name}, mode=RAW_MODE)
     limits = Limits.at(now, settings.import_.max_future_minutes)
     plays: list[pa.Table] = []
     quarantine: list[pa.Table] = []
     rows_read = 0
     with tempfile.TemporaryDirectory(prefix="music-tracker-import-") as tmp:
-        members, errors = _members(raw_target, path.name, Path(tmp))
+        members, errors, no_export = _members(raw_target, path.name, Path(tmp))
         for reason in errors:
             logger.warning("quarantined %s", reason)
             quarantine.append(_file_error(account, path.name, reason))
@@ -214,7 +218,6 @@ def import_file(path: Path, account: str, now: dt.datetime | None = None) -> dic
                 quarantine.append(parsed.quarantine)
         finally:
             con.close()
-    no_export = path.suffix.lower() == ".zip" and not members
     plays_table = (
         pa.concat_tables(plays).sort_by([("played_at", "ascending"), ("play_id", "ascending")])
         if plays
