@@ -30,7 +30,7 @@ from pipeline.paths import Lake
 from pipeline.settings import get_settings
 from pipeline.tasks.base import current_lake, timed_result
 from pipeline.tasks.imports import unit_dates
-from pipeline.transform.dedupe import dedupe_plays
+from pipeline.transform.dedupe import dedupe_plays, show_key, shows_digest
 
 logger = logging.getLogger(__name__)
 
@@ -66,13 +66,38 @@ def _names(the_lake: Lake, paths: list[Path]) -> list[str]:
     return [str(p.relative_to(the_lake.staged)) for p in paths]
 
 
-def partition_is_current(the_lake: Lake, day: dt.date, inputs: list[Path]) -> bool:
-    """Whether the day's partition exists and was built from exactly these inputs."""
+def podcast_shows(index: dict[dt.date, list[Path]]) -> set[tuple[str, str]]:
+    """(account, show key) of every show played as a podcast in any staged input.
+
+    What recognises a podcast in the oldest account-data files (see
+    ``dedupe.recognise_podcasts``): the account's other files name the same shows.
+    """
+    paths = sorted({str(p) for found in index.values() for p in found})
+    if not paths:
+        return set()
+    table = ds.dataset(paths, format="parquet", schema=schemas.PLAYS).to_table(
+        columns=["account", "show_name"],
+        filter=(ds.field("content_type") == "podcast") & ds.field("show_name").is_valid(),
+    )
+    pairs = table.group_by(["account", "show_name"]).aggregate([]).to_pylist()
+    return {(str(r["account"]), show_key(str(r["show_name"]))) for r in pairs}
+
+
+def partition_is_current(
+    the_lake: Lake, day: dt.date, inputs: list[Path], shows: str | None = None
+) -> bool:
+    """Whether the day's partition exists and was built from exactly these inputs.
+
+    ``shows`` is the current ``shows_digest``: a partition holding account-data rows records
+    the digest it was built with, and is stale when a new podcast show became known.
+    """
     target = the_lake.plays_partition(day)
     if not target.exists():
         return False
     prov = read_provenance(target)
-    return prov is not None and prov.get("inputs") == _names(the_lake, inputs)
+    if prov is None or prov.get("inputs") != _names(the_lake, inputs):
+        return False
+    return shows is None or prov.get("podcast_shows", shows) == shows
 
 
 def _read_days(dataset: ds.Dataset, days: list[dt.date]) -> pa.Table:
@@ -114,6 +139,8 @@ def stage_days(the_lake: Lake, days: list[dt.date], index: dict[dt.date, list[Pa
     """
     settings = get_settings()
     window = settings.dedupe.match_window_seconds
+    shows = podcast_shows(index)
+    digest = shows_digest(shows)
     by_month: dict[tuple[int, int], list[dt.date]] = defaultdict(list)
     for day in sorted(days):
         by_month[(day.year, day.month)].append(day)
@@ -130,17 +157,15 @@ def stage_days(the_lake: Lake, days: list[dt.date], index: dict[dt.date, list[Pa
                 if paths
                 else empty
             )
-            plays = dedupe_plays(table, window).plays
+            plays = dedupe_plays(table, window, shows).plays
             slices = _day_slices(plays)
             for day in month_days:
                 part = slices.get(day, empty)
+                provenance: dict[str, object] = {"inputs": _names(the_lake, index.get(day, []))}
+                if pc.any(pc.equal(part["source"], "export_account")).as_py():
+                    provenance["podcast_shows"] = digest
                 pending.append(
-                    pool.submit(
-                        _write_partition,
-                        the_lake.plays_partition(day),
-                        part,
-                        {"inputs": _names(the_lake, index.get(day, []))},
-                    )
+                    pool.submit(_write_partition, the_lake.plays_partition(day), part, provenance)
                 )
                 kept += part.num_rows
             # Bound the queue (memory) and surface a failed write before going on.
@@ -182,8 +207,9 @@ class StagePlays(luigi.Task):
 
     def complete(self) -> bool:
         the_lake = current_lake()
-        inputs = inputs_by_date(the_lake).get(self.date, [])
-        return partition_is_current(the_lake, self.date, inputs)
+        index = inputs_by_date(the_lake)
+        digest = shows_digest(podcast_shows(index))
+        return partition_is_current(the_lake, self.date, index.get(self.date, []), digest)
 
     def run(self) -> None:
         the_lake = current_lake()
@@ -198,7 +224,10 @@ class StageAllPlays(luigi.Task):
     def stale_days(self) -> tuple[list[dt.date], dict[dt.date, list[Path]]]:
         the_lake = current_lake()
         index = inputs_by_date(the_lake)
-        stale = [d for d, paths in index.items() if not partition_is_current(the_lake, d, paths)]
+        digest = shows_digest(podcast_shows(index))
+        stale = [
+            d for d, paths in index.items() if not partition_is_current(the_lake, d, paths, digest)
+        ]
         return sorted(stale), index
 
     def complete(self) -> bool:

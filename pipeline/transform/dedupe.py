@@ -23,6 +23,8 @@ The row kept is the one from the richest source: extended export, then API, then
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -57,8 +59,12 @@ def _ordered(df: pl.DataFrame) -> pl.DataFrame:
 def _name_key() -> pl.Expr:
     import polars as pl
 
-    who = pl.coalesce("artist_name", "show_name").fill_null("").str.to_lowercase()
-    what = pl.coalesce("track_name", "episode_name").fill_null("").str.to_lowercase()
+    # Names are kept byte-exact; matching ignores case and outer spaces (an export's trailing
+    # space must not make the same play two rows).
+    who = pl.coalesce("artist_name", "show_name").fill_null("").str.strip_chars().str.to_lowercase()
+    what = (
+        pl.coalesce("track_name", "episode_name").fill_null("").str.strip_chars().str.to_lowercase()
+    )
     day = pl.col("played_at").dt.date().cast(pl.String)
     return (pl.col("account") + "\x1f" + day + "\x1f" + who + "\x1f" + what).alias("_name_key")
 
@@ -107,12 +113,74 @@ def _drop_matched(
     return joined.filter(pl.col("_match_t").is_not_null()).select("_row")
 
 
-def dedupe_plays(table: pa.Table, window_s: int = 10) -> DedupeResult:
-    """Apply the three rules to ``table`` (any number of days); pure."""
+def show_key(name: str) -> str:
+    """How a show name is compared across files: case-folded, outer spaces ignored."""
+    return name.strip().lower()
+
+
+def shows_digest(shows: Iterable[tuple[str, str]]) -> str:
+    """A stable fingerprint of the (account, show key) set, for staging's provenance."""
+    digest = hashlib.blake2b(digest_size=8)
+    for account, show in sorted(set(shows)):
+        digest.update(f"{account}\x1f{show}\x1e".encode())
+    return digest.hexdigest()
+
+
+def recognise_podcasts(table: pa.Table, shows: Iterable[tuple[str, str]]) -> pa.Table:
+    """Oldest account-data rows of a show the account listens to become podcast rows.
+
+    ``StreamingHistory*.json`` (before Spotify split music and podcasts) writes an episode as
+    ``artistName`` = show, ``trackName`` = episode, so it parses as music; a talk show could
+    then be a household's top artist. ``shows`` holds ``(account, show_key(show))`` for the
+    shows seen as podcasts in the account's other files (``StreamingHistory_podcast_*``,
+    extended history's ``episode_show_name``, polls). The names move to
+    ``show_name``/``episode_name`` byte for byte; ``play_id`` is unchanged (its content key
+    takes the same names either way). Pure.
+    """
+    import polars as pl
+
+    known = {(a, s) for a, s in shows}
+    if table.num_rows == 0 or not known:
+        return table
+    df = pl.from_arrow(table)
+    assert isinstance(df, pl.DataFrame)
+    known_df = pl.DataFrame(
+        {"account": [a for a, _ in known], "_show": [s for _, s in known]},
+        schema={"account": pl.String, "_show": pl.String},
+    ).with_columns(pl.lit(True).alias("_known"))
+    df = df.with_columns(
+        pl.col("artist_name").str.strip_chars().str.to_lowercase().alias("_show")
+    ).join(known_df, on=["account", "_show"], how="left", maintain_order="left")
+    hit = (
+        pl.col("_known").fill_null(False)
+        & (pl.col("source") == "export_account")
+        & (pl.col("content_type") == "music")
+    )
+    if not df.select(hit.any()).item():
+        return table
+    df = df.with_columns(
+        pl.when(hit).then(pl.lit("podcast")).otherwise("content_type").alias("content_type"),
+        pl.when(hit).then("artist_name").otherwise("show_name").alias("show_name"),
+        pl.when(hit).then("track_name").otherwise("episode_name").alias("episode_name"),
+        pl.when(hit).then(None).otherwise("artist_name").alias("artist_name"),
+        pl.when(hit).then(None).otherwise("track_name").alias("track_name"),
+    )
+    return df.select(schemas.PLAYS.names).to_arrow().cast(schemas.PLAYS)
+
+
+def dedupe_plays(
+    table: pa.Table, window_s: int = 10, podcast_shows: Iterable[tuple[str, str]] = ()
+) -> DedupeResult:
+    """Apply the three rules to ``table`` (any number of days); pure.
+
+    ``podcast_shows`` (see ``recognise_podcasts``) turns old account-data rows of known shows
+    into podcast rows first, so rule 3 matches them against the richer episode rows.
+    """
     import polars as pl  # imported here: a no-op run (nothing to stage) never pays for it
 
     if table.num_rows == 0:
         return DedupeResult(table.cast(schemas.PLAYS), 0, 0)
+    table = recognise_podcasts(table, podcast_shows)
     df = _ordered(pl.from_arrow(table))  # type: ignore[arg-type]
     before = df.height
     df = df.unique(subset=["play_id"], keep="first", maintain_order=True)
