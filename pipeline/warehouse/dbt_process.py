@@ -107,6 +107,12 @@ def stop_group(pgid: int, grace_s: float = STOP_GRACE_S) -> None:
             time.sleep(0.05)
 
 
+def running() -> list[int]:
+    """Process groups of the dbt children running now."""
+    with _running_lock:
+        return sorted(_running)
+
+
 def stop_all(grace_s: float = STOP_GRACE_S) -> list[int]:
     """Stop every dbt group this process started and still runs (for a signal handler)."""
     with _running_lock:
