@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pipeline import settings as settings_mod
 from pipeline.log import configure_from_settings, setup_logging
+from pipeline.ops.signals import interruptible
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@interruptible
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

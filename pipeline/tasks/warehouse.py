@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -35,6 +34,14 @@ from pipeline.reporting import publish_marts
 from pipeline.settings import get_settings
 from pipeline.tasks.base import current_lake, fingerprint, timed_result, up_to
 from pipeline.tasks.staging import StagePlays
+from pipeline.warehouse.dbt_process import (
+    DbtOutOfMemory,
+    DbtResult,
+    DbtTimeout,
+    Progress,
+    oom_message,
+    run_dbt_process,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -167,13 +174,20 @@ def dbt_env(the_lake: Lake) -> dict[str, str]:
     return env
 
 
-def run_dbt(the_lake: Lake, args: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run one dbt command on the project; stdout and stderr are logged, not lost."""
+def run_dbt(the_lake: Lake, args: list[str], on_progress: Progress | None = None) -> DbtResult:
+    """Run one dbt command on the project in its own process group (``dbt_process``).
+
+    ``on_progress(done, total, message)`` hears of every node. A timeout or an out-of-memory
+    end raises one clear error; a failure is logged as the failing nodes' messages.
+    """
     release_memory()
-    project = get_settings().paths.dbt_project_dir
-    vars_ = {"session_idle_gap_minutes": get_settings().sessions.idle_gap_minutes}
+    settings = get_settings()
+    project = settings.paths.dbt_project_dir
+    vars_ = {"session_idle_gap_minutes": settings.sessions.idle_gap_minutes}
     cmd = [
         dbt_executable(),
+        "--log-format",
+        "json",
         *args,
         "--project-dir",
         str(project),
@@ -183,35 +197,29 @@ def run_dbt(the_lake: Lake, args: list[str]) -> subprocess.CompletedProcess[str]
         json.dumps(vars_),
     ]
     the_lake.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    timeout_s = get_settings().dbt.timeout_minutes * 60
+    timeout_s = settings.dbt.timeout_minutes * 60
     try:
-        proc = subprocess.run(
-            cmd,
-            env=dbt_env(the_lake),
-            cwd=project,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout_s,
-        )
-    except subprocess.TimeoutExpired as exc:
+        result = run_dbt_process(cmd, dbt_env(the_lake), project, timeout_s, on_progress)
+    except DbtTimeout as exc:
         raise RuntimeError(
             f"dbt {args[0]} did not finish within dbt.timeout_minutes "
             f"({timeout_s // 60} min) and was stopped"
         ) from exc
-    for line in proc.stdout.splitlines():
-        logger.debug("dbt: %s", line)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stdout.splitlines()[-40:])
-        logger.error(
-            "dbt %s failed (exit %s):\n%s\n%s", args[0], proc.returncode, tail, proc.stderr
-        )
-    return proc
+    if result.out_of_memory:
+        message = oom_message(f"dbt {args[0]}", settings.duckdb.memory_limit)
+        logger.error("%s (exit %s)", message, result.returncode)
+        raise DbtOutOfMemory(message)
+    if not result.ok:
+        logger.error("dbt %s failed (exit %s):\n%s", args[0], result.returncode, result.summary())
+    return result
 
 
 def run_dbt_for_days(
-    the_lake: Lake, args: list[str], changed: list[str] | None
-) -> subprocess.CompletedProcess[str]:
+    the_lake: Lake,
+    args: list[str],
+    changed: list[str] | None,
+    on_progress: Progress | None = None,
+) -> DbtResult:
     """Run dbt with the list of changed play days in place, and never leave the list behind.
 
     A list left over would make a later hand-run ``dbt build`` reload only those days.
@@ -219,10 +227,10 @@ def run_dbt_for_days(
     request = the_lake.plays_changed_dates_file
     if changed is None:
         request.unlink(missing_ok=True)
-        return run_dbt(the_lake, args)
+        return run_dbt(the_lake, args, on_progress)
     write_json_atomic(request, changed)
     try:
-        return run_dbt(the_lake, args)
+        return run_dbt(the_lake, args, on_progress)
     finally:
         request.unlink(missing_ok=True)
 
@@ -280,6 +288,11 @@ class DbtBuild(luigi.Task):
             return False
         return build_is_current(current_lake(), self.date)
 
+    def report_dbt_progress(self, done: int, total: int, message: str) -> None:
+        """One dbt node started or finished: the visualiser shows "model 23/39: fct_plays"."""
+        self.set_status_message(f"dbt build: {message}")
+        self.set_progress_percentage(round(100 * done / total))
+
     def run(self) -> None:
         the_lake = current_lake()
         with timed_result(self, "warehouse", self.date) as result:
@@ -297,12 +310,12 @@ class DbtBuild(luigi.Task):
                     + ")"
                 )
                 args = ["build"] + (["--full-refresh"] if self.full_refresh else [])
-                proc = run_dbt_for_days(the_lake, args, changed)
+                proc = run_dbt_for_days(the_lake, args, changed, self.report_dbt_progress)
                 run_results = get_settings().paths.dbt_project_dir / "target" / "run_results.json"
                 if proc.returncode != 0:
                     record_failed_build(the_lake, self.date, run_results, proc.returncode)
                     raise RuntimeError(
-                        f"dbt build failed (exit {proc.returncode}); see the log above and "
+                        f"dbt build failed (exit {proc.returncode}): {proc.summary(1)}; see "
                         f"{run_results}"
                     )
                 marker = {"status": "success", **summarise_run_results(run_results)}

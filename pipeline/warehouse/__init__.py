@@ -1,0 +1,1 @@
+"""The warehouse build outside Luigi: how dbt is started, watched and stopped."""

@@ -1,0 +1,128 @@
+"""SIGTERM, SIGINT and SIGKILL of `music-tracker import` while dbt builds: no orphan, rerun works.
+
+Each trial runs the real CLI on the bundled sample in a subprocess, waits until dbt is running
+(a process whose command line is the project's dbt), signals the CLI's pid only (as `docker
+stop` or `kill PID` would), then checks that dbt is gone, that the exit code and stderr say
+what happened, that the immediate rerun exits 0, and that the published marts equal a clean
+run's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bench.proctree import descendants
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+SAMPLE = REPO / "data" / "sample"
+
+
+def _env(lake_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(MUSIC_TRACKER_ENV="testing", MUSIC_TRACKER__PATHS__DATA_DIR=str(lake_dir))
+    return env
+
+
+def _cmd(lake_dir: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "--data-dir",
+        str(lake_dir),
+        "import",
+        str(SAMPLE),
+    ]
+
+
+def _marts(lake_dir: Path) -> dict[str, tuple]:
+    """Every published mart's row count and an order-free content hash."""
+    con = duckdb.connect()
+    found = {}
+    for mart in sorted(p for p in (lake_dir / "reporting" / "marts").iterdir() if p.is_dir()):
+        glob = str(mart / "*.parquet")
+        row = con.execute(
+            "select count(*), coalesce(sum(hash(t::varchar)), 0)::varchar "
+            f"from read_parquet('{glob}') t"
+        ).fetchone()
+        found[mart.name] = row
+    return found
+
+
+def _is_dbt(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
+    except OSError:
+        return False
+    return state != "Z" and any(part.endswith(b"/dbt") for part in cmdline[:2])
+
+
+def _wait_for_dbt(proc: subprocess.Popen, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the import ended before dbt started"
+        for pid in descendants(proc.pid):
+            if _is_dbt(pid):
+                return pid
+        time.sleep(0.05)
+    raise AssertionError("dbt never started")
+
+
+def _gone(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _is_dbt(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="module")
+def clean_marts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
+    lake_dir = tmp_path_factory.mktemp("clean") / "data"
+    done = subprocess.run(_cmd(lake_dir), env=_env(lake_dir), cwd=REPO, capture_output=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return _marts(lake_dir)
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"),
+    [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -9)],
+    ids=["SIGTERM", "SIGINT", "SIGKILL"],
+)
+def test_a_signal_during_dbt_leaves_no_orphan_and_the_rerun_works(
+    tmp_path: Path, clean_marts: dict[str, tuple], sig: signal.Signals, code: int
+) -> None:
+    lake_dir = tmp_path / "data"
+    proc = subprocess.Popen(
+        _cmd(lake_dir),
+        env=_env(lake_dir),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    dbt_pid = _wait_for_dbt(proc)
+    time.sleep(1.0)  # dbt is parsing or building, holding the warehouse
+    os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code
+    assert _gone(dbt_pid), f"dbt (pid {dbt_pid}) outlived its parent"
+    if sig != signal.SIGKILL:
+        last = err.strip().splitlines()[-1]
+        assert f"interrupted by {sig.name} during DbtBuild" in last
+        assert "(dbt stopped)" in last
+    rerun = subprocess.run(_cmd(lake_dir), env=_env(lake_dir), cwd=REPO, capture_output=True)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert _marts(lake_dir) == clean_marts
