@@ -62,18 +62,38 @@ if [[ $code != 0 || $oom != false ]]; then
 fi
 docker rm -f "$id" >/dev/null
 
-# 2. luigid + pipeline from the real docker-compose.yml (Metabase left out).
+# 2. luigid + pipeline from the real docker-compose.yml (Metabase left out), export-only
+# (docker/compose.ci.yml: no Spotify app in CI, so polling is switched off).
+export_only=yes
+probe=$(docker run --rm -e MUSIC_TRACKER__SPOTIFY__ENABLED=false "$TAG" music-tracker status 2>&1 || true)
+if grep -q "spotify.enabled: unknown setting" <<<"$probe"; then
+  # An image from before `spotify.enabled` (issue 14): its pipeline cannot be healthy without
+  # a Spotify token, so only luigid's health and a pipeline that keeps running are checked.
+  export_only=no
+  say "WARNING: this image has no spotify.enabled setting; the pipeline cannot turn healthy" \
+    "without Spotify, so it is only required to stay running"
+fi
 mkdir -p "$WORK/data"
 chown 1000:1000 "$WORK/data" 2>/dev/null || chmod 0777 "$WORK/data"
 export MT_CI_DATA=$WORK/data MUSIC_TRACKER_BIND=127.0.0.1
 compose() { docker-compose -p "$PROJECT" -f docker-compose.yml -f docker/compose.ci.yml "$@"; }
 up_start=$(date +%s)
-compose up -d --no-build luigid pipeline
+if [[ $export_only == yes ]]; then
+  compose up -d --no-build luigid pipeline
+else
+  grep -v 'MUSIC_TRACKER__SPOTIFY__ENABLED\|^    environment:$' docker/compose.ci.yml >"$WORK/compose.ci.yml"
+  compose() { docker-compose -p "$PROJECT" -f docker-compose.yml -f "$WORK/compose.ci.yml" "$@"; }
+  compose up -d --no-build luigid pipeline
+fi
 state() { docker inspect -f '{{.State.Health.Status}}' "$(compose ps -q "$1")" 2>/dev/null || echo missing; }
 while :; do
   l=$(state luigid) p=$(state pipeline)
   [[ $l == healthy && $p == healthy ]] && break
-  if [[ $l == unhealthy || $p == unhealthy || $(($(date +%s) - up_start)) -gt $HEALTH_TIMEOUT ]]; then
+  if [[ $export_only == no && $l == healthy && $(($(date +%s) - up_start)) -gt 30 ]]; then
+    running=$(docker inspect -f '{{.State.Running}} {{.RestartCount}}' "$(compose ps -q pipeline)")
+    [[ $running == "true 0" ]] && { say "pipeline running (health: $p, expected without Spotify)"; break; }
+  fi
+  if [[ $l == unhealthy || ($p == unhealthy && $export_only == yes) || $(($(date +%s) - up_start)) -gt $HEALTH_TIMEOUT ]]; then
     compose ps
     compose logs --tail 40
     docker inspect -f '{{range .State.Health.Log}}{{.ExitCode}}: {{.Output}}{{end}}' \
@@ -83,7 +103,7 @@ while :; do
   fi
   sleep 2
 done
-say "compose: luigid and pipeline healthy after $(($(date +%s) - up_start)) s"
+say "compose: luigid $l, pipeline $p after $(($(date +%s) - up_start)) s"
 for svc in luigid pipeline; do
   cid=$(compose ps -q "$svc")
   file=$(ls -d /sys/fs/cgroup/memory/docker/"$cid"*/memory.max_usage_in_bytes 2>/dev/null | head -1 || true)
