@@ -1,178 +1,117 @@
-"""Run a command inside a memory cgroup (v1) and report what the kernel saw: peak, OOM kills.
+"""Run a measured command inside a fresh cgroup v1 memory group: Docker's ``mem_limit``.
 
-Docker's ``mem_limit`` (and Synology DSM 7) is a cgroup v1 memory limit; this is the same
-mechanism without Docker. Needs root and ``/sys/fs/cgroup/memory``; ``available()`` says
-whether both are there, so the bench can skip with a clear reason instead of failing.
+``docker run -m 400m`` and compose's ``mem_limit`` are a memory cgroup around the container;
+Synology's DSM 7 uses cgroup v1. Sampling RSS/PSS from ``/proc`` says what the tree costs, but
+only the kernel says whether it *fits*: under a limit it reclaims page cache first and, when
+that is not enough, OOM-kills a process of the group (dbt, typically, which the pipeline then
+reports as an exit -9). So each scenario run gets its own group (a fresh peak and counters),
+and the report carries the kernel's own numbers:
 
-    uv run python -m bench.cgroup --limit 400M -- uv run music-tracker --data-dir D import F...
+* ``max_usage_mib``: ``memory.max_usage_in_bytes``, the group's peak charge (page cache
+  included, so it sits near the limit whenever the run reads a lot of files);
+* ``failcnt`` (and ``memsw_failcnt``, memory + swap): how often a charge hit the limit and
+  the kernel had to reclaim before it could grant it;
+* ``oom_kills``: the ``oom_kill`` counter of ``memory.oom_control`` (kernel >= 4.13), i.e.
+  processes the kernel killed for the group: must be 0.
 
-The kernel's numbers: ``memory.max_usage_in_bytes`` (peak charge: anonymous memory *and* page
-cache, so it reaches the limit whenever files are read; the kernel then reclaims cache),
-``memory.failcnt`` (times the limit was hit, i.e. reclaim ran) and ``oom_kill`` in
-``memory.oom_control`` (processes the OOM killer ended: the number that must stay 0). Beside
-them the process tree is sampled every 20 ms for its peak PSS and its peak anonymous RSS (the
-part the kernel cannot reclaim without swap).
+The command joins the group in the child between fork and exec (:meth:`MemoryCgroup.join`), so
+it and every child it forks are inside the group before it runs a single line of Python.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
-import threading
+import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.proctree import _pss_bytes, descendants
-
+#: Where cgroup v1's memory controller is mounted (DSM 7, this machine).
 ROOT = Path("/sys/fs/cgroup/memory")
 
 
-def available() -> str | None:
-    """``None`` when a memory cgroup can be made here, else why not."""
+def parse_size(text: str) -> int:
+    """``400M``, ``400m``, ``1G``, ``512MiB`` or bytes -> bytes (binary units, as Docker's)."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmg]?)(i?b)?\s*", text.lower())
+    if not found:
+        raise ValueError(f"not a memory size: {text!r} (e.g. 400M)")
+    number, unit = float(found.group(1)), found.group(2)
+    return int(number * {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[unit])
+
+
+def unavailable_reason() -> str | None:
+    """Why a memory cgroup cannot be made here, or None when it can."""
     if not (ROOT / "memory.limit_in_bytes").exists():
-        return f"no cgroup v1 memory controller at {ROOT}"
-    if os.geteuid() != 0:
-        return "making a memory cgroup needs root"
+        return f"no cgroup v1 memory controller at {ROOT} (cgroup v2 only, or not mounted)"
+    if not os.access(ROOT, os.W_OK):
+        return f"{ROOT} is not writable (run the bench as root to measure under a limit)"
     return None
 
 
-def parse_bytes(text: str) -> int:
-    units = {"K": 1024, "M": 1024**2, "G": 1024**3}
-    text = text.strip().upper().removesuffix("B")
-    if text and text[-1] in units:
-        return int(float(text[:-1]) * units[text[-1]])
-    return int(text)
-
-
 @dataclass
-class CgroupRun:
-    """What the kernel and the sampler saw for one command."""
+class CgroupResult:
+    """The kernel's view of one run in its group (MiB, as Docker's ``-m 400m``)."""
 
-    returncode: int
-    wall_s: float
-    limit_mb: float
-    max_usage_mb: float
+    limit_mib: float
+    max_usage_mib: float
     failcnt: int
+    memsw_failcnt: int
     oom_kills: int
-    peak_pss_mb: float
-    peak_anon_mb: float
-    stdout: str = ""
-    stderr: str = ""
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "limit_mib": round(self.limit_mib, 1),
+            "max_usage_mib": round(self.max_usage_mib, 1),
+            "failcnt": self.failcnt,
+            "memsw_failcnt": self.memsw_failcnt,
+            "oom_kills": self.oom_kills,
+        }
 
 
-def _anon_bytes(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status", "rb") as handle:
-            for line in handle:
-                if line.startswith(b"RssAnon:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, IndexError, ValueError):
-        pass
-    return 0
+class MemoryCgroup:
+    """One fresh memory group with a hard limit and no swap; removed by :meth:`close`."""
 
+    def __init__(self, name: str, limit_bytes: int) -> None:
+        self.path = ROOT / f"mt-bench-{os.getpid()}-{name}"
+        self.limit_bytes = limit_bytes
+        self.path.mkdir()
+        (self.path / "memory.limit_in_bytes").write_text(str(limit_bytes))
+        memsw = self.path / "memory.memsw.limit_in_bytes"
+        if memsw.exists():  # memory + swap: the same limit, i.e. no swapping out of trouble
+            memsw.write_text(str(limit_bytes))
 
-def _oom_kills(group: Path) -> int:
-    for line in (group / "memory.oom_control").read_text().splitlines():
-        key, _, value = line.partition(" ")
-        if key == "oom_kill":
-            return int(value)
-    return 0
-
-
-def run_limited(
-    cmd: list[str],
-    limit: str = "400M",
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-    name: str | None = None,
-    timeout: float | None = None,
-) -> CgroupRun:
-    """Run ``cmd`` in a new memory cgroup of ``limit`` (swap included), then remove the group."""
-    reason = available()
-    if reason:
-        raise RuntimeError(reason)
-    group = ROOT / (name or f"music-tracker-bench-{os.getpid()}-{time.monotonic_ns()}")
-    group.mkdir()
-    try:
-        (group / "memory.limit_in_bytes").write_text(str(parse_bytes(limit)))
-        memsw = group / "memory.memsw.limit_in_bytes"
-        if memsw.exists():  # no swap escape: the container's limit is RAM + swap
-            try:
-                memsw.write_text(str(parse_bytes(limit)))
-            except OSError:
-                pass
-        procs = str(group / "cgroup.procs")
-
-        def enter() -> None:
-            with open(procs, "w") as handle:
-                handle.write(str(os.getpid()))
-
-        started = time.monotonic()
-        proc = subprocess.Popen(
-            cmd,
-            env=env,
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=enter,  # noqa: PLW1509 - the child joins the group before exec
-        )
-        peaks = {"pss": 0, "anon": 0}
-        stop = threading.Event()
-
-        def sample() -> None:
-            while not stop.is_set():
-                pids = descendants(proc.pid)
-                peaks["pss"] = max(peaks["pss"], sum(_pss_bytes(p) for p in pids))
-                peaks["anon"] = max(peaks["anon"], sum(_anon_bytes(p) for p in pids))
-                stop.wait(0.02)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+    def join(self) -> None:
+        """Move the calling process into the group (``preexec_fn``: the child, before exec)."""
+        fd = os.open(self.path / "cgroup.procs", os.O_WRONLY)
         try:
-            out, err = proc.communicate(timeout=timeout)
+            os.write(fd, b"0")  # "0" = the writing process itself
         finally:
-            stop.set()
-            sampler.join()
-        wall = time.monotonic() - started
-        return CgroupRun(
-            returncode=proc.returncode,
-            wall_s=round(wall, 2),
-            limit_mb=parse_bytes(limit) / 2**20,
-            max_usage_mb=round(int((group / "memory.max_usage_in_bytes").read_text()) / 2**20, 1),
-            failcnt=int((group / "memory.failcnt").read_text()),
-            oom_kills=_oom_kills(group),
-            peak_pss_mb=round(peaks["pss"] / 2**20, 1),
-            peak_anon_mb=round(peaks["anon"] / 2**20, 1),
-            stdout=out,
-            stderr=err,
+            os.close(fd)
+
+    def _read(self, name: str) -> str:
+        return (self.path / name).read_text()
+
+    def result(self) -> CgroupResult:
+        control = dict(
+            line.split() for line in self._read("memory.oom_control").splitlines() if line
         )
-    finally:
+        return CgroupResult(
+            limit_mib=self.limit_bytes / 2**20,
+            max_usage_mib=int(self._read("memory.max_usage_in_bytes")) / 2**20,
+            failcnt=int(self._read("memory.failcnt")),
+            memsw_failcnt=int(self._read("memory.memsw.failcnt"))
+            if (self.path / "memory.memsw.failcnt").exists()
+            else 0,
+            oom_kills=int(control.get("oom_kill", 0)),
+        )
+
+    def close(self) -> None:
+        """Remove the group once its processes are gone (a leftover one is reported)."""
         for _ in range(50):
-            try:
-                group.rmdir()
+            if not self._read("cgroup.procs").strip():
                 break
-            except OSError:  # a process is still leaving the group
-                time.sleep(0.1)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--limit", default="400M")
-    parser.add_argument("--label", default="")
-    parser.add_argument("cmd", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-    run = run_limited(cmd, args.limit)
-    summary = {k: v for k, v in asdict(run).items() if k not in ("stdout", "stderr")}
-    summary["label"] = args.label
-    summary["stderr_tail"] = run.stderr.strip().splitlines()[-3:]
-    print(json.dumps(summary))
-    return 0 if run.returncode == 0 and run.oom_kills == 0 else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+            time.sleep(0.1)
+        try:
+            self.path.rmdir()
+        except OSError as exc:
+            print(f"[bench] could not remove {self.path}: {exc}", flush=True)  # noqa: T201

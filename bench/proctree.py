@@ -19,6 +19,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,8 @@ class TreeRun:
     peak_rss_by_process_mb: dict[str, float] = field(default_factory=dict)
     stdout: str = ""
     stderr: str = ""
+    #: The kernel's counters when the run was inside a memory cgroup (``bench/cgroup.py``).
+    cgroup: dict | None = None
 
 
 def _children_map() -> dict[int, list[int]]:
@@ -135,12 +138,23 @@ def run_tree(
     cwd: Path | None = None,
     interval: float = 0.02,
     timeout: float | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> TreeRun:
-    """Run ``cmd`` to completion while sampling its process tree."""
+    """Run ``cmd`` to completion while sampling its process tree.
+
+    ``preexec`` runs in the child before it execs (e.g. joining a memory cgroup, so the command
+    and every child it forks are charged to it from their first page).
+    """
     before = os.times()
     started = time.monotonic()
     proc = subprocess.Popen(
-        cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cmd,
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec,  # noqa: PLW1509 - only os.write-level work: joining a cgroup
     )
     sampler = _Sampler(proc.pid, interval)
     sampler.start()

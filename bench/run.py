@@ -38,6 +38,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import cgroup
 from bench.histories import CACHE, history
 from bench.proctree import TreeRun, run_tree
 
@@ -99,11 +100,47 @@ def _step(*args: str) -> list[str]:
     return [sys.executable, "-m", "bench.steps", *args]
 
 
-def _measure(cmd: list[str], label: str) -> TreeRun:
-    run = run_tree(cmd, env=_env(), cwd=ROOT)
+#: ``--cgroup``: the memory limit (bytes) each measured command runs under, or None.
+CGROUP_LIMIT: int | None = None
+#: One row per command run under the limit: label, exit code and the kernel's counters.
+CGROUP_RUNS: list[dict[str, Any]] = []
+
+
+def _measure(
+    cmd: list[str], label: str, *, limited: bool = True, env: dict[str, str] | None = None
+) -> TreeRun:
+    """Run and sample ``cmd``; under ``--cgroup`` (and ``limited``) in a fresh memory group.
+
+    A failure raises, naming an out-of-memory kill as such (the kernel's ``oom_kill`` counter,
+    or the process killed by SIGKILL) rather than leaving the reader to decode dbt's exit -9.
+    """
+    group = None
+    if CGROUP_LIMIT is not None and limited:
+        group = cgroup.MemoryCgroup(re.sub(r"\W", "-", label), CGROUP_LIMIT)
+    try:
+        run = run_tree(
+            cmd,
+            env={**_env(), **(env or {})},
+            cwd=ROOT,
+            preexec=group.join if group is not None else None,
+        )
+        if group is not None:
+            kernel = group.result()
+            run.cgroup = {"label": label, "returncode": run.returncode, **kernel.as_dict()}
+            CGROUP_RUNS.append(run.cgroup)
+            print(f"[bench] cgroup {label}: {run.cgroup}", flush=True)  # noqa: T201
+    finally:
+        if group is not None:
+            group.close()
     if run.returncode != 0:
         tail = "\n".join((run.stderr or run.stdout).splitlines()[-30:])
-        raise RuntimeError(f"{label}: exit {run.returncode}\n{tail}")
+        oom = ""
+        if run.cgroup and (run.cgroup["oom_kills"] or run.returncode in (-9, 137)):
+            oom = (
+                f" OUT OF MEMORY in a {run.cgroup['limit_mib']:g} MiB cgroup "
+                f"({run.cgroup['oom_kills']} OOM kill(s))"
+            )
+        raise RuntimeError(f"{label}: exit {run.returncode}{oom}\n{tail}")
     return run
 
 
@@ -144,6 +181,7 @@ def _sample(run: TreeRun) -> dict[str, Any]:
         "peak_pss_mb": round(run.peak_pss_mb, 1),
         "dbt_started": any(n.split(" ")[0] == "dbt" or " dbt " in f" {n} " for n in run.processes),
         "peak_rss_by_process_mb": run.peak_rss_by_process_mb,
+        "cgroup": run.cgroup,
     }
 
 
@@ -223,7 +261,7 @@ def scenario_cycle(label: str, runs: int, seed: int) -> dict[str, Any]:
     day = _cycle_day()
     samples = []
     for i in range(runs):
-        _measure(_step("cycle-prep", str(lake), day.isoformat()), "cycle-prep")
+        _measure(_step("cycle-prep", str(lake), day.isoformat()), "cycle-prep", limited=False)
         poll = _measure(_step("poll-cassette", str(lake), str(seed + i)), "poll")
         build = _measure(_cli(lake, "build", "--date", day.isoformat()), f"cycle@{label}")
         sample = _cycle_sample(poll, build)
@@ -251,6 +289,25 @@ def scenario_noop(label: str, runs: int) -> dict[str, Any]:
         for _ in range(runs)
     ]
     return {"scenario": f"noop@{label}", "samples": samples, **_median(samples)}
+
+
+def scenario_daily(label: str, runs: int) -> dict[str, Any]:
+    """``music-tracker cron daily`` on the warehouse: gap filling over the window and the whole
+    test suite (on the local scheduler: the bench runs no luigid)."""
+    lake = lake_dir(label)
+    local = {"MUSIC_TRACKER__CRON__CENTRAL_SCHEDULER": "false"}
+    samples = [
+        _sample(_measure(_cli(lake, "cron", "daily"), f"daily@{label}", env=local))
+        for _ in range(runs)
+    ]
+    return {"scenario": f"daily@{label}", "samples": samples, **_median(samples)}
+
+
+def scenario_rebuild(label: str, runs: int) -> dict[str, Any]:
+    """``music-tracker rebuild``: staged data and warehouse again from ``raw/``."""
+    lake = lake_dir(label)
+    samples = [_sample(_measure(_cli(lake, "rebuild"), f"rebuild@{label}")) for _ in range(runs)]
+    return {"scenario": f"rebuild@{label}", "samples": samples, **_median(samples)}
 
 
 def scenario_cards(label: str) -> dict[str, Any]:
@@ -301,6 +358,29 @@ def verdicts(results: dict[str, dict[str, Any]], biggest: str) -> list[tuple[str
     cards = results.get(f"cards@{biggest}")
     if cards:
         check(f"slowest card @{biggest}", cards["slowest_ms"], 500, "ms")
+    if CGROUP_RUNS:
+        kills = sum(c["oom_kills"] for c in CGROUP_RUNS)
+        failed = [c["label"] for c in CGROUP_RUNS if c["returncode"] != 0]
+        limit = CGROUP_RUNS[0]["limit_mib"]
+        rows.append(
+            (f"OOM kills in {limit:g} MiB = 0", str(kills), "yes" if not kills else "**no**")
+        )
+        rows.append(
+            (
+                f"every command exits 0 in {limit:g} MiB",
+                ", ".join(failed) or "all 0",
+                "yes" if not failed else "**no**",
+            )
+        )
+    for name, r in results.items():
+        if name.startswith("maloja@") and r.get("ratio"):
+            rows.append(
+                (
+                    f"{name.split('@')[1]} import ≥ 10× faster than Maloja",
+                    f"{r['ratio']:g}×",
+                    "yes" if r["ratio"] >= 10 else "**no**",
+                )
+            )
     return rows
 
 
@@ -316,7 +396,7 @@ def markdown(results: dict[str, dict[str, Any]], biggest: str, meta: dict[str, A
         "|---|---:|---:|---:|---:|---|---:|",
     ]
     for name, r in results.items():
-        if name.startswith("cards"):
+        if name.startswith(("cards", "maloja")):
             continue
         size = name.split("@")[1]
         floor = results.get(f"floor@{size}")
@@ -341,6 +421,15 @@ def markdown(results: dict[str, dict[str, Any]], biggest: str, meta: dict[str, A
             top = sorted((procs or {}).items(), key=lambda x: -x[1])[:3]
             mem = ", ".join(f"`{k}` {v:.0f}" for k, v in top)
             lines.append(f"- {name}: {parts}; memory: {mem}")
+    for name, r in results.items():
+        if name.startswith("maloja@"):
+            lines += [
+                "",
+                f"Side by side on the same files ({name}, A/B alternated, median of "
+                f"{len(r['maloja'])}): `music-tracker import` {r['music_tracker_wall_s']:.1f} s, "
+                f"Maloja {r['maloja_version']} `maloja import` {r['maloja_wall_s']:.1f} s "
+                f"({r['maloja_scrobbles']} scrobbles): **{r['ratio']:.1f}×**.",
+            ]
     cards = results.get(f"cards@{biggest}")
     if cards:
         lines += ["", f"Dashboard cards on the {biggest} reporting DB (ms):", ""]
@@ -351,6 +440,20 @@ def markdown(results: dict[str, dict[str, Any]], biggest: str, meta: dict[str, A
                 + (f" error: {c['error']}" if c["error"] else "")
             )
         lines.append(f"| **slowest / p50** | | {cards['slowest_ms']} / {cards['p50_ms']} |")
+    if CGROUP_RUNS:
+        lines += [
+            "",
+            "Under a memory cgroup (v1, `memory.limit_in_bytes`, no swap; Docker's `-m`), one "
+            "fresh group per command:",
+            "",
+            "| command | exit | limit MiB | max usage MiB | failcnt (mem / +swap) | OOM kills |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {c['label']} | {c['returncode']} | {c['limit_mib']:g} | {c['max_usage_mib']:.0f} "
+            f"| {c['failcnt']} / {c['memsw_failcnt']} | {c['oom_kills']} |"
+            for c in CGROUP_RUNS
+        ]
     rows = verdicts(results, biggest)
     if rows:
         lines += ["", "| target | measured | met |", "|---|---|---|"]
@@ -358,7 +461,11 @@ def markdown(results: dict[str, dict[str, Any]], biggest: str, meta: dict[str, A
     return "\n".join(lines) + "\n"
 
 
+SCENARIOS = "floor,full,cycle,noop,daily,cards,rebuild"
+
+
 def main(argv: list[str] | None = None) -> int:
+    global CGROUP_LIMIT  # noqa: PLW0603 - one run's setting, read by _measure
     parser = argparse.ArgumentParser(description="Music Tracker benchmarks")
     parser.add_argument("--sizes", default="100k,1M", help="history sizes, e.g. 100k,1M")
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (median)")
@@ -366,14 +473,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="history generator seed")
     parser.add_argument(
         "--scenarios",
-        default="floor,full,cycle,noop,cards",
-        help="comma-separated subset of floor,full,cycle,noop,cards",
+        default=SCENARIOS,
+        help=f"comma-separated subset of {SCENARIOS},maloja (maloja: opt-in peer, see README)",
+    )
+    parser.add_argument(
+        "--cgroup",
+        metavar="LIMIT",
+        help="run every measured command in a fresh cgroup v1 memory group of this size "
+        "(e.g. 400M, Docker's -m 400m) and report its peak, failcnt and OOM kills",
     )
     args = parser.parse_args(argv)
     runs = 1 if args.quick else args.runs
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     wanted = set(args.scenarios.split(","))
     biggest = sizes[-1]
+    if args.cgroup:
+        reason = cgroup.unavailable_reason()
+        if reason:
+            print(f"[bench] --cgroup {args.cgroup} skipped: {reason}", flush=True)  # noqa: T201
+        else:
+            CGROUP_LIMIT = cgroup.parse_size(args.cgroup)
     meta = {
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpus": os.cpu_count(),
@@ -381,32 +500,62 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "runs": runs,
         "seed": args.seed,
+        "cgroup_limit_bytes": CGROUP_LIMIT,
     }
     compile_bytecode()
     results: dict[str, dict[str, Any]] = {}
+    errors: dict[str, str] = {}
+
+    def attempt(name: str, scenario: Any, *scenario_args: Any) -> None:
+        """Run one scenario; under a cgroup a failure (an OOM kill) is a result, not the end."""
+        try:
+            results[name] = scenario(*scenario_args)
+        except RuntimeError as exc:
+            if CGROUP_LIMIT is None:
+                raise
+            errors[name] = str(exc).splitlines()[0]
+            print(f"[bench] {name} FAILED: {errors[name]}", flush=True)  # noqa: T201
+            return
+        shown = results[name].get("wall_s", results[name].get("ratio"))
+        print(f"[bench] {name}: {shown}", flush=True)  # noqa: T201
+
     for size in sizes:
         folder = history(size, args.seed)
         print(f"[bench] {size}: history in {folder}", flush=True)  # noqa: T201
         if "floor" in wanted:
-            results[f"floor@{size}"] = scenario_floor(size, folder, runs)
-            print(f"[bench] floor@{size}: {results[f'floor@{size}']['wall_s']} s", flush=True)  # noqa: T201
+            attempt(f"floor@{size}", scenario_floor, size, folder, runs)
         if "full" in wanted or not (lake_dir(size) / "warehouse").exists():
-            results[f"full@{size}"] = scenario_full(size, folder, runs)
-            print(f"[bench] full@{size}: {results[f'full@{size}']['wall_s']} s", flush=True)  # noqa: T201
+            attempt(f"full@{size}", scenario_full, size, folder, runs)
+        if "maloja" in wanted:
+            from bench import maloja
+
+            attempt(f"maloja@{size}", maloja.scenario_maloja, size, folder, runs, _measure)
     if "cycle" in wanted:
-        results[f"cycle@{biggest}"] = scenario_cycle(biggest, runs, args.seed)
+        attempt(f"cycle@{biggest}", scenario_cycle, biggest, runs, args.seed)
     if "noop" in wanted:
-        results[f"noop@{biggest}"] = scenario_noop(biggest, max(runs, 3))
+        attempt(f"noop@{biggest}", scenario_noop, biggest, max(runs, 3))
+    if "daily" in wanted:
+        attempt(f"daily@{biggest}", scenario_daily, biggest, runs)
     if "cards" in wanted:
-        results[f"cards@{biggest}"] = scenario_cards(biggest)
+        attempt(f"cards@{biggest}", scenario_cards, biggest)
+    if "rebuild" in wanted:
+        attempt(f"rebuild@{biggest}", scenario_rebuild, biggest, runs)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    payload = {"meta": meta, "results": results, "verdicts": verdicts(results, biggest)}
+    payload = {
+        "meta": meta,
+        "results": results,
+        "errors": errors,
+        "cgroup_runs": CGROUP_RUNS,
+        "verdicts": verdicts(results, biggest),
+    }
     (RESULTS / f"bench-{stamp}.json").write_text(json.dumps(payload, indent=2), "utf-8")
     table = markdown(results, biggest, meta)
+    if errors:
+        table += "\nFailed scenarios:\n\n" + "".join(f"- {k}: {v}\n" for k, v in errors.items())
     (RESULTS / "latest.md").write_text(table, encoding="utf-8")
     print(table)  # noqa: T201
-    return 0
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

@@ -52,6 +52,88 @@ def test_memory_limits_sum_to_at_most_1_8_gb(compose: dict) -> None:
     assert heap and int(heap.group(1)) < limits["metabase"] * 0.75
 
 
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's `${VAR:-default}` / `${VAR}` interpolation (the forms this file uses)."""
+
+    def sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(3) or ""
+        return env.get(name) or default
+
+    return re.sub(r"\$\{(\w+)(:-([^}]*))?\}", sub, value)
+
+
+def _dotenv(path: Path) -> dict[str, str]:
+    pairs = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _container_env(service: dict, dotenv: dict[str, str]) -> dict[str, str]:
+    """The environment a container starts with: its env_file(s), then `environment:`."""
+    env: dict[str, str] = {}
+    files = service.get("env_file") or []
+    for entry in [files] if isinstance(files, str) else files:
+        path = entry if isinstance(entry, str) else entry["path"]
+        assert path == ".env", path
+        env.update(dotenv)
+    for key, value in (service.get("environment") or {}).items():
+        env[key] = _interpolate(str(value), dotenv)
+    return env
+
+
+def test_secrets_reach_only_the_pipeline_and_tz_every_service(compose: dict) -> None:
+    """With the documented .env, luigid and Metabase get none of its secrets; TZ is kept.
+
+    A service-level `environment:` replaces the shared mapping rather than extending it (the
+    way luigid once lost TZ), so this resolves each container's environment as Compose does.
+    """
+    dotenv = _dotenv(REPO / ".env.example")
+    secrets = {k for k in dotenv if re.search(r"TOKEN|SECRET|PASSWORD|CLIENT|WEBHOOK", k)}
+    assert {"MUSIC_TRACKER_WEBHOOK_TOKEN", "MUSIC_TRACKER_METABASE_PASSWORD"} <= secrets
+    dotenv["SPOTIFY_CLIENT_SECRET"] = "s3cret"
+    secrets.add("SPOTIFY_CLIENT_SECRET")
+    envs = {name: _container_env(svc, dotenv) for name, svc in compose["services"].items()}
+    assert secrets <= set(envs["pipeline"]), "the pipeline needs the Spotify/webhook secrets"
+    for name in ("luigid", "metabase"):
+        leaked = secrets & set(envs[name])
+        assert not leaked, f"{name} receives {leaked}"
+        assert "s3cret" not in envs[name].values()
+    for name in ("luigid", "pipeline"):
+        assert envs[name]["TZ"] == "UTC"
+        assert envs[name]["MUSIC_TRACKER_ENV"] == "production"
+        assert _container_env(compose["services"][name], {"TZ": "Europe/Berlin"})["TZ"] == (
+            "Europe/Berlin"
+        )
+    # Metabase's own block: its JVM zone (JAVA_TIMEZONE) or TZ.
+    assert {"TZ", "JAVA_TIMEZONE"} & set(envs["metabase"])
+    assert envs["luigid"]["MUSIC_TRACKER__SCHEDULER__BIND_ADDRESS"] == "0.0.0.0"
+    # .env is optional for the pipeline (an export-only setup has no secrets to give it).
+    assert all(
+        isinstance(e, dict) and e.get("required") is False
+        for e in compose["services"]["pipeline"]["env_file"]
+    )
+
+
+def test_ports_bind_localhost_unless_a_lan_address_is_set(compose: dict) -> None:
+    """Every published port is 127.0.0.1 by default; MUSIC_TRACKER_BIND moves them to the LAN."""
+    ports = [p for svc in compose["services"].values() for p in svc.get("ports", [])]
+    assert len(ports) == 2
+    for port in ports:
+        assert _interpolate(port, {}).startswith("127.0.0.1:"), port
+        lan = _interpolate(port, {"MUSIC_TRACKER_BIND": "192.168.1.10"})
+        assert lan.startswith("192.168.1.10:"), port
+    assert "MUSIC_TRACKER_BIND" in (REPO / ".env.example").read_text()
+
+
+def test_pipeline_memory_limit_is_400m(compose: dict) -> None:
+    """The pipeline's container budget is 400 MB (issue 11); luigid stays small."""
+    assert _mib(compose["services"]["pipeline"]["mem_limit"]) == 400
+    assert _mib(compose["services"]["luigid"]["mem_limit"]) <= 192
+
+
 def test_data_volumes_and_ports(compose: dict) -> None:
     """data/ is shared at /data (read-only for Metabase); luigid on 8082; H2 on a volume."""
     services = compose["services"]

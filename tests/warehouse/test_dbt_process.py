@@ -38,7 +38,7 @@ def _script(tmp_path: Path, body: str) -> list[str]:
 
 def test_the_oom_killer_is_named_in_one_line(tmp_path: Path) -> None:
     """A real OOM kill of "dbt" inside a 100 MB memory cgroup, as under Docker's mem_limit."""
-    from bench import cgroup
+    from bench import cgroup_limit as cgroup
 
     reason = cgroup.available()
     if reason:
