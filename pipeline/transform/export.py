@@ -51,6 +51,22 @@ MAX_TEXT = 4096
 
 EXTENDED_KEYS = frozenset({"ts", "ms_played"})
 ACCOUNT_KEYS = frozenset({"endTime", "msPlayed"})
+#: Keys that only one of the two formats has. A row missing ``ts`` or ``ms_played`` is still
+#: recognisably an extended-history row by its other keys; it is quarantined for the missing
+#: field, and the rest of its file is read, instead of the whole file being refused.
+EXTENDED_MARKERS = EXTENDED_KEYS | {
+    "master_metadata_track_name",
+    "master_metadata_album_artist_name",
+    "master_metadata_album_album_name",
+    "spotify_track_uri",
+    "spotify_episode_uri",
+    "episode_name",
+    "episode_show_name",
+    "conn_country",
+    "reason_start",
+    "reason_end",
+}
+ACCOUNT_MARKERS = ACCOUNT_KEYS | {"artistName", "trackName"}
 
 
 class ExportFormatError(ValueError):
@@ -129,21 +145,38 @@ def load_json(data: bytes, name: str) -> list[Any]:
     return records
 
 
+def kind_of_keys(keys: Iterable[str]) -> str | None:
+    """'extended' or 'account' when a row's keys say which format it belongs to, else None."""
+    keys = set(keys)
+    if EXTENDED_KEYS <= keys:
+        return "extended"
+    if ACCOUNT_KEYS <= keys:
+        return "account"
+    extended, account = len(keys & EXTENDED_MARKERS), len(keys & ACCOUNT_MARKERS)
+    if extended > account:
+        return "extended"
+    if account > extended:
+        return "account"
+    return None
+
+
 def detect_kind(records: Iterable[Any], name: str) -> str:
-    """'extended' or 'account', from the first object's keys."""
+    """'extended' or 'account', from the first object whose keys tell; 'empty' without one."""
+    first: set[str] | None = None
     for record in records:
         if not isinstance(record, Mapping):
             continue
-        keys = set(record)
-        if EXTENDED_KEYS <= keys:
-            return "extended"
-        if ACCOUNT_KEYS <= keys:
-            return "account"
-        raise ExportFormatError(
-            f"{name}: rows have neither 'ts'/'ms_played' (extended streaming history) nor "
-            f"'endTime'/'msPlayed' (account data); first row's keys: {sorted(keys)[:8]}"
-        )
-    return "empty"
+        kind = kind_of_keys(str(key) for key in record)
+        if kind is not None:
+            return kind
+        if first is None:
+            first = {str(key) for key in record}
+    if first is None:
+        return "empty"
+    raise ExportFormatError(
+        f"{name}: rows have neither 'ts'/'ms_played' (extended streaming history) nor "
+        f"'endTime'/'msPlayed' (account data); first row's keys: {sorted(first)[:8]}"
+    )
 
 
 def parse_export(

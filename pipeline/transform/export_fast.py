@@ -182,6 +182,7 @@ def detect_kind_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
         return "extended"
     if ACCOUNT_KEYS <= keys:
         return "account"
+    # A first row missing a field, or something else: the reference parser decides row by row.
     return "other"
 
 

@@ -154,3 +154,14 @@ def test_same_play_gets_same_key_in_both_account_files() -> None:
     one = parse_export(json.dumps(rows).encode(), "StreamingHistory0.json", "me")
     two = parse_export(json.dumps(rows).encode(), "StreamingHistory_music_0.json", "me")
     assert one.plays["play_id"].to_pylist() == two.plays["play_id"].to_pylist()
+
+
+@pytest.mark.parametrize("missing", ["ts", "ms_played"])
+def test_first_row_missing_a_field_does_not_refuse_the_file(missing: str) -> None:
+    """A file whose first row lacks ``ts`` or ``ms_played`` keeps every other row."""
+    first = {k: v for k, v in _extended().items() if k != missing}
+    data = json.dumps([first, _extended(ts="2024-03-02T10:00:00Z")]).encode()
+    parsed = parse_export(data, "Streaming_History_Audio_2024_0.json", "me")
+    assert parsed.kind == "extended"
+    assert parsed.plays.num_rows == 1
+    assert f"missing field '{missing}'" in parsed.quarantine.to_pylist()[0]["reason"]
