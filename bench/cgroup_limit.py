@@ -4,7 +4,7 @@ Docker's ``mem_limit`` (and Synology DSM 7) is a cgroup v1 memory limit; this is
 mechanism without Docker. Needs root and ``/sys/fs/cgroup/memory``; ``available()`` says
 whether both are there, so the bench can skip with a clear reason instead of failing.
 
-    uv run python -m bench.cgroup_limit --limit 400M -- uv run music-tracker --data-dir D import F...
+    uv run python -m bench.cgroup_limit --limit 400M -- uv run music-tracker import F...
 
 The kernel's numbers: ``memory.max_usage_in_bytes`` (peak charge: anonymous memory *and* page
 cache, so it reaches the limit whenever files are read; the kernel then reclaims cache),
