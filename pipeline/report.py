@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
+from pipeline.io.duck import connect
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import lake
 from pipeline.tasks.imports import NO_EXPORT, unit_id
@@ -82,7 +81,7 @@ select (select count(*) from u), (select count(*) from kept), (select count(*) f
 def import_report(files: list[Path], account: str) -> list[FileReport]:
     """For each file: rows read, plays kept in staged data, duplicates, quarantined rows."""
     the_lake = lake()
-    con = duckdb.connect()
+    con = connect()  # capped: a bare connection may take 80% of the RAM
     plays_glob = str(the_lake.plays_dir / "date=*" / "*.parquet")
     have_staged = any(the_lake.plays_dir.glob("date=*/*.parquet"))
     reports: list[FileReport] = []
@@ -149,7 +148,7 @@ def summary() -> dict:
     }
     if not any(fct.glob("*.parquet")):
         return out
-    con = duckdb.connect()
+    con = connect()  # capped: a bare connection may take 80% of the RAM
     row = con.execute(
         "select count(*), coalesce(sum(ms_played), 0) / 3600000.0, "
         "count(*) filter (where content_type = 'podcast') "
