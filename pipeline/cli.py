@@ -49,21 +49,44 @@ def lake_writer(job: str) -> Iterator[None]:
         yield
 
 
-def _build_everything(local_scheduler: bool = True) -> int:
+def _publish(local_scheduler: bool = True) -> int:
+    """dbt build and publish, in this (slim) process once the ingest child has exited."""
     from pipeline.runner import run_tasks
-    from pipeline.tasks import PublishReporting, StageAllPlays
+    from pipeline.tasks import PublishReporting
 
-    code = run_tasks([StageAllPlays()], local_scheduler=local_scheduler)
-    if code:
-        return code
     return run_tasks([PublishReporting(date=_today())], local_scheduler=local_scheduler)
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    """Internal (``_stage``): the ingest half of import/rebuild, run by ``stage_child``."""
+    from pipeline.runner import run_tasks
+    from pipeline.tasks import ImportExports, StageAllPlays
+
+    local = not args.central
+    if args.rebuild:
+        from pipeline.paths import lake
+        from pipeline.tasks.imports import raw_imports
+        from pipeline.tasks.spotify import replay_all_raw_polls
+
+        by_account: dict[str, list[str]] = {}
+        for path, account in raw_imports():
+            by_account.setdefault(account, []).append(str(path))
+        tasks = [ImportExports(files=tuple(f), account=a) for a, f in sorted(by_account.items())]
+        code = run_tasks(tasks, local_scheduler=local) if tasks else 0
+        if code:
+            return code
+        replay_all_raw_polls(lake())  # recently-played responses kept in raw/
+    else:
+        task = ImportExports(files=tuple(args.paths), account=args.account)
+        code = run_tasks([task], local_scheduler=local)
+        if code:
+            return code
+    return run_tasks([StageAllPlays()], local_scheduler=local)
 
 
 def import_paths(paths: list[Path], account: str, local_scheduler: bool = True) -> int:
     """Import export files/folders/zips, bring the warehouse up to date, print a report."""
     from pipeline.report import import_exit_code, import_report, print_import_report
-    from pipeline.runner import run_tasks
-    from pipeline.tasks import ImportExports
     from pipeline.tasks.imports import find_export_files
 
     missing = [p for p in paths if not p.exists()]
@@ -75,10 +98,11 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = True) 
         print("error: no Spotify streaming-history files found in the given paths", file=sys.stderr)
         return 2
     settings_mod.get_settings().account(account)
-    task = ImportExports(files=tuple(str(f.resolve()) for f in files), account=account)
-    code = run_tasks([task], local_scheduler=local_scheduler)
+    from pipeline.ops.stage_child import run_stage_child
+
+    code = run_stage_child([f.resolve() for f in files], account, local_scheduler=local_scheduler)
     if code == 0:
-        code = _build_everything(local_scheduler)
+        code = _publish(local_scheduler)
     reports = import_report(files, account)
     print_import_report(reports)
     return code or import_exit_code(reports)  # an archive without an export exits non-zero
@@ -119,23 +143,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """Recreate staged/, the warehouse and reporting/ from raw/ alone."""
+    from pipeline.ops.stage_child import run_stage_child
     from pipeline.report import print_summary
-    from pipeline.runner import run_tasks
-    from pipeline.tasks import ImportExports
-    from pipeline.tasks.imports import raw_imports
 
-    by_account: dict[str, list[str]] = {}
-    for path, account in raw_imports():
-        by_account.setdefault(account, []).append(str(path))
-    tasks = [ImportExports(files=tuple(f), account=a) for a, f in sorted(by_account.items())]
-    code = run_tasks(tasks) if tasks else 0
+    code = run_stage_child(rebuild=True)
     if code == 0:
-        from pipeline.paths import lake
-        from pipeline.tasks.spotify import replay_all_raw_polls
-
-        replay_all_raw_polls(lake())  # recently-played responses kept in raw/
-    if code == 0:
-        code = _build_everything()
+        code = _publish()
     if code == 0:
         print_summary()
     return code
@@ -161,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir", help="data lake folder for this command (default: paths.data_dir)"
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run everything on the bundled sample (offline)")
     demo.set_defaults(func=cmd_demo, demo=True, writes_lake=True)
@@ -177,6 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     rebuild = sub.add_parser("rebuild", help="rebuild staged data and warehouse from raw/")
     rebuild.set_defaults(func=cmd_rebuild, writes_lake=True)
+
+    # Internal: the ingest half of import/rebuild in its own interpreter (pipeline.ops.
+    # stage_child); the parent holds the lake lock, so this one does not take it.
+    stage = sub.add_parser("_stage")
+    stage.add_argument("paths", nargs="*")
+    stage.add_argument("--account")
+    stage.add_argument("--rebuild", action="store_true")
+    stage.add_argument("--central", action="store_true")
+    stage.set_defaults(func=cmd_stage)
 
     import importlib
 

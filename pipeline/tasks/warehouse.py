@@ -55,7 +55,13 @@ def staged_fingerprint(the_lake: Lake) -> dict[str, str]:
 
 
 def build_is_current(the_lake: Lake, day: dt.date) -> bool:
-    """Whether the last build saw every staged file of ``day`` and before as it is now."""
+    """Whether the last build saw every staged file of ``day`` and before as it is now.
+
+    A warehouse file that is gone is never current, whatever the markers say: a build over a
+    deleted warehouse must rebuild it, not report the old marker's counts.
+    """
+    if not the_lake.warehouse.exists():
+        return False
     latest = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
     if latest is None or not isinstance(latest[1].get("staged_fingerprint"), dict):
         return False

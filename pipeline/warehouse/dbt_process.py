@@ -79,7 +79,7 @@ class DbtResult:
         return "\n".join(line for line in picked[-limit:] if line.strip())
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child, before exec: be SIGKILLed when the parent dies (Linux only)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -123,7 +123,7 @@ def stop_all(grace_s: float = STOP_GRACE_S) -> list[int]:
 
 
 @contextlib.contextmanager
-def _tracked(proc: subprocess.Popen) -> Iterator[None]:
+def tracked(proc: subprocess.Popen) -> Iterator[None]:
     with _running_lock:
         _running.add(proc.pid)
     try:
@@ -214,7 +214,7 @@ def run_dbt_process(
     signal raised here while dbt runs also stops the group before it propagates.
     """
     result = DbtResult(returncode=-1)
-    kills_before = _oom_kills()
+    kills_before = oom_kill_count()
     proc = subprocess.Popen(
         cmd,
         env=env,
@@ -225,10 +225,10 @@ def run_dbt_process(
         text=True,
         bufsize=1,
         start_new_session=True,
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+        preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
     )
     assert proc.stdout is not None
-    with _tracked(proc):
+    with tracked(proc):
         reader = threading.Thread(
             target=read_events, args=(proc.stdout, result, on_progress), daemon=True
         )
@@ -243,11 +243,11 @@ def run_dbt_process(
         reader.join(5)
     result.returncode = proc.returncode
     if proc.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL):
-        result.out_of_memory = result.out_of_memory or _killed_for_memory(kills_before)
+        result.out_of_memory = result.out_of_memory or killed_for_memory(kills_before)
     return result
 
 
-def _oom_kills() -> int | None:
+def oom_kill_count() -> int | None:
     """The OOM-kill counter of this process's memory cgroup; ``None`` outside a limited one."""
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
@@ -263,14 +263,14 @@ def _oom_kills() -> int | None:
     return None
 
 
-def _killed_for_memory(kills_before: int | None) -> bool:
+def killed_for_memory(kills_before: int | None) -> bool:
     """Whether an unexplained SIGKILL of dbt was most likely the OOM killer.
 
     Nobody else SIGKILLs dbt alone: the pipeline stops it with SIGTERM first, and raises
     instead of returning. Inside a memory cgroup the ``oom_kill`` counter settles it; outside
     one the likely cause is still memory, so that is what is reported.
     """
-    after = _oom_kills()
+    after = oom_kill_count()
     if kills_before is None or after is None:
         return True
     return after > kills_before

@@ -58,7 +58,7 @@ def test_the_oom_killer_is_named_in_one_line(tmp_path: Path) -> None:
 
 
 def test_a_sigkill_from_elsewhere_is_not_called_memory(tmp_path: Path) -> None:
-    if dbt_process._oom_kills() is None:
+    if dbt_process.oom_kill_count() is None:
         pytest.skip("not inside a memory cgroup: a SIGKILL is reported as memory")
     cmd = _script(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
     result = dbt_process.run_dbt_process(cmd, dict(os.environ), tmp_path, 30)
