@@ -42,6 +42,10 @@ def cmd_provision(args: argparse.Namespace) -> int:
         print(f"created {line}")
     for line in report.updated:
         print(f"updated {line}")
+    for line in report.archived:
+        print(f"archived {line}")
+    for line in report.notes:
+        print(line)
     print(f"Metabase is provisioned ({len(report.created)} created, {len(report.updated)} updated)")
     return 0
 
