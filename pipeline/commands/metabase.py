@@ -20,7 +20,11 @@ def cmd_provision(args: argparse.Namespace) -> int:
         provision,
     )
 
-    cfg = metabase_settings()
+    try:
+        cfg = metabase_settings()
+    except settings_mod.SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     config_dir = Path(args.config_dir) if args.config_dir else cfg.config_dir
     password = settings_mod.secret(cfg.password_env)
     if not password:

@@ -105,6 +105,13 @@ class MetabaseSettings:
     duckdb_memory_limit: str = "192MiB"
     timeout_seconds: float = 30.0
 
+    def __post_init__(self) -> None:
+        # Metabase would only refuse a bad size when it tests the connection; say it here.
+        try:
+            memory_bytes(self.duckdb_memory_limit)
+        except ValueError as exc:
+            raise settings_mod.SettingsError(f"metabase.duckdb_memory_limit: {exc}") from None
+
 
 def metabase_settings() -> MetabaseSettings:
     return settings_mod.section("metabase", MetabaseSettings)
@@ -451,7 +458,6 @@ def provision(
     ``database_file`` (the current UTC year while that has no plays yet).
     """
     report = ProvisionReport()
-    memory_bytes(cfg.duckdb_memory_limit)  # a bad size fails here, not in Metabase's test
     if latest_year is None:
         latest_year = latest_play_year(database_file)
         if latest_year is None:

@@ -275,6 +275,17 @@ def test_a_wrong_password_is_refused(metabase_env, fake, capsys, monkeypatch) ->
     assert code == 1 and "401" in out
 
 
+def test_a_bad_duckdb_memory_limit_stops_before_any_call(
+    data_dir: Path, fake, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A memory_limit DuckDB cannot read is a configuration error naming the setting."""
+    monkeypatch.setenv("MUSIC_TRACKER_METABASE_PASSWORD", PASSWORD)
+    monkeypatch.setenv("MUSIC_TRACKER__METABASE__DUCKDB_MEMORY_LIMIT", "lots")
+    code, out = _provision(fake, capsys)
+    assert code == 2 and "metabase.duckdb_memory_limit" in out
+    assert not fake.requests
+
+
 def test_missing_password_is_a_clear_error(data_dir: Path, capsys) -> None:
     """Without the admin password in the environment, provisioning stops before any call."""
     assert main(["metabase", "provision", "--config-dir", str(FIXTURE)]) == 2
