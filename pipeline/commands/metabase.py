@@ -20,7 +20,11 @@ def cmd_provision(args: argparse.Namespace) -> int:
         provision,
     )
 
-    cfg = metabase_settings()
+    try:
+        cfg = metabase_settings()
+    except settings_mod.SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     config_dir = Path(args.config_dir) if args.config_dir else cfg.config_dir
     password = settings_mod.secret(cfg.password_env)
     if not password:
@@ -42,6 +46,10 @@ def cmd_provision(args: argparse.Namespace) -> int:
         print(f"created {line}")
     for line in report.updated:
         print(f"updated {line}")
+    for line in report.archived:
+        print(f"archived {line}")
+    for line in report.notes:
+        print(line)
     print(f"Metabase is provisioned ({len(report.created)} created, {len(report.updated)} updated)")
     return 0
 

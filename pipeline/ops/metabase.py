@@ -2,13 +2,24 @@
 
 Reads ``dashboards.yaml`` + ``cards/*.sql`` (format: see the README's Metabase part), then:
 first-run setup (or login), the DuckDB database (read-only, the reporting file), the collection,
-one native-SQL card per entry, and the dashboards with their cards and filters. Objects are
-matched by name (database) or by name inside the collection (cards, dashboards), so a second
-run updates in place and never duplicates.
+one native-SQL card per entry, and the dashboards with their cards and filters.
+
+Identity: names are not unique in Metabase (nor in our config: "Minutes per month" is on the
+Overview and on Podcasts), so every card carries its own stable key, ``<dashboard>/<card>``,
+as the last line of its description (``[music-tracker: overview/overview_minutes_per_month]``),
+and every dashboard its ``[music-tracker: <dashboard>]``. The collection's item list returns
+descriptions, so a rerun finds each object by key, updates it in place and never duplicates.
+Cards made by the older name-matching provisioning (no key) are adopted when their name is
+unambiguous and archived otherwise; a keyed card whose entry left the config is archived.
+
+Displays and settings are checked against Metabase's visualizations (``DISPLAYS``, the map's
+settings) when the config is loaded: Metabase's backend accepts any display string and its UI
+silently draws a table for an unknown one, so the check has to be ours.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -19,14 +30,60 @@ import yaml
 
 from pipeline import settings as settings_mod
 
-DISPLAYS = {"table", "line", "bar", "row", "pie", "scalar", "area", "map", "pin", "combo"}
+#: Card visualizations Metabase registers (cardDisplayTypes plus treemap), and the Map's aliases.
+DISPLAYS = {
+    "table",
+    "bar",
+    "line",
+    "pie",
+    "scalar",
+    "row",
+    "area",
+    "combo",
+    "pivot",
+    "smartscalar",
+    "gauge",
+    "progress",
+    "funnel",
+    "object",
+    "map",
+    "scatter",
+    "boxplot",
+    "waterfall",
+    "sankey",
+    "list",
+    "treemap",
+}
+DISPLAY_ALIASES = {"state": "map", "country": "map", "pin_map": "map"}
+MAP_TYPES = {"region", "pin", "grid", "heat"}
+PIN_LIKE = {"pin", "grid", "heat"}
+PIN_TYPES = {"tiles", "markers", "grid"}
+#: Settings whose value names result columns (checked to appear in the card's SQL).
+COLUMN_SETTINGS = (
+    "map.latitude_column",
+    "map.longitude_column",
+    "map.dimension",
+    "map.metric",
+    "map.metric_column",
+    "graph.dimensions",
+    "graph.metrics",
+)
 PARAM_TYPES = {
     "number": ("number/=", "number"),
     "text": ("string/=", "text"),
     "date": ("date/single", "date"),
 }
+#: A number filter whose default is this word defaults to the latest year with plays.
+LATEST_YEAR = "latest"
+#: The same, as SQL (what tests and benchmarks run, and what the word means).
+LATEST_YEAR_QUERY = "select max(year(local_date)) from fct_plays"
+LATEST_YEAR_SQL = f"({LATEST_YEAR_QUERY})"
 TEMPLATE_TAG = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+KEY_MARKER = re.compile(r"\[music-tracker: ([A-Za-z0-9_./-]+)\]\s*$")
 GRID_COLUMNS = 24
+_MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)\s*", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
+_UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
 
 
 class DashboardConfigError(ValueError):
@@ -45,12 +102,30 @@ class MetabaseSettings:
     password_env: str = "MUSIC_TRACKER_METABASE_PASSWORD"
     site_name: str = "Music Tracker"
     database_file: str = ""
-    duckdb_memory_limit: str = "256MB"
+    duckdb_memory_limit: str = "192MiB"
     timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        # Metabase would only refuse a bad size when it tests the connection; say it here.
+        try:
+            memory_bytes(self.duckdb_memory_limit)
+        except ValueError as exc:
+            raise settings_mod.SettingsError(f"metabase.duckdb_memory_limit: {exc}") from None
 
 
 def metabase_settings() -> MetabaseSettings:
     return settings_mod.section("metabase", MetabaseSettings)
+
+
+def memory_bytes(value: str) -> int:
+    """Bytes of a DuckDB memory setting ("192MiB", "256MB"): DuckDB reads MB as 10^6, MiB 2^20.
+
+    The compose test adds this to the JVM's caps, so both must agree on what the string means.
+    """
+    match = _MEMORY.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a DuckDB memory size such as 192MiB")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 @dataclass
@@ -85,16 +160,127 @@ class DashboardConfig:
     dashboards: list[Dashboard] = field(default_factory=list)
 
 
+def visualization_problems(display: str, settings: dict[str, Any], sql: str) -> list[str]:
+    """What Metabase would not draw as meant: an unknown display, incomplete map settings,
+    or a setting naming a column the SQL never mentions (the chart would stay empty)."""
+    problems = []
+    kind = DISPLAY_ALIASES.get(display, display)
+    if kind not in DISPLAYS:
+        return [f"display {display!r} is not a Metabase visualization (Metabase draws a table)"]
+    if kind == "map":
+        mtype = settings.get("map.type")
+        if mtype not in MAP_TYPES:
+            problems.append(f"a map needs map.type region, pin or grid (got {mtype!r})")
+        elif mtype in PIN_LIKE:
+            for key in ("map.latitude_column", "map.longitude_column"):
+                if not settings.get(key):
+                    problems.append(f"map.type {mtype} needs {key}")
+            if settings.get("map.pin_type", "markers") not in PIN_TYPES:
+                problems.append(f"map.pin_type {settings['map.pin_type']!r} is not {PIN_TYPES}")
+        else:
+            for key in ("map.region", "map.dimension", "map.metric"):
+                if not settings.get(key):
+                    problems.append(f"map.type region needs {key}")
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql))
+    for key in COLUMN_SETTINGS:
+        value = settings.get(key)
+        for column in value if isinstance(value, list) else [value] if value else []:
+            if column not in words:
+                problems.append(f"{key} names column {column!r}, which the SQL never mentions")
+    return problems
+
+
+def _check_parameter(param: dict[str, Any], where: str) -> None:
+    if param.get("type") not in PARAM_TYPES:
+        raise DashboardConfigError(f"{where}: type {param.get('type')!r} is not number/text/date")
+    default = param.get("default")
+    if param["type"] == "number" and default is not None:
+        if default != LATEST_YEAR and not isinstance(default, int | float):
+            raise DashboardConfigError(
+                f"{where}: a number filter's default is a number or {LATEST_YEAR!r}"
+            )
+
+
+def load_config(config_dir: Path) -> DashboardConfig:
+    """Read and validate dashboards.yaml and every card's SQL file."""
+    path = config_dir / "dashboards.yaml"
+    if not path.exists():
+        raise DashboardConfigError(f"{path} is missing")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        config = DashboardConfig(str(data["collection"]), str(data["database"]["name"]))
+        dash_keys: set[str] = set()
+        keys: set[str] = set()
+        for i, dash in enumerate(data.get("dashboards") or []):
+            where = f"dashboards[{i}]"
+            if dash["key"] in dash_keys:
+                raise DashboardConfigError(f"{where}: duplicate dashboard key {dash['key']!r}")
+            dash_keys.add(dash["key"])
+            params = list(dash.get("parameters") or [])
+            for k, p in enumerate(params):
+                _check_parameter(p, f"{where}.parameters[{k}]")
+            slugs = {p["slug"] for p in params}
+            cards = []
+            for j, card in enumerate(dash.get("cards") or []):
+                cwhere = f"{where}.cards[{j}]"
+                if card["key"] in keys:
+                    raise DashboardConfigError(f"{cwhere}: duplicate card key {card['key']!r}")
+                keys.add(card["key"])
+                sql_path = config_dir / card["sql"]
+                if not sql_path.exists():
+                    raise DashboardConfigError(f"{cwhere}: {sql_path} is missing")
+                parsed = Card(
+                    key=card["key"],
+                    name=card["name"],
+                    display=card.get("display", "table"),
+                    sql=sql_path.read_text(encoding="utf-8").strip().rstrip(";"),
+                    width=int(card.get("width", 12)),
+                    height=int(card.get("height", 6)),
+                    visualization_settings=dict(card.get("visualization_settings") or {}),
+                    description=str(card.get("description", "")),
+                )
+                problems = visualization_problems(
+                    parsed.display, parsed.visualization_settings, parsed.sql
+                )
+                if problems:
+                    raise DashboardConfigError(f"{cwhere} ({parsed.key}): {'; '.join(problems)}")
+                unknown = set(parsed.tags) - slugs
+                if unknown:
+                    raise DashboardConfigError(
+                        f"{cwhere}: template tags {sorted(unknown)} have no dashboard parameter"
+                    )
+                cards.append(parsed)
+            config.dashboards.append(
+                Dashboard(
+                    dash["key"], dash["name"], str(dash.get("description", "")), params, cards
+                )
+            )
+    except (KeyError, TypeError) as exc:
+        raise DashboardConfigError(f"{path.name}: missing or malformed field {exc}") from exc
+    return config
+
+
+def resolve_defaults(parameters: list[dict[str, Any]], latest_year: int) -> list[dict[str, Any]]:
+    """The parameters with ``default: latest`` replaced by ``latest_year``."""
+    return [
+        dict(p, default=latest_year) if p.get("default") == LATEST_YEAR else dict(p)
+        for p in parameters
+    ]
+
+
 def render_sql(sql: str, parameters: list[dict[str, Any]]) -> str:
     """A card's SQL as Metabase runs it with the filters at their defaults.
 
-    Each ``{{tag}}`` becomes its parameter's ``default`` (quoted for text and date) and the
-    optional clauses ``[[ ... ]]`` are kept; tests and benchmarks run cards this way.
+    Each ``{{tag}}`` becomes its parameter's ``default`` (quoted for text and date; ``latest``
+    becomes the latest year with plays, as SQL) and the optional clauses ``[[ ... ]]`` are
+    kept; tests and benchmarks run cards this way.
     """
     defaults = {str(p["slug"]): p for p in parameters}
 
     def value(match: re.Match[str]) -> str:
         param = defaults[match.group(1)]
+        if param.get("default") == LATEST_YEAR:
+            return LATEST_YEAR_SQL
         if param.get("type") in ("text", "date"):
             return "'" + str(param["default"]).replace("'", "''") + "'"
         return str(param["default"])
@@ -112,64 +298,47 @@ def rendered_cards(config_dir: Path) -> dict[str, str]:
     }
 
 
-def load_config(config_dir: Path) -> DashboardConfig:
-    """Read and validate dashboards.yaml and every card's SQL file."""
-    path = config_dir / "dashboards.yaml"
-    if not path.exists():
-        raise DashboardConfigError(f"{path} is missing")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+def latest_play_year(database_file: str) -> int | None:
+    """The latest year with plays in the reporting database, or None when it has none yet.
+
+    Opened read-only: Metabase may hold the same file open read-only, which DuckDB allows.
+    """
+    import duckdb
+
+    if not Path(database_file).is_file():
+        return None
     try:
-        config = DashboardConfig(str(data["collection"]), str(data["database"]["name"]))
-        keys: set[str] = set()
-        for i, dash in enumerate(data.get("dashboards") or []):
-            where = f"dashboards[{i}]"
-            params = list(dash.get("parameters") or [])
-            slugs = set()
-            for p in params:
-                if p.get("type") not in PARAM_TYPES:
-                    raise DashboardConfigError(
-                        f"{where}.parameters: type {p.get('type')!r} is not number/text/date"
-                    )
-                slugs.add(p["slug"])
-            cards = []
-            for j, card in enumerate(dash.get("cards") or []):
-                cwhere = f"{where}.cards[{j}]"
-                if card["key"] in keys:
-                    raise DashboardConfigError(f"{cwhere}: duplicate card key {card['key']!r}")
-                keys.add(card["key"])
-                if card.get("display", "table") not in DISPLAYS:
-                    raise DashboardConfigError(f"{cwhere}: unknown display {card['display']!r}")
-                sql_path = config_dir / card["sql"]
-                if not sql_path.exists():
-                    raise DashboardConfigError(f"{cwhere}: {sql_path} is missing")
-                parsed = Card(
-                    key=card["key"],
-                    name=card["name"],
-                    display=card.get("display", "table"),
-                    sql=sql_path.read_text(encoding="utf-8").strip().rstrip(";"),
-                    width=int(card.get("width", 12)),
-                    height=int(card.get("height", 6)),
-                    visualization_settings=dict(card.get("visualization_settings") or {}),
-                    description=str(card.get("description", "")),
-                )
-                unknown = set(parsed.tags) - slugs
-                if unknown:
-                    raise DashboardConfigError(
-                        f"{cwhere}: template tags {sorted(unknown)} have no dashboard parameter"
-                    )
-                cards.append(parsed)
-            config.dashboards.append(
-                Dashboard(
-                    dash["key"], dash["name"], str(dash.get("description", "")), params, cards
-                )
-            )
-    except (KeyError, TypeError) as exc:
-        raise DashboardConfigError(f"{path.name}: missing or malformed field {exc}") from exc
-    return config
+        con = duckdb.connect(database_file, read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        row = con.execute(LATEST_YEAR_QUERY).fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return int(row[0]) if row and row[0] is not None else None
 
 
 def _stable_id(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "music-tracker/" + "/".join(parts)))
+
+
+def card_identity(dash: Dashboard, card: Card) -> str:
+    """A card's own key: its dashboard's key and its entry's key."""
+    return f"{dash.key}/{card.key}"
+
+
+def with_marker(description: str, key: str) -> str:
+    """The description Metabase stores: the config's text, then the object's key line."""
+    marker = f"[music-tracker: {key}]"
+    return f"{description.strip()}\n\n{marker}" if description.strip() else marker
+
+
+def marker_of(description: str | None) -> str | None:
+    """The key recorded in a stored description, if any."""
+    match = KEY_MARKER.search(description or "")
+    return match.group(1) if match else None
 
 
 def template_tags(card: Card, params: list[dict[str, Any]]) -> dict[str, Any]:
@@ -187,24 +356,27 @@ def template_tags(card: Card, params: list[dict[str, Any]]) -> dict[str, Any]:
     return tags
 
 
-def card_body(card: Card, dash: Dashboard, db_id: int, collection_id: int) -> dict[str, Any]:
+def card_body(
+    card: Card, dash: Dashboard, db_id: int, collection_id: int, params: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The card as ``POST``/``PUT /api/card`` take it (``params``: defaults resolved)."""
     return {
         "name": card.name,
-        "description": card.description or None,
+        "description": with_marker(card.description, card_identity(dash, card)),
         "display": card.display,
         "visualization_settings": card.visualization_settings,
         "collection_id": collection_id,
         "dataset_query": {
             "type": "native",
             "database": db_id,
-            "native": {"query": card.sql, "template-tags": template_tags(card, dash.parameters)},
+            "native": {"query": card.sql, "template-tags": template_tags(card, params)},
         },
     }
 
 
-def dashboard_parameters(dash: Dashboard) -> list[dict[str, Any]]:
+def dashboard_parameters(dash: Dashboard, params: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for p in dash.parameters:
+    for p in params:
         param = {
             "id": _stable_id(dash.key, p["slug"]),
             "name": p.get("name", p["slug"]),
@@ -234,6 +406,42 @@ def layout(cards: list[Card]) -> list[tuple[int, int]]:
 class ProvisionReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _match_existing(
+    items: list[dict[str, Any]], wanted: dict[str, str]
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Existing objects by key, and the leftovers to archive.
+
+    ``wanted`` maps each key to its name. Keyed items match their key (the oldest wins if a key
+    repeats). Unkeyed items from name-matching provisioning are adopted when exactly one
+    wanted key and exactly one unkeyed item have that name; other unkeyed items with a wanted
+    name are leftovers, as are keyed items whose key left the config. Items with a name the
+    config never uses are not ours and are left alone.
+    """
+    by_key: dict[str, int] = {}
+    leftovers: list[dict[str, Any]] = []
+    unkeyed: dict[str, list[dict[str, Any]]] = {}
+    for item in sorted(items, key=lambda i: i["id"]):
+        key = marker_of(item.get("description"))
+        if key is None:
+            unkeyed.setdefault(item.get("name", ""), []).append(item)
+        elif key in wanted and key not in by_key:
+            by_key[key] = item["id"]
+        else:
+            leftovers.append(item)
+    names: dict[str, list[str]] = {}
+    for key, name in wanted.items():
+        names.setdefault(name, []).append(key)
+    for name, found in unkeyed.items():
+        keys = names.get(name, [])
+        if len(keys) == 1 and len(found) == 1 and keys[0] not in by_key:
+            by_key[keys[0]] = found[0]["id"]
+        elif keys:
+            leftovers.extend(found)
+    return by_key, leftovers
 
 
 def provision(
@@ -242,9 +450,24 @@ def provision(
     cfg: MetabaseSettings,
     password: str,
     database_file: str,
+    latest_year: int | None = None,
 ) -> ProvisionReport:
-    """Create or update everything in ``config``; safe to run again."""
+    """Create or update everything in ``config``; safe to run again.
+
+    ``latest_year`` is what ``default: latest`` filters start at; by default it is read from
+    ``database_file`` (the current UTC year while that has no plays yet).
+    """
     report = ProvisionReport()
+    if latest_year is None:
+        latest_year = latest_play_year(database_file)
+        if latest_year is None:
+            latest_year = dt.datetime.now(dt.UTC).year
+            report.notes.append(
+                f"no plays in {database_file} yet: year filters start at {latest_year}; "
+                "provision again after the first import"
+            )
+        else:
+            report.notes.append(f"year filters start at {latest_year}, the latest year with plays")
     props = client.properties()
     user = {
         "email": cfg.admin_email,
@@ -259,7 +482,8 @@ def provision(
         client.login(cfg.admin_email, password)
 
     # read_only: Metabase never takes DuckDB's write lock; memory_limit: DuckDB's native memory
-    # lives outside the JVM heap, so cap it to keep the container within its limit.
+    # lives outside the JVM heap, so cap it to keep the container within its limit (the driver
+    # passes it to DuckDB as the connection property of that name).
     details = {
         "database_file": database_file,
         "read_only": True,
@@ -307,32 +531,41 @@ def provision(
         report.created.append(f"collection {config.collection}")
     collection_id = collection["id"]
     items = client.collection_items(collection_id)
-    cards_by_name = {i["name"]: i["id"] for i in items if i.get("model") == "card"}
-    dashes_by_name = {i["name"]: i["id"] for i in items if i.get("model") == "dashboard"}
+    card_ids_by_key, stale_cards = _match_existing(
+        [i for i in items if i.get("model") == "card"],
+        {card_identity(d, c): c.name for d in config.dashboards for c in d.cards},
+    )
+    dash_ids_by_key, stale_dashes = _match_existing(
+        [i for i in items if i.get("model") == "dashboard"],
+        {d.key: d.name for d in config.dashboards},
+    )
 
     for dash in config.dashboards:
+        resolved = resolve_defaults(dash.parameters, latest_year)
         card_ids: list[int] = []
         for card in dash.cards:
-            body = card_body(card, dash, db_id, collection_id)
-            if card.name in cards_by_name:
-                card_id = cards_by_name[card.name]
+            key = card_identity(dash, card)
+            body = card_body(card, dash, db_id, collection_id, resolved)
+            if key in card_ids_by_key:
+                card_id = card_ids_by_key[key]
                 client.update_card(card_id, body)
-                report.updated.append(f"card {card.name}")
+                report.updated.append(f"card {key} ({card.name})")
             else:
                 card_id = client.create_card(body)["id"]
-                cards_by_name[card.name] = card_id
-                report.created.append(f"card {card.name}")
+                card_ids_by_key[key] = card_id
+                report.created.append(f"card {key} ({card.name})")
             card_ids.append(card_id)
-        params = dashboard_parameters(dash)
-        if dash.name in dashes_by_name:
-            dash_id = dashes_by_name[dash.name]
+        params = dashboard_parameters(dash, resolved)
+        description = with_marker(dash.description, dash.key)
+        if dash.key in dash_ids_by_key:
+            dash_id = dash_ids_by_key[dash.key]
             current = client.dashboard(dash_id).get("dashcards") or []
             report.updated.append(f"dashboard {dash.name}")
         else:
             dash_id = client.create_dashboard(
                 {
                     "name": dash.name,
-                    "description": dash.description or None,
+                    "description": description,
                     "collection_id": collection_id,
                     "parameters": params,
                 }
@@ -368,9 +601,16 @@ def provision(
             dash_id,
             {
                 "name": dash.name,
-                "description": dash.description or None,
+                "description": description,
                 "parameters": params,
                 "dashcards": dashcards,
             },
         )
+    # Last, once no dashboard of ours shows them any more.
+    for item in stale_dashes:
+        client.update_dashboard(item["id"], {"archived": True})
+        report.archived.append(f"dashboard {item['id']} ({item.get('name')})")
+    for item in stale_cards:
+        client.update_card(item["id"], {"archived": True})
+        report.archived.append(f"card {item['id']} ({item.get('name')})")
     return report

@@ -198,3 +198,39 @@ def test_dockerfile_is_slim_locked_and_unprivileged() -> None:
             assert (REPO / part).exists(), part
     ignore = (REPO / ".dockerignore").read_text().splitlines()
     assert ".env" in ignore and "data/*" in ignore
+
+
+#: Threads besides Jetty's (c3p0 pools, Quartz, GC, JIT compilers, DuckDB's workers' JVM side).
+METABASE_OTHER_THREADS = 50
+#: JVM native memory no flag caps (GC card table, symbols, compiler arenas, class loading):
+#: Native Memory Tracking shows ~30-50 MB for a SerialGC JVM with a heap of this size.
+JVM_UNCAPPED_MIB = 48
+
+
+def test_metabase_memory_adds_up_inside_its_limit(compose: dict) -> None:
+    """Metabase's heap, metaspace, code cache, direct buffers, thread stacks and DuckDB's
+    memory_limit (set on the provisioned database) fit its mem_limit, and the stack fits 1.8 GB."""
+    from pipeline.ops.metabase import MetabaseSettings, memory_bytes
+
+    mb = compose["services"]["metabase"]
+    opts = mb["environment"]["JAVA_OPTS"]
+
+    def flag(pattern: str) -> float:
+        found = re.search(pattern + r"(\d+[kmg])\b", opts)
+        assert found, f"JAVA_OPTS has no {pattern!r}: that pool would be unbounded"
+        return _mib(found.group(1))
+
+    heap, metaspace = flag(r"-Xmx"), flag(r"-XX:MaxMetaspaceSize=")
+    code_cache, direct = flag(r"-XX:ReservedCodeCacheSize="), flag(r"-XX:MaxDirectMemorySize=")
+    stacks = flag(r"-Xss") * (
+        int(mb["environment"]["MB_JETTY_MAXTHREADS"]) + METABASE_OTHER_THREADS
+    )
+    pipeline_env = _container_env(compose["services"]["pipeline"], _dotenv(REPO / ".env.example"))
+    section = load_settings(environ=pipeline_env).extra.get("metabase") or {}
+    limit = section.get("duckdb_memory_limit", MetabaseSettings.duckdb_memory_limit)
+    duckdb_mib = memory_bytes(limit) / 2**20
+    needed = heap + metaspace + code_cache + direct + stacks + JVM_UNCAPPED_MIB + duckdb_mib
+    assert needed <= _mib(mb["mem_limit"]), (needed, mb["mem_limit"])
+    assert duckdb_mib >= 128, "DuckDB needs room for the 1M-play cards"
+    total = sum(_mib(svc["mem_limit"]) for svc in compose["services"].values())
+    assert total <= 1800 and _mib(compose["services"]["pipeline"]["mem_limit"]) == 400, total
