@@ -62,6 +62,27 @@ def poll_tasks(now: dt.datetime) -> list[luigi.Task]:
     return [PollRecentlyPlayed(slot=now)]
 
 
+def unbuilt_inputs() -> bool:
+    """Whether staged inputs (import units, polls, plays) changed since the last good build.
+
+    An import left unbuilt (killed, or run as a bare Luigi task) is something new even when
+    this cycle polled nothing; an empty lake, or one built since its last input, is not.
+    """
+    from pipeline.tasks.warehouse import latest_marker
+
+    the_lake = lake()
+    found = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
+    built = the_lake.dbt_run_marker(found[0]).stat().st_mtime_ns if found else -1
+    for folder in (the_lake.import_units_dir, the_lake.polls_dir, the_lake.plays_dir):
+        for path in folder.rglob("*.parquet") if folder.exists() else ():
+            try:
+                if path.stat().st_mtime_ns > built:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
 def polled_new_plays(now: dt.datetime) -> int:
     """New plays the cycle's polls landed (0: nothing polled or nothing new)."""
     from pipeline.tasks.spotify import slot_of, slot_outcomes
@@ -141,8 +162,8 @@ def run_job(job: str, now: dt.datetime | None = None) -> int:
                 outcome = run_phases(phases[:1], central=central, workers=workers)
                 if outcome.code:
                     pass  # the poll failed: reported below, nothing built
-                elif polled_new_plays(now) == 0:
-                    logger.info("cron poll: no new plays polled; nothing to build")
+                elif polled_new_plays(now) == 0 and not unbuilt_inputs():
+                    logger.info("cron poll: no new plays polled, nothing new: nothing to build")
                     print(f"cron poll [{run_id}]: no new plays polled; nothing to build")
                 else:
                     first = outcome.failures

@@ -133,3 +133,24 @@ def test_poll_state_ahead_of_the_clock_is_recovered(
     future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
     write_json_atomic(data_dir / "state/spotify/me.json", {"account": "me", "last_slot": future})
     assert not IngestRecentlyPlayed(account="me").complete()  # today's poll runs again
+
+
+def test_cron_poll_builds_only_what_is_unbuilt(data_dir: Path) -> None:
+    """An import not built yet is "something new" for `cron poll`; once built, it is not."""
+    import os
+
+    from pipeline.commands.cron import unbuilt_inputs
+    from pipeline.io.atomic import write_json_atomic
+    from pipeline.tasks import ImportExport
+    from tests.conftest import run_luigi
+
+    assert not unbuilt_inputs()  # empty lake: nothing to build
+    assert run_luigi([ImportExport(file=str(EXPORT), account="me")])
+    assert unbuilt_inputs()
+    marker = data_dir / f"staged/dbt_runs/date={dt.date.today()}/run_results.json"
+    write_json_atomic(marker, {"status": "success", "results": []})
+    assert not unbuilt_inputs()
+    unit = next((data_dir / "staged/imports").rglob("*.parquet"))
+    later = marker.stat().st_mtime_ns + 10**9
+    os.utime(unit, ns=(later, later))  # the unit rewritten after the build
+    assert unbuilt_inputs()
