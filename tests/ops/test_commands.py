@@ -154,3 +154,39 @@ def test_cron_poll_builds_only_what_is_unbuilt(data_dir: Path) -> None:
     later = marker.stat().st_mtime_ns + 10**9
     os.utime(unit, ns=(later, later))  # the unit rewritten after the build
     assert unbuilt_inputs()
+
+
+def test_no_json_log_lines_at_a_terminal(data_dir: Path, tmp_path: Path) -> None:
+    """At a terminal the log lines are text, never JSON (the log file keeps JSON lines)."""
+    import os
+    import pty
+    import sys
+
+    from tests.ops.conftest import REPO
+
+    other = tmp_path / "settings.json"
+    other.write_text(json.dumps({"theme": "dark"}))
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a user's shell running the command
+        os.chdir(REPO)
+        os.execve(
+            sys.executable,
+            [sys.executable, "-m", "pipeline.cli", "import", str(other)],
+            cli_env(data_dir),
+        )
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    _, wait_status = os.waitpid(pid, 0)
+    text = b"".join(chunks).decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(wait_status) == 4, text
+    assert "task=ImportExports" in text  # a log line was shown ...
+    assert not [line for line in text.splitlines() if line.lstrip().startswith("{")]  # as text
+    log = (data_dir / "logs/pipeline.log").read_text().splitlines()
+    assert log and all(json.loads(line)["msg"] for line in log)
