@@ -1,14 +1,19 @@
 """What ``music-tracker status`` reports, and what makes the installation unhealthy.
 
 Everything is read from files the pipeline already writes, cheaply (Docker runs this as a
-healthcheck every few minutes): per-account poll state (``state/spotify/<account>.json``), the
-day's plays partition, the last dbt build marker and its test results, the publish manifest,
-the enrichment lookup state, and the size of the data folder.
+healthcheck every few minutes): per-account poll state (``state/spotify/<account>.json``) and
+token cache (``state/tokens/<account>.json``, read itself: only the file knows whether it is
+missing or corrupt), the day's plays partition, the last dbt build marker and its test results,
+the publish manifest, the enrichment lookup state against what the staged plays want, and the
+size of the data folder. The warehouse and the reporting DB are opened read-only for one query
+and closed at once (never while a run holds the lake: a held ``build.duckdb`` fails dbt).
+
+Polling switched off (``spotify.enabled: false``, or ``poll: false`` on every account) is
+healthy: an export-only household needs no token.
 
 Merge points with other features, read defensively (absent means "not used yet"):
-``state/spotify/<account>.json`` keys ``cursor_ms, last_poll_at, last_success_at, resume_after,
-last_error, first_authorised_at, plays_last_poll`` and optionally ``token_expires_at``;
-``state/lookups/`` files whose records carry a ``status``.
+``state/spotify/<account>.json`` keys ``last_poll_at, last_success_at, resume_after,
+last_error ({kind, message, at}), slots, gaps_detected, last_gap``; ``state/lookups/`` files.
 """
 
 from __future__ import annotations
@@ -60,9 +65,9 @@ class AccountStatus:
 
     name: str
     #: Polling is switched on for this account (``spotify.enabled`` and ``accounts[].poll``).
+    poll_enabled: bool = False
+    #: Switched on and a poll of it was recorded (its state file exists): polls are happening.
     polling: bool = False
-    #: A poll of this account was recorded (its state file exists).
-    polled: bool = False
     last_poll_at: str | None = None
     last_success_at: str | None = None
     last_error: str | None = None
@@ -461,7 +466,7 @@ def _account_polling(
     acc.token = token.state
     acc.token_expires_at = _iso(token.expires_at)
     if state is not None:
-        acc.polled = True
+        acc.polling = True
         acc.last_poll_at = _iso(parse_time(state.get("last_poll_at")))
         acc.last_success_at = _iso(parse_time(state.get("last_success_at")))
         acc.last_error = describe_error(state.get("last_error"))
@@ -550,8 +555,8 @@ def collect(the_lake: Lake, now: dt.datetime | None = None) -> Status:
     for account in settings.accounts:
         acc = AccountStatus(name=account.name, plays_today=today.get(account.name, 0))
         acc.last_play_at = _iso(last_plays.get(account.name))
-        acc.polling = not status.polling_off and account.poll
-        if acc.polling:
+        acc.poll_enabled = not status.polling_off and account.poll
+        if acc.poll_enabled:
             _account_polling(the_lake, acc, now, status, warn_days)
         status.accounts.append(acc)
     status.enrichment_backlog = enrichment_backlog(the_lake, now)
@@ -567,7 +572,7 @@ def collect(the_lake: Lake, now: dt.datetime | None = None) -> Status:
         at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
         status.last_publish_at = _iso(at)
         if now - at > dt.timedelta(hours=cfg.max_publish_age_hours) and any(
-            a.polling and a.polled for a in status.accounts
+            a.polling for a in status.accounts
         ):
             status.problems.append(
                 f"reporting data is stale: last published {status.last_publish_at}"
@@ -607,15 +612,15 @@ def render(status: Status) -> str:
         lines.append(f"polling: off ({status.polling_off}); exports only")
     lines.append("accounts:")
     for acc in status.accounts:
-        if not acc.polling:
+        if not acc.poll_enabled:
             poll = "polling off"
-        elif acc.polled:
+        elif acc.polling:
             poll = f"last successful poll {acc.last_success_at or 'never'}"
         else:
             poll = "not polled yet"
         lines.append(f"  {acc.name}: {poll}; plays today {acc.plays_today}")
         lines.append(f"    last play {acc.last_play_at or '-'}")
-        if acc.polling:
+        if acc.poll_enabled:
             if acc.token_problem:
                 token = f"{acc.token}: {acc.token_problem.split(': ', 1)[-1]}"
                 if acc.token == "expiring":
