@@ -1,6 +1,8 @@
 """``music-tracker cron poll|daily|serve|crontab`` and ``music-tracker scheduler``.
 
-``cron poll`` (every 30 minutes): the poll tasks of every account, then ``DailyPipeline(today)``.
+``cron poll`` (every 30 minutes): the poll tasks of every polling account, then
+``DailyPipeline(today)`` only when the polls landed new plays or staged inputs are unbuilt (no
+credentials or polling off: no dbt at all).
 ``cron daily`` (once a day): Luigi's ``RangeDaily`` over ``StagePlays`` for the last
 ``cron.daily_window_days`` days (plus ``StageAllPlays`` for days whose inputs grew), then one
 ``DailyPipeline(today)``: any day a poll run missed is filled, and dbt runs once.
