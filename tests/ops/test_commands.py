@@ -190,3 +190,25 @@ def test_no_json_log_lines_at_a_terminal(data_dir: Path, tmp_path: Path) -> None
     assert not [line for line in text.splitlines() if line.lstrip().startswith("{")]  # as text
     log = (data_dir / "logs/pipeline.log").read_text().splitlines()
     assert log and all(json.loads(line)["msg"] for line in log)
+
+
+def test_polling_switched_off_polls_nobody(data_dir: Path) -> None:
+    """spotify.enabled: false: `cron poll` calls no API, writes no poll state, builds nothing."""
+    result = run_cli(["cron", "poll"], cli_env(data_dir, MUSIC_TRACKER__SPOTIFY__ENABLED="false"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "nothing to build" in result.stdout
+    assert not (data_dir / "state/spotify").exists()
+
+
+def test_account_with_poll_false_is_not_polled(data_dir: Path, monkeypatch) -> None:
+    """accounts[].poll: false leaves that listener out of the cycle's polls."""
+    from pipeline import settings
+    from pipeline.tasks import PollRecentlyPlayed
+
+    monkeypatch.setenv(
+        "MUSIC_TRACKER__ACCOUNTS",
+        "[{name: me, timezone: Europe/Berlin},"
+        " {name: partner, timezone: America/New_York, poll: false}]",
+    )
+    settings.reload_settings()
+    assert [t.account for t in PollRecentlyPlayed().requires()] == ["me"]
