@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
+from pipeline.io.duck import connect
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import lake
 from pipeline.tasks.imports import NO_EXPORT, unit_id
@@ -56,7 +55,7 @@ def parsed_rows(files: list[Path], account: str) -> int:
     units = [u for u in units if u.exists()]
     if not units:
         return 0
-    con = duckdb.connect()
+    con = connect()  # capped: a bare connection may take 80% of the RAM
     try:
         row = con.execute("select count(*) from read_parquet(?)", [[str(u) for u in units]])
         found = row.fetchone()
@@ -70,7 +69,7 @@ def staged_play_count(account: str) -> int:
     plays = lake().plays_dir
     if not any(plays.glob("date=*/*.parquet")):
         return 0
-    con = duckdb.connect()
+    con = connect()  # capped: a bare connection may take 80% of the RAM
     try:
         row = con.execute(
             "select count(*) from read_parquet(?, union_by_name = true) where account = ?",
@@ -135,7 +134,7 @@ def import_report(
     """
     known = known or set()
     the_lake = lake()
-    con = duckdb.connect()
+    con = connect()  # capped: a bare connection may take 80% of the RAM
     plays_glob = str(the_lake.plays_dir / "date=*" / "*.parquet")
     have_staged = any(the_lake.plays_dir.glob("date=*/*.parquet"))
     reports: list[FileReport] = []
@@ -230,7 +229,7 @@ def summary() -> dict:
     }
     if not any(fct.glob("*.parquet")):
         return out
-    con = duckdb.connect()
+    con = connect()  # capped: a bare connection may take 80% of the RAM
     row = con.execute(
         "select count(*), coalesce(sum(ms_played), 0) / 3600000.0, "
         "count(*) filter (where content_type = 'podcast') "

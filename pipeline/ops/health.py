@@ -240,10 +240,12 @@ def probe_duckdb(path: Path, query: Callable[[Any], Any] | None = None) -> tuple
     """
     import duckdb
 
+    from pipeline.io.duck import connect
+
     if not path.exists():
         return "missing", None
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = connect(path, read_only=True)  # capped, like every work connection
     except duckdb.Error as exc:
         text = " ".join(str(exc).split())
         if "conflicting lock" in text.lower() or "could not set lock" in text.lower():
