@@ -85,10 +85,26 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
 
 def import_paths(paths: list[Path], account: str, local_scheduler: bool = True) -> int:
-    """Import export files/folders/zips, bring the warehouse up to date, print a report."""
-    from pipeline.report import import_exit_code, import_report, print_import_report
+    """Import export files/folders/zips, bring the warehouse up to date, print a report.
+
+    Exit codes: 0 imported (or nothing new: a rerun), 2 bad arguments, 3 an archive without an
+    export, 4 nothing in the given files could be imported (every file refused, see reasons);
+    Luigi's retcodes when a task failed. Nothing importable starts no dbt build.
+    """
+    from pipeline.ops.stage_child import run_stage_child
+    from pipeline.report import (
+        NOTHING_IMPORTED_EXIT,
+        import_exit_code,
+        import_report,
+        known_units,
+        parsed_rows,
+        print_import_report,
+        print_summary,
+        staged_play_count,
+    )
     from pipeline.tasks.imports import find_export_files
 
+    settings_mod.get_settings().account(account)  # unknown account: one line, before any work
     missing = [p for p in paths if not p.exists()]
     if missing:
         print(f"error: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
@@ -97,21 +113,29 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = True) 
     if not files:
         print("error: no Spotify streaming-history files found in the given paths", file=sys.stderr)
         return 2
-    settings_mod.get_settings().account(account)
-    from pipeline.ops.stage_child import run_stage_child
-
+    before = staged_play_count(account)
+    known = known_units(files, account)
     code = run_stage_child([f.resolve() for f in files], account, local_scheduler=local_scheduler)
+    if code == 0 and parsed_rows(files, account) == 0:
+        reports = import_report(files, account, before, known)
+        print_import_report(reports)
+        print(
+            "\nerror: nothing was imported: no file held a play (reasons above); "
+            "the warehouse was not rebuilt",
+            file=sys.stderr,
+        )
+        return import_exit_code(reports) or NOTHING_IMPORTED_EXIT
     if code == 0:
         code = _publish(local_scheduler)
-    reports = import_report(files, account)
+    reports = import_report(files, account, before, known)
     print_import_report(reports)
+    if code == 0:
+        print_summary()
     return code or import_exit_code(reports)  # an archive without an export exits non-zero
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the whole pipeline on the bundled sample, offline, into its own data folder."""
-    from pipeline.report import print_summary
-
     settings = settings_mod.get_settings()
     sample = settings.paths.sample_dir
     if not sample.exists():
@@ -119,9 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 2
     print(f"Music Tracker demo: importing the bundled sample from {sample}")
     print(f"(its own lake: {settings.paths.data_dir}; your real data is untouched)\n")
-    code = import_paths([sample], settings.default_account)
-    print_summary()
-    return code
+    return import_paths([sample], settings.default_account)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -222,14 +244,30 @@ def main(argv: list[str] | None = None) -> int:
             if not args.data_dir:
                 os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(settings.paths.demo_data_dir)
             settings_mod.reload_settings()
+        settings_mod.validate_sections()  # every setting type-checked before any work
+        data_dir = settings_mod.get_settings().paths.data_dir
+        if getattr(args, "needs_lake", False) and not data_dir.is_dir():
+            # Checked before logging is set up: the log file would create the folder.
+            print(
+                f"error: data folder {data_dir} does not exist (check --data-dir or "
+                "paths.data_dir; `music-tracker import` or `demo` creates a lake)",
+                file=sys.stderr,
+            )
+            return 2
         configure_from_settings()
     except settings_mod.SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    if getattr(args, "writes_lake", False):
-        with lake_writer(args.command):
-            return int(args.func(args))
-    return int(args.func(args))
+    try:
+        if getattr(args, "account", None):
+            settings_mod.get_settings().account(args.account)  # before waiting for the lock
+        if getattr(args, "writes_lake", False):
+            with lake_writer(args.command):
+                return int(args.func(args))
+        return int(args.func(args))
+    except settings_mod.SettingsError as exc:  # e.g. an account not in config
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -28,10 +28,56 @@ class FileReport:
     reasons: list[str]
     not_staged: int = 0
     no_export: bool = False
+    #: Plays this run added (0 for a file whose bytes were imported before: a rerun).
+    new: int = 0
+    #: The same bytes were imported for this account before this run.
+    already: bool = False
 
 
 #: Exit code of ``music-tracker import`` when an archive held no streaming-history file.
 NO_EXPORT_EXIT = 3
+#: Exit code when no given file held a single importable play (only non-export JSON, say).
+NOTHING_IMPORTED_EXIT = 4
+
+
+def known_units(files: list[Path], account: str) -> set[str]:
+    """Import units (file bytes + account) already in the lake before this run."""
+    the_lake = lake()
+    return {
+        uid for uid in (unit_id(p, account) for p in files) if the_lake.import_unit(uid).exists()
+    }
+
+
+def parsed_rows(files: list[Path], account: str) -> int:
+    """Plays parsed from ``files`` (quarantined rows excluded): 0 means nothing to import."""
+    the_lake = lake()
+    units = [the_lake.import_unit(unit_id(p, account)) for p in files]
+    units = [u for u in units if u.exists()]
+    if not units:
+        return 0
+    con = connect()  # capped: a bare connection may take 80% of the RAM
+    try:
+        row = con.execute("select count(*) from read_parquet(?)", [[str(u) for u in units]])
+        found = row.fetchone()
+    finally:
+        con.close()
+    return int(found[0]) if found else 0
+
+
+def staged_play_count(account: str) -> int:
+    """Plays of ``account`` in the staged data now (before/after an import: what is new)."""
+    plays = lake().plays_dir
+    if not any(plays.glob("date=*/*.parquet")):
+        return 0
+    con = connect()  # capped: a bare connection may take 80% of the RAM
+    try:
+        row = con.execute(
+            "select count(*) from read_parquet(?, union_by_name = true) where account = ?",
+            [str(plays / "date=*" / "*.parquet"), account],
+        ).fetchone()
+    finally:
+        con.close()
+    return int(row[0]) if row else 0
 
 
 def import_exit_code(reports: list[FileReport]) -> int:
@@ -78,8 +124,15 @@ select (select count(*) from u), (select count(*) from kept), (select count(*) f
 """
 
 
-def import_report(files: list[Path], account: str) -> list[FileReport]:
-    """For each file: rows read, plays kept in staged data, duplicates, quarantined rows."""
+def import_report(
+    files: list[Path], account: str, before: int | None = None, known: set[str] | None = None
+) -> list[FileReport]:
+    """For each file: rows read, new plays, plays kept, duplicates, quarantined rows.
+
+    ``before`` (staged plays of the account before the run) and ``known`` (units imported
+    before) make a rerun say "0 new" instead of counting the same plays again.
+    """
+    known = known or set()
     the_lake = lake()
     con = connect()  # capped: a bare connection may take 80% of the RAM
     plays_glob = str(the_lake.plays_dir / "date=*" / "*.parquet")
@@ -114,25 +167,53 @@ def import_report(files: list[Path], account: str) -> list[FileReport]:
                 reasons=reasons[:5],
                 not_staged=parsed - imported - duplicates,
                 no_export=bool(prov.get(NO_EXPORT)),
+                new=0 if uid in known else imported,
+                already=uid in known,
             )
         )
     con.close()
+    if before is not None and reports:
+        # Per file, "new" is what this run added; the account's total decides (two files may
+        # share plays, and a play can already be staged from the API).
+        added = max(staged_play_count(account) - before, 0)
+        fresh = [r for r in reports if not r.already]
+        total = sum(r.new for r in fresh)
+        if total > added:
+            reports = _cap_new(reports, added)
     return reports
 
 
+def _cap_new(reports: list[FileReport], added: int) -> list[FileReport]:
+    """Spread the account's real number of added plays over the files, in order."""
+    from dataclasses import replace
+
+    out = []
+    left = added
+    for r in reports:
+        take = min(r.new, left)
+        left -= take
+        out.append(replace(r, new=take))
+    return out
+
+
 def print_import_report(reports: list[FileReport]) -> None:
-    """A table: file, rows, imported, duplicates, quarantined (+ reasons)."""
+    """A table: file, rows, new, duplicates, quarantined (+ reasons), then the totals."""
     print("\nImport report")
-    print(f"{'file':<60} {'rows':>8} {'imported':>9} {'duplicate':>9} {'quarantined':>11}")
+    print(f"{'file':<60} {'rows':>8} {'new':>9} {'duplicate':>9} {'quarantined':>11}")
     for r in reports:
         name = r.file if len(r.file) <= 60 else "…" + r.file[-59:]
-        print(f"{name:<60} {r.rows:>8} {r.imported:>9} {r.duplicates:>9} {r.quarantined:>11}")
+        print(f"{name:<60} {r.rows:>8} {r.new:>9} {r.duplicates:>9} {r.quarantined:>11}")
+        if r.already:
+            print(f"    already imported: the same file was imported before ({r.imported} plays)")
         if r.not_staged:
             print(f"    not staged: {r.not_staged} plays parsed but not in staged data yet")
         for reason in r.reasons:
             print(f"    quarantined: {reason}")
         if r.no_export:
             print("    error: no Spotify streaming-history file in this archive")
+    new = sum(r.new for r in reports)
+    quarantined = sum(r.quarantined for r in reports)
+    print(f"{len(reports)} file(s): {new:,} new plays, {quarantined:,} rows quarantined")
 
 
 def summary() -> dict:

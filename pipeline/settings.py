@@ -52,6 +52,8 @@ class AccountSettings:
     name: str
     timezone: str
     display_name: str = ""
+    #: Poll this listener's recently-played (false: exports only for them).
+    poll: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class Settings:
             if account.name == name:
                 return account
         known = ", ".join(a.name for a in self.accounts)
-        raise SettingsError(f"accounts: no account named {name!r} (known: {known})")
+        raise SettingsError(f"no account named {name!r} in config (configured accounts: {known})")
 
 
 # YAML keys that are Python keywords map to a trailing-underscore field name.
@@ -284,6 +286,48 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"default_account: {settings.default_account!r} is not in accounts")
     if settings.duckdb.threads < 1:
         raise SettingsError("duckdb.threads: must be at least 1")
+
+
+#: Every top-level section another module owns, with what reads and checks it:
+#: ``"module:function"``, or ``"module:Dataclass"`` for a section with no reader function.
+#: ``validate_sections()`` reads each at start-up, so a wrongly typed value such as
+#: ``MUSIC_TRACKER__STATUS__MAX_POLL_AGE_HOURS=x`` stops the program before any work, not as a
+#: traceback when the section is first read. A new section in ``config/base.yaml`` must be
+#: listed here (``tests/unit/test_settings.py`` fails otherwise).
+SECTIONS: dict[str, str] = {
+    "spotify": "pipeline.clients.spotify:spotify_settings",
+    "enrichment": "pipeline.enrich.config:enrichment",
+    "musicbrainz": "pipeline.enrich.config:musicbrainz",
+    "nominatim": "pipeline.enrich.config:nominatim",
+    "spotify_catalogue": "pipeline.enrich.config:spotify_catalogue",
+    "logging": "pipeline.log:LoggingSettings",
+    "scheduler": "pipeline.runner:scheduler_settings",
+    "cron": "pipeline.ops.schedule:cron_settings",
+    "notifications": "pipeline.ops.notify:notification_settings",
+    "status": "pipeline.ops.health:status_settings",
+    "metabase": "pipeline.ops.metabase:metabase_settings",
+}
+
+
+def validate_sections() -> None:
+    """Read every registered section once; raise SettingsError naming the first bad setting."""
+    import importlib
+
+    for name, target in SECTIONS.items():
+        module, func = target.split(":")
+        try:
+            reader = getattr(importlib.import_module(module), func)
+        except (ImportError, AttributeError):
+            continue  # a module removed or renamed: its section can no longer be read anyway
+        try:
+            if dataclasses.is_dataclass(reader):
+                section(name, reader)  # type: ignore[arg-type]
+            else:
+                reader()
+        except SettingsError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{name}: {exc}") from exc
 
 
 def section(name: str, cls: type[Any]) -> Any:

@@ -65,6 +65,8 @@ EXPIRY_MARGIN_S = 60
 class SpotifySettings:
     """The ``spotify:`` section of config/base.yaml (commented there)."""
 
+    #: Poll recently-played at all (false: an export-only household, healthy without Spotify).
+    enabled: bool = True
     api_base_url: str = "https://api.spotify.com/v1"
     accounts_base_url: str = "https://accounts.spotify.com"
     redirect_uri: str = "http://127.0.0.1:8888/callback"

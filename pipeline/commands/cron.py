@@ -1,6 +1,8 @@
 """``music-tracker cron poll|daily|serve|crontab`` and ``music-tracker scheduler``.
 
-``cron poll`` (every 30 minutes): the poll tasks of every account, then ``DailyPipeline(today)``.
+``cron poll`` (every 30 minutes): the poll tasks of every polling account, then
+``DailyPipeline(today)`` only when the polls landed new plays or staged inputs are unbuilt (no
+credentials or polling off: no dbt at all).
 ``cron daily`` (once a day): Luigi's ``RangeDaily`` over ``StagePlays`` for the last
 ``cron.daily_window_days`` days (plus ``StageAllPlays`` for days whose inputs grew), then one
 ``DailyPipeline(today)``: any day a poll run missed is filled, and dbt runs once.
@@ -20,15 +22,17 @@ import datetime as dt
 import logging
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import luigi
 
 from pipeline.log import set_run_id
-from pipeline.ops.schedule import JOBS, cron_settings, crontab, next_run
+from pipeline.ops.schedule import JOBS, CronSettings, cron_settings, crontab, next_run
 from pipeline.paths import lake
 
 logger = logging.getLogger(__name__)
@@ -43,11 +47,50 @@ def new_run_id(job: str, now: dt.datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{job}-{secrets.token_hex(2)}"
 
 
+def polling_enabled() -> bool:
+    """Whether ``cron poll`` polls at all (``spotify.enabled`` and an account with ``poll``)."""
+    from pipeline.clients.spotify import spotify_settings
+    from pipeline.settings import get_settings
+
+    return spotify_settings().enabled and any(a.poll for a in get_settings().accounts)
+
+
 def poll_tasks(now: dt.datetime) -> list[luigi.Task]:
-    """The poll of one cycle: every configured account, then the days the polls touched."""
+    """The poll of one cycle: every polling account, then the days the polls touched."""
     from pipeline.tasks import PollRecentlyPlayed
 
+    if not polling_enabled():
+        return []
     return [PollRecentlyPlayed(slot=now)]
+
+
+def unbuilt_inputs() -> bool:
+    """Whether staged inputs (import units, polls, plays) changed since the last good build.
+
+    An import left unbuilt (killed, or run as a bare Luigi task) is something new even when
+    this cycle polled nothing; an empty lake, or one built since its last input, is not.
+    """
+    from pipeline.tasks.warehouse import latest_marker
+
+    the_lake = lake()
+    found = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
+    built = the_lake.dbt_run_marker(found[0]).stat().st_mtime_ns if found else -1
+    for folder in (the_lake.import_units_dir, the_lake.polls_dir, the_lake.plays_dir):
+        for path in folder.rglob("*.parquet") if folder.exists() else ():
+            try:
+                if path.stat().st_mtime_ns > built:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def polled_new_plays(now: dt.datetime) -> int:
+    """New plays the cycle's polls landed (0: nothing polled or nothing new)."""
+    from pipeline.tasks.spotify import slot_of, slot_outcomes
+
+    outcomes = slot_outcomes(lake(), slot_of(now))
+    return sum(int(o.get("plays") or 0) for o in outcomes.values())
 
 
 def job_phases(job: str, now: dt.datetime) -> list[list[luigi.Task]]:
@@ -112,11 +155,24 @@ def run_job(job: str, now: dt.datetime | None = None) -> int:
         with exclusive(the_lake.lock_file(LAKE_LOCK), holder):
             logger.info("cron %s started", job, extra={"job": job})
             started = time.monotonic()
-            outcome = run_phases(
-                job_phases(job, now),
-                central=cron_settings().central_scheduler,
-                workers=scheduler_settings().workers,
-            )
+            central = cron_settings().central_scheduler
+            workers = scheduler_settings().workers
+            phases = job_phases(job, now)
+            if job == "poll":
+                # Nothing polled (no credentials, polling off) or nothing new: no staging and
+                # no dbt; `cron daily` still builds once a day.
+                outcome = run_phases(phases[:1], central=central, workers=workers)
+                if outcome.code:
+                    pass  # the poll failed: reported below, nothing built
+                elif polled_new_plays(now) == 0 and not unbuilt_inputs():
+                    logger.info("cron poll: no new plays polled, nothing new: nothing to build")
+                    print(f"cron poll [{run_id}]: no new plays polled; nothing to build")
+                else:
+                    first = outcome.failures
+                    outcome = run_phases(phases[1:], central=central, workers=workers)
+                    outcome.failures = first + outcome.failures
+            else:
+                outcome = run_phases(phases, central=central, workers=workers)
             cfg = notify.notification_settings()
             since = notify.last_checked(the_lake)
             status = health.collect(the_lake, _now())
@@ -214,6 +270,54 @@ def start_luigid(dry_run: bool = False) -> int:
     return 0  # not reached
 
 
+def program_command() -> list[str]:
+    """The absolute command that runs this ``music-tracker`` (cron's PATH does not find it).
+
+    The console script beside this interpreter when installed (``.venv/bin/music-tracker``),
+    else this interpreter with ``-m pipeline.cli``.
+    """
+    script = Path(sys.executable).parent / "music-tracker"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "pipeline.cli"]
+
+
+def _cron_quote(word: str) -> str:
+    """Quote for sh; ``%`` ends a crontab command (it means newline), so it is escaped."""
+    return shlex.quote(word).replace("%", "\\%")
+
+
+def crontab_text(cfg: CronSettings) -> str:
+    """Crontab lines that work from cron's bare environment (PATH=/usr/bin:/bin, no venv).
+
+    Each line names the program by its absolute path, passes the data folder, runs in the
+    project folder (``config/`` is found from there) and appends its output to a log file
+    under the lake (``logs/cron.log``): what cron mails nobody is then still readable.
+    """
+    from pipeline.settings import PROJECT_ROOT, get_settings
+
+    data_dir = get_settings().paths.data_dir.resolve()
+    log = data_dir / "logs" / "cron.log"
+    prog = " ".join(_cron_quote(w) for w in program_command())
+    head = f"cd {_cron_quote(str(PROJECT_ROOT))} && {prog} --data-dir {_cron_quote(str(data_dir))}"
+    tail = f">> {_cron_quote(str(log))} 2>&1"
+    env = os.environ.get("MUSIC_TRACKER_ENV")
+    lines = []
+    for line in crontab(cfg, command=head).splitlines():
+        if line.startswith("#") or not line.strip():
+            lines.append(line)
+        else:
+            lines.append(f"{line} {tail}")
+    if env:
+        lines.insert(1, f"MUSIC_TRACKER_ENV={env}")
+    lines.insert(
+        1,
+        "# Secrets (SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET, webhook token) are not in cron's "
+        "environment: add them as VAR=value lines here (crontab is private to your user).",
+    )
+    return "\n".join(lines) + "\n"
+
+
 def cmd_cron(args: argparse.Namespace) -> int:
     from pipeline.settings import SettingsError
 
@@ -226,7 +330,7 @@ def cmd_cron(args: argparse.Namespace) -> int:
         return run_job(args.job)
     if args.job == "serve":
         return serve(args.max_runs)
-    print(crontab(cron_settings()), end="")
+    print(crontab_text(cron_settings()), end="")
     return 0
 
 

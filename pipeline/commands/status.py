@@ -21,4 +21,4 @@ def cmd_status(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("status", help="health: polls, plays today, tokens, builds, disk")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.set_defaults(func=cmd_status)
+    parser.set_defaults(func=cmd_status, needs_lake=True)

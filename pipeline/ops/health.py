@@ -1,14 +1,19 @@
 """What ``music-tracker status`` reports, and what makes the installation unhealthy.
 
 Everything is read from files the pipeline already writes, cheaply (Docker runs this as a
-healthcheck every few minutes): per-account poll state (``state/spotify/<account>.json``), the
-day's plays partition, the last dbt build marker and its test results, the publish manifest,
-the enrichment lookup state, and the size of the data folder.
+healthcheck every few minutes): per-account poll state (``state/spotify/<account>.json``) and
+token cache (``state/tokens/<account>.json``, read itself: only the file knows whether it is
+missing or corrupt), the day's plays partition, the last dbt build marker and its test results,
+the publish manifest, the enrichment lookup state against what the staged plays want, and the
+size of the data folder. The warehouse and the reporting DB are opened read-only for one query
+and closed at once (never while a run holds the lake: a held ``build.duckdb`` fails dbt).
+
+Polling switched off (``spotify.enabled: false``, or ``poll: false`` on every account) is
+healthy: an export-only household needs no token.
 
 Merge points with other features, read defensively (absent means "not used yet"):
-``state/spotify/<account>.json`` keys ``cursor_ms, last_poll_at, last_success_at, resume_after,
-last_error, first_authorised_at, plays_last_poll`` and optionally ``token_expires_at``;
-``state/lookups/`` files whose records carry a ``status``.
+``state/spotify/<account>.json`` keys ``last_poll_at, last_success_at, resume_after,
+last_error ({kind, message, at}), slots, gaps_detected, last_gap``; ``state/lookups/`` files.
 """
 
 from __future__ import annotations
@@ -18,15 +23,22 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.parquet as pq
 
 from pipeline import settings as settings_mod
-from pipeline.clients.spotify import load_token, refresh_expires_at, spotify_settings
+from pipeline.clients.spotify import (
+    TokenCacheUnreadable,
+    read_token,
+    refresh_expires_at,
+    spotify_settings,
+)
 from pipeline.paths import Lake
 
 #: Lookup states that still need work.
@@ -49,14 +61,23 @@ def status_settings() -> StatusSettings:
 
 @dataclass
 class AccountStatus:
+    """One listener's polling and token, as ``status`` shows them."""
+
     name: str
+    #: Polling is switched on for this account (``spotify.enabled`` and ``accounts[].poll``).
+    poll_enabled: bool = False
+    #: Switched on and a poll of it was recorded (its state file exists): polls are happening.
     polling: bool = False
     last_poll_at: str | None = None
     last_success_at: str | None = None
     last_error: str | None = None
     resume_after: str | None = None
+    #: ok, missing, corrupt, expiring, expired, revoked ("-" when polling is off).
+    token: str = "-"
     token_expires_at: str | None = None
     token_problem: str | None = None
+    gaps_detected: int = 0
+    last_gap: str | None = None
     plays_today: int = 0
     last_play_at: str | None = None
 
@@ -66,10 +87,14 @@ class Status:
     now: str
     data_dir: str
     accounts: list[AccountStatus] = field(default_factory=list)
+    #: Why polling is off for every account ("" when at least one account polls).
+    polling_off: str = ""
     enrichment_backlog: dict[str, int] | str = "unknown"
     last_build: dict[str, Any] | None = None
     last_publish_at: str | None = None
     newest_play_at: str | None = None
+    #: Per database file (warehouse, reporting): ok, missing, busy, or why it is unreadable.
+    databases: dict[str, str] = field(default_factory=dict)
     data_bytes: int = 0
     free_bytes: int = 0
     problems: list[str] = field(default_factory=list)
@@ -111,12 +136,162 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _token_expiry(the_lake: Lake, account: str, state: dict[str, Any]) -> dt.datetime | None:
-    """When the account's six-month authorisation ends (from its token cache)."""
-    if state.get("token_expires_at") is not None:
-        return parse_time(state.get("token_expires_at"))
-    token = load_token(account)
-    return refresh_expires_at(token) if token else None
+@dataclass(frozen=True)
+class TokenCheck:
+    """What the account's token cache says: ok, missing, corrupt, expiring or expired."""
+
+    state: str
+    expires_at: dt.datetime | None = None
+    detail: str = ""
+
+
+def check_token(account: str, now: dt.datetime, warn_days: int) -> TokenCheck:
+    """Read the token cache itself (not the poll state, which may be older or absent).
+
+    Why the file: ``status`` must say ``missing`` before the first poll and ``corrupt`` when the
+    file was truncated; only the file knows. Spotify ends an authorisation six months after the
+    user agreed (``first_authorised_at`` + ``spotify.refresh_token_lifetime_days``).
+    """
+    try:
+        token = read_token(account)
+    except TokenCacheUnreadable as exc:
+        return TokenCheck("corrupt", detail=str(exc))
+    if token is None:
+        return TokenCheck("missing")
+    try:
+        expiry = refresh_expires_at(token)
+    except (TypeError, ValueError):
+        return TokenCheck("corrupt", detail="first_authorised_at is not a date")
+    if expiry is not None and expiry <= now:
+        return TokenCheck("expired", expiry)
+    if expiry is not None and expiry - now <= dt.timedelta(days=warn_days):
+        return TokenCheck("expiring", expiry)
+    return TokenCheck("ok", expiry)
+
+
+def describe_error(error: Any) -> str | None:
+    """``last_error`` of a poll state as one readable line ("rate_limited at ...: message")."""
+    if not error:
+        return None
+    if isinstance(error, dict):
+        kind = str(error.get("kind") or "error")
+        at = parse_time(error.get("at"))
+        when = f" at {at:%Y-%m-%d %H:%M} UTC" if at else ""
+        message = " ".join(str(error.get("message") or "").split())
+        return f"{kind}{when}: {message}" if message else f"{kind}{when}"
+    return " ".join(str(error).split())
+
+
+def _slot_time(key: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.strptime(key, "%Y-%m-%dT%H:%M").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+
+
+def polling_since(state: dict[str, Any]) -> dt.datetime | None:
+    """The earliest poll attempt the state remembers (its oldest slot, or the last attempt)."""
+    slots = state.get("slots")
+    times = [_slot_time(k) for k in slots] if isinstance(slots, dict) else []
+    known = [t for t in times if t is not None]
+    last = parse_time(state.get("last_poll_at"))
+    if last is not None:
+        known.append(last)
+    return min(known) if known else None
+
+
+def lake_busy(the_lake: Lake) -> bool:
+    """Whether another process holds the lake's writer lock (an import, build or cron run).
+
+    While one does, dbt may be about to open (or holding) ``build.duckdb`` read-write: opening
+    it here, even read-only, would make that build fail, so the databases are not opened.
+    The lock is only probed (taken shared and released at once), never held.
+    """
+    import errno
+    import fcntl
+
+    from pipeline.ops.lock import LAKE_LOCK
+
+    path = the_lake.lock_file(LAKE_LOCK)
+    if not path.exists():
+        return False
+    holder = read_json(path) or {}
+    if holder.get("pid") == os.getpid():
+        return False  # this process holds it (a cron run collecting after its phases)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError as exc:
+        return exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
+    finally:
+        os.close(fd)
+    return False
+
+
+def probe_duckdb(path: Path, query: Callable[[Any], Any] | None = None) -> tuple[str, Any]:
+    """Open ``path`` read-only, run ``query(con)``, close at once: ("ok", value) or (why, None).
+
+    Why so brief: DuckDB lets a file have one read-write process or many read-only ones, never
+    both, so a status that kept the warehouse open would make the next ``dbt build`` fail.
+    """
+    import duckdb
+
+    from pipeline.io.duck import connect
+
+    if not path.exists():
+        return "missing", None
+    try:
+        con = connect(path, read_only=True)  # capped, like every work connection
+    except duckdb.Error as exc:
+        text = " ".join(str(exc).split())
+        if "conflicting lock" in text.lower() or "could not set lock" in text.lower():
+            return "busy", None
+        return f"unreadable ({text[:160]})", None
+    try:
+        con.execute("select count(*) from duckdb_tables()").fetchone()
+        return "ok", (query(con) if query else None)
+    except duckdb.Error as exc:
+        return f"unreadable ({' '.join(str(exc).split())[:160]})", None
+    finally:
+        con.close()
+
+
+def _newest_play(con: Any) -> dt.datetime | None:
+    """max(played_at) of the warehouse's fct_plays (None before the first build)."""
+    row = con.execute(
+        "select count(*) from duckdb_tables() "
+        "where schema_name = 'marts' and table_name = 'fct_plays'"
+    ).fetchone()
+    if not row or not row[0]:
+        return None
+    newest = con.execute("select max(played_at) from marts.fct_plays").fetchone()
+    value = newest[0] if newest else None
+    if not isinstance(value, dt.datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def check_databases(the_lake: Lake, status: Status) -> None:
+    """The warehouse and the reporting DB open and answer; the newest play in the warehouse."""
+    if lake_busy(the_lake):
+        status.databases = {"warehouse": "busy", "reporting": "busy"}
+        status.warnings.append("a run holds the lake: databases not opened (checked next time)")
+        return
+    state, newest = probe_duckdb(the_lake.warehouse, _newest_play)
+    status.databases["warehouse"] = state
+    if newest is not None:
+        status.newest_play_at = _iso(newest)
+    status.databases["reporting"] = probe_duckdb(the_lake.reporting_db)[0]
+    for name, path in (("warehouse", the_lake.warehouse), ("reporting", the_lake.reporting_db)):
+        if status.databases[name].startswith("unreadable"):
+            status.problems.append(
+                f"{name} database {path} is {status.databases[name]}: "
+                "run `music-tracker rebuild` to recreate it from raw/"
+            )
 
 
 def plays_by_account(the_lake: Lake, day: dt.date) -> dict[str, int]:
@@ -155,25 +330,80 @@ def last_play_by_account(the_lake: Lake, now: dt.datetime, days: int) -> dict[st
     return newest
 
 
-def enrichment_backlog(the_lake: Lake) -> dict[str, int] | str:
-    """Lookups that failed and wait for a retry, per service; "unknown" before any lookup."""
+def newest_staged_play(the_lake: Lake) -> dt.datetime | None:
+    """The newest play in the staged partitions (before any build), newest partition first."""
+    days = sorted(the_lake.plays_dir.glob("date=*"), reverse=True)
+    for day in days[:3]:
+        for path in day.glob("*.parquet"):
+            try:
+                table = pq.read_table(path, columns=["played_at"])
+            except (OSError, pa.ArrowInvalid, KeyError):
+                continue
+            if table.num_rows:
+                value = pa.compute.max(table["played_at"]).as_py()
+                if value is not None:
+                    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return None
+
+
+def _wanted_keys(the_lake: Lake) -> dict[str, tuple[str, list[str]]]:
+    """Per service, the (entity, keys) its enrichment task wants, as the task computes them.
+
+    Places come from MusicBrainz's answers, so they are only known once artists were looked up.
+    """
+    from pipeline.clients.spotify_catalogue import is_spotify_id
+    from pipeline.enrich.candidates import (
+        artist_candidates,
+        latest_found,
+        track_metadata,
+        track_stats,
+    )
+    from pipeline.enrich.runs import MB_ARTISTS
+    from pipeline.transform import geo
+
+    stats = track_stats(the_lake)
+    if not stats:
+        return {}
+    tracks = list(
+        dict.fromkeys(s.track_id for s in stats if s.track_id and is_spotify_id(s.track_id))
+    )
+    artists = [c.key for c in artist_candidates(stats, track_metadata(the_lake))]
+    places: set[str] = set()
+    for artist in latest_found(the_lake, MB_ARTISTS, "lookup_key").values():
+        place = geo.origin_of(artist)
+        if place is not None:
+            places.add(place.key)
+    return {
+        "spotify_api": ("track", tracks),
+        "musicbrainz": ("artist", artists),
+        "nominatim": ("place", sorted(places)),
+    }
+
+
+def enrichment_backlog(the_lake: Lake, now: dt.datetime) -> dict[str, int] | str:
+    """Lookups each service still owes: never asked, failed and due again, or stale.
+
+    Counted against what the enrichment tasks want from the staged plays, so a lake where
+    nothing was ever enriched shows every artist and track as backlog, not 0.
+    """
     from pipeline.enrich.runs import open_state
 
-    services = [
-        name
-        for name in ("spotify_api", "musicbrainz", "nominatim")
-        if the_lake.lookup_state_db(name).exists()
-    ]
-    if not services:
-        return "unknown"
+    try:
+        wanted = _wanted_keys(the_lake)
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it does not crash
+        return f"unknown ({type(exc).__name__}: {exc})"
+    if not wanted:
+        return "nothing to enrich yet (no plays staged)"
     backlog: dict[str, int] = {}
-    for service in services:
+    for service, (entity, keys) in wanted.items():
+        if not the_lake.lookup_state_db(service).exists():
+            backlog[service] = len(set(keys))
+            continue
         state = open_state(the_lake, service)
         try:
-            counts = state.counts()
+            backlog[service] = len(state.due(entity, keys, now))
         finally:
             state.close(commit=False)
-        backlog[service] = sum(n for (_, status), n in counts.items() if status in BACKLOG_STATES)
     return backlog
 
 
@@ -226,51 +456,112 @@ def dir_size(root: Path) -> int:
     return total
 
 
+def _account_polling(
+    the_lake: Lake, acc: AccountStatus, now: dt.datetime, status: Status, warn_days: int
+) -> None:
+    """Token, poll age, errors and gaps of one account that is set to poll."""
+    cfg = status_settings()
+    name = acc.name
+    auth = f"run `music-tracker auth {name}`"
+    state = read_json(the_lake.spotify_state(name))
+    token = check_token(name, now, warn_days)
+    acc.token = token.state
+    acc.token_expires_at = _iso(token.expires_at)
+    if state is not None:
+        acc.polling = True
+        acc.last_poll_at = _iso(parse_time(state.get("last_poll_at")))
+        acc.last_success_at = _iso(parse_time(state.get("last_success_at")))
+        acc.last_error = describe_error(state.get("last_error"))
+        acc.resume_after = _iso(parse_time(state.get("resume_after")))
+        acc.gaps_detected = int(state.get("gaps_detected") or 0)
+        gap = state.get("last_gap")
+        if isinstance(gap, dict) and gap.get("start"):
+            acc.last_gap = f"{gap.get('start')} .. {gap.get('end')}"
+    error = state.get("last_error") if state else None
+    revoked = (
+        bool(error)
+        and bool(_REVOKED.search(json.dumps(error, default=str)))
+        and token.state in ("ok", "expiring")
+    )
+    if token.state == "missing":
+        acc.token_problem = f"missing: {auth} to authorise this listener"
+    elif token.state == "corrupt":
+        acc.token_problem = f"corrupt (the token cache is unusable): {auth} again"
+    elif token.state == "expired":
+        acc.token_problem = f"expired on {token.expires_at:%Y-%m-%d}: {auth} again"
+    elif revoked:
+        acc.token = "revoked"
+        acc.token_problem = f"revoked or refused by Spotify: {auth} again"
+    elif token.state == "expiring" and token.expires_at is not None:
+        days = max(0, (token.expires_at - now).days)
+        acc.token_problem = (
+            f"expires {token.expires_at:%Y-%m-%d} (in {days} days): {auth} before then"
+        )
+    if acc.token_problem and acc.token == "expiring":
+        status.warnings.append(f"{name}: Spotify token {acc.token_problem}")
+    elif acc.token_problem:
+        status.problems.append(f"{name}: Spotify token {acc.token_problem}")
+    if acc.gaps_detected:
+        status.warnings.append(
+            f"{name}: {acc.gaps_detected} poll gap(s) detected, last {acc.last_gap or '?'} "
+            "(plays may be missing there: import your Spotify export to fill them)"
+        )
+    if state is None:
+        return
+    limit = dt.timedelta(hours=cfg.max_poll_age_hours)
+    success = parse_time(state.get("last_success_at"))
+    resume = parse_time(state.get("resume_after"))
+    if resume and resume > now:
+        status.warnings.append(f"{name}: rate limited until {acc.resume_after}")
+        return
+    if success is not None:
+        if now - success > limit:
+            status.problems.append(
+                f"{name}: no successful poll for over {cfg.max_poll_age_hours:g} h "
+                f"(last {acc.last_success_at})"
+            )
+        return
+    since = polling_since(state)
+    if since is not None and now - since > limit:
+        status.problems.append(
+            f"{name}: no successful poll in the {cfg.max_poll_age_hours:g} h since polling "
+            f"started ({_iso(since)})"
+        )
+    elif acc.last_error and not acc.token_problem:
+        status.warnings.append(f"{name}: the first poll failed ({acc.last_error})")
+
+
+def polling_off_reason(settings: settings_mod.Settings) -> str:
+    """Why no account polls ("" when one does): the switch, or every account's ``poll``."""
+    if not spotify_settings().enabled:
+        return "spotify.enabled: false"
+    if not any(a.poll for a in settings.accounts):
+        return "no account has poll: true"
+    return ""
+
+
 def collect(the_lake: Lake, now: dt.datetime | None = None) -> Status:
     """Everything ``status`` shows, with the problems that make it unhealthy."""
     now = now or dt.datetime.now(dt.UTC)
     settings = settings_mod.get_settings()
     cfg = status_settings()
     status = Status(now=_iso(now) or "", data_dir=str(the_lake.root))
+    if not the_lake.root.is_dir():
+        status.problems.append(f"data folder {the_lake.root} does not exist")
+        return status
     today = plays_by_account(the_lake, now.date())
     last_plays = last_play_by_account(the_lake, now, 14)
     # The same window the poller warns in (spotify.refresh_warning_days).
     warn_days = spotify_settings().refresh_warning_days
+    status.polling_off = polling_off_reason(settings)
     for account in settings.accounts:
         acc = AccountStatus(name=account.name, plays_today=today.get(account.name, 0))
         acc.last_play_at = _iso(last_plays.get(account.name))
-        state = read_json(the_lake.spotify_state(account.name))
-        if state is not None:
-            acc.polling = True
-            acc.last_poll_at = _iso(parse_time(state.get("last_poll_at")))
-            success = parse_time(state.get("last_success_at"))
-            acc.last_success_at = _iso(success)
-            acc.last_error = state.get("last_error") or None
-            acc.resume_after = _iso(parse_time(state.get("resume_after")))
-            expiry = _token_expiry(the_lake, account.name, state)
-            acc.token_expires_at = _iso(expiry)
-            if acc.last_error and _REVOKED.search(str(acc.last_error)):
-                acc.token_problem = "revoked or refused: run the Spotify authorisation again"
-            elif expiry and expiry <= now:
-                acc.token_problem = "expired: run the Spotify authorisation again"
-            elif expiry and expiry - now <= dt.timedelta(days=warn_days):
-                acc.token_problem = f"expires {acc.token_expires_at}"
-            if acc.token_problem and not acc.token_problem.startswith("expires"):
-                status.problems.append(f"{account.name}: Spotify token {acc.token_problem}")
-            elif acc.token_problem:
-                status.warnings.append(f"{account.name}: Spotify token {acc.token_problem}")
-            resume = parse_time(state.get("resume_after"))
-            limit = dt.timedelta(hours=cfg.max_poll_age_hours)
-            if resume and resume > now:
-                status.warnings.append(f"{account.name}: rate limited until {acc.resume_after}")
-            elif success is None or now - success > limit:
-                since = acc.last_success_at or "never"
-                status.problems.append(
-                    f"{account.name}: no successful poll for over {cfg.max_poll_age_hours:g} h "
-                    f"(last {since})"
-                )
+        acc.poll_enabled = not status.polling_off and account.poll
+        if acc.poll_enabled:
+            _account_polling(the_lake, acc, now, status, warn_days)
         status.accounts.append(acc)
-    status.enrichment_backlog = enrichment_backlog(the_lake)
+    status.enrichment_backlog = enrichment_backlog(the_lake, now)
     status.last_build = last_build(the_lake)
     if status.last_build and status.last_build["status"] == "failed":
         failing = ", ".join(status.last_build["failing"]) or "see the log"
@@ -288,19 +579,18 @@ def collect(the_lake: Lake, now: dt.datetime | None = None) -> Status:
             status.problems.append(
                 f"reporting data is stale: last published {status.last_publish_at}"
             )
-    status.newest_play_at = _iso(max(last_plays.values())) if last_plays else None
-    if the_lake.root.exists():
-        status.data_bytes = dir_size(the_lake.root)
-        status.free_bytes = shutil.disk_usage(the_lake.root).free
-        if status.free_bytes < cfg.min_free_disk_mb * 1024 * 1024:
-            status.problems.append(
-                f"only {status.free_bytes // 1048576} MB free on the data volume "
-                f"(minimum {cfg.min_free_disk_mb} MB)"
-            )
-        if not os.access(the_lake.root, os.W_OK):
-            status.problems.append(f"data folder {the_lake.root} is not writable")
-    else:
-        status.problems.append(f"data folder {the_lake.root} does not exist")
+    check_databases(the_lake, status)
+    if status.newest_play_at is None:
+        status.newest_play_at = _iso(newest_staged_play(the_lake))
+    status.data_bytes = dir_size(the_lake.root)
+    status.free_bytes = shutil.disk_usage(the_lake.root).free
+    if status.free_bytes < cfg.min_free_disk_mb * 1024 * 1024:
+        status.problems.append(
+            f"only {status.free_bytes // 1048576} MB free on the data volume "
+            f"(minimum {cfg.min_free_disk_mb} MB)"
+        )
+    if not os.access(the_lake.root, os.W_OK):
+        status.problems.append(f"data folder {the_lake.root} is not writable")
     return status
 
 
@@ -320,25 +610,35 @@ def render(status: Status) -> str:
     ]
     lines.append(f"data: {status.data_dir}")
     lines.append("")
+    if status.polling_off:
+        lines.append(f"polling: off ({status.polling_off}); exports only")
     lines.append("accounts:")
     for acc in status.accounts:
-        poll = (
-            f"last successful poll {acc.last_success_at or 'never'}"
-            if acc.polling
-            else "not polling (no Spotify state yet)"
-        )
+        if not acc.poll_enabled:
+            poll = "polling off"
+        elif acc.polling:
+            poll = f"last successful poll {acc.last_success_at or 'never'}"
+        else:
+            poll = "not polled yet"
         lines.append(f"  {acc.name}: {poll}; plays today {acc.plays_today}")
         lines.append(f"    last play {acc.last_play_at or '-'}")
-        if acc.polling:
-            token = acc.token_problem or (
-                f"expires {acc.token_expires_at}" if acc.token_expires_at else "ok"
-            )
+        if acc.poll_enabled:
+            if acc.token_problem:
+                token = f"{acc.token}: {acc.token_problem.split(': ', 1)[-1]}"
+                if acc.token == "expiring":
+                    token = f"expiring: {acc.token_problem}"
+            else:
+                token = "ok" + (f", expires {acc.token_expires_at}" if acc.token_expires_at else "")
             lines.append(f"    token: {token}")
             if acc.last_error:
                 lines.append(f"    last error: {acc.last_error}")
+            if acc.gaps_detected:
+                lines.append(f"    gaps: {acc.gaps_detected} detected, last {acc.last_gap}")
+            else:
+                lines.append("    gaps: none detected")
     backlog = status.enrichment_backlog
     if isinstance(backlog, dict):
-        text = ", ".join(f"{k} {v}" for k, v in backlog.items()) or "nothing pending"
+        text = ", ".join(f"{k} {v}" for k, v in backlog.items())
     else:
         text = backlog
     lines.append(f"enrichment backlog: {text}")
@@ -349,6 +649,9 @@ def render(status: Status) -> str:
     else:
         lines.append("last build: never")
     lines.append(f"last published for Metabase: {status.last_publish_at or 'never'}")
+    for name in ("warehouse", "reporting"):
+        if name in status.databases:
+            lines.append(f"{name} database: {status.databases[name]}")
     lines.append(f"newest play: {status.newest_play_at or '-'}")
     lines.append(f"disk: data/ uses {_size(status.data_bytes)}, {_size(status.free_bytes)} free")
     for problem in status.problems:

@@ -184,6 +184,26 @@ def slot_key(slot: dt.datetime) -> str:
     return slot.strftime("%Y-%m-%dT%H:%M")
 
 
+def slot_handled(last_slot: str | None, slot: dt.datetime, now: dt.datetime) -> bool:
+    """Whether a state whose ``last_slot`` is ``last_slot`` has handled ``slot`` at ``now``.
+
+    A ``last_slot`` later than the clock's own slot (the clock was stepped back, or a task was
+    run by hand for a future slot) would make every poll before that time a silent no-op; it is
+    logged and ignored instead, so the poll runs and writes the clock's slot (recovered).
+    """
+    if not last_slot:
+        return False
+    current = slot_key(slot_of(now))
+    if last_slot > current:
+        logger.warning(
+            "spotify poll state is ahead of the clock (last slot %s, now %s): polling again",
+            last_slot,
+            current,
+        )
+        return False
+    return last_slot >= slot_key(slot)
+
+
 def make_poll_id(account: str, fetched_at: dt.datetime) -> str:
     """Sortable and unique per account and poll: ``20261125T203015123Z-me``."""
     fetched_at = fetched_at.astimezone(dt.UTC)
@@ -482,8 +502,7 @@ class IngestRecentlyPlayed(luigi.Task):
 
     def complete(self) -> bool:
         state = load_state(current_lake(), self.account)
-        last = state.get("last_slot")
-        return bool(last) and last >= slot_key(self.slot)
+        return slot_handled(state.get("last_slot"), self.slot, utcnow())
 
     def run(self) -> None:
         with timed_result(self, "polls") as result:
@@ -510,7 +529,9 @@ class PollRecentlyPlayed(luigi.Task):
 
     def requires(self) -> list[IngestRecentlyPlayed]:
         return [
-            IngestRecentlyPlayed(account=a.name, slot=self.slot) for a in get_settings().accounts
+            IngestRecentlyPlayed(account=a.name, slot=self.slot)
+            for a in get_settings().accounts
+            if a.poll  # accounts[].poll: false = exports only for that listener
         ]
 
     def touched_days(self) -> list[dt.date]:

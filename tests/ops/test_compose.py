@@ -180,10 +180,13 @@ def test_container_commands_are_real_cli_commands(compose: dict) -> None:
 
 
 def test_healthcheck_command_exits_zero_on_a_fresh_install(data_dir: Path, compose: dict) -> None:
-    """The pipeline's healthcheck (`music-tracker status`) passes on an empty data folder."""
+    """The healthcheck (`music-tracker status`) passes on an empty export-only data folder; with
+    polling on it fails until the listener is authorised, naming `music-tracker auth`."""
     health = compose["services"]["pipeline"]["healthcheck"]["test"]
-    result = run_cli(health[2:], cli_env(data_dir))
+    result = run_cli(health[2:], cli_env(data_dir, MUSIC_TRACKER__SPOTIFY__ENABLED="false"))
     assert result.returncode == 0, result.stdout + result.stderr
+    polling = run_cli(health[2:], cli_env(data_dir))
+    assert polling.returncode == 1 and "run `music-tracker auth me`" in polling.stdout
 
 
 def test_dockerfile_is_slim_locked_and_unprivileged() -> None:

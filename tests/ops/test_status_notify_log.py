@@ -45,13 +45,33 @@ def isolated_dbt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_dir: Path
     return project
 
 
-def test_fresh_install_is_healthy(isolated_dbt: Path, capsys: pytest.CaptureFixture) -> None:
-    """With nothing polled yet, status says so and exits 0 (the container starts healthy)."""
+def _token(account: str, authorised: dt.datetime) -> None:
+    """A token cache as `music-tracker auth` writes it (authorised at ``authorised``)."""
+    from pipeline.clients.spotify import save_token
+
+    save_token(
+        account,
+        {
+            "access_token": "BQ-test",
+            "refresh_token": "AQ-test",
+            "expires_at": int(NOW.timestamp()) + 3600,
+            "token_type": "Bearer",
+            "first_authorised_at": authorised.isoformat(),
+        },
+    )
+
+
+def test_fresh_install_is_healthy(
+    isolated_dbt: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With listeners authorised and nothing polled yet, status says so and exits 0."""
+    _token("me", NOW)
+    _token("partner", NOW)
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert "HEALTHY" in out
-    assert "me: not polling" in out
-    assert "enrichment backlog: unknown" in out
+    assert "me: not polled yet" in out
+    assert "enrichment backlog: nothing to enrich yet" in out
     assert "last build: never" in out
     assert "disk: data/ uses" in out
 
@@ -60,6 +80,8 @@ def test_stale_poll_and_failed_build_are_unhealthy(
     data_dir: Path, isolated_dbt: Path, capsys: pytest.CaptureFixture
 ) -> None:
     """A poll older than the limit and a dbt test failure make status exit 1, saying why."""
+    _token("me", NOW)
+    _token("partner", NOW)
     _state(
         data_dir,
         "me",
@@ -97,7 +119,7 @@ def test_stale_poll_and_failed_build_are_unhealthy(
     assert "last error: HTTP 503 from Spotify" in out
     assert "tests: fail 1, pass 1" in out
     assert "PROBLEM: last dbt build failed (not_null_dim_track_sk)" in out
-    assert "enrichment backlog: musicbrainz 2" in out
+    assert "enrichment backlog: nothing to enrich yet" in out  # no plays staged here
     assert main(["status", "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["healthy"] is False and data["accounts"][0]["name"] == "me"
@@ -105,6 +127,8 @@ def test_stale_poll_and_failed_build_are_unhealthy(
 
 def test_health_events_token_no_plays_and_gap(data_dir: Path, isolated_dbt: Path) -> None:
     """A revoked token, 20 quiet hours of an active listener, and a new gap each make an event."""
+    _token("me", NOW)
+    _token("partner", NOW)
     _state(data_dir, "me", last_success_at=NOW.isoformat(), last_error="invalid_grant: revoked")
     _state(data_dir, "partner", last_success_at=NOW.isoformat())
     _poll_file(data_dir, "partner", NOW - dt.timedelta(hours=20))
@@ -234,12 +258,15 @@ def test_log_file_rotates_by_size(data_dir: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_expiring_token_warns_but_stays_healthy(data_dir: Path, isolated_dbt: Path) -> None:
-    """A token expiring within spotify.refresh_warning_days is a warning, not unhealthy."""
-    soon = NOW + dt.timedelta(days=3)
-    _state(data_dir, "me", last_success_at=NOW.isoformat(), token_expires_at=soon.isoformat())
+    """A token expiring within spotify.refresh_warning_days is a warning naming `auth`."""
+    _token("me", NOW - dt.timedelta(days=179))  # Spotify ends it after 182 days
+    _token("partner", NOW)
+    _state(data_dir, "me", last_success_at=NOW.isoformat())
     status = health.collect(lake(), NOW)
     assert status.healthy
-    assert any("me: Spotify token expires" in w for w in status.warnings)
+    (warning,) = [w for w in status.warnings if "me: Spotify token expires" in w]
+    assert "(in 3 days): run `music-tracker auth me` before then" in warning
+    assert "token: expiring" in health.render(status)
     (event,) = notify.health_events(status, NOW, notify.notification_settings())
     assert event.kind == "token" and event.severity == "warning"
 
@@ -269,3 +296,226 @@ def test_failed_build_is_reported_from_the_lake_only(
     build = health.last_build(lake())
     assert build is not None
     assert build["status"] == "failed" and build["failing"] == ["unique_dim_track_sk"]
+
+
+# ---------- what `status` must tell truthfully (issue 14, issue 12)
+
+
+def _problems(status: health.Status) -> str:
+    return "\n".join(status.problems)
+
+
+@pytest.mark.parametrize(
+    ("setup", "word"),
+    [
+        (lambda d: None, "missing"),
+        (
+            lambda d: (
+                (d / "state/tokens").mkdir(parents=True)
+                or (d / "state/tokens/me.json").write_text('{"access_tok')
+            ),
+            "corrupt",
+        ),
+        (lambda d: _token("me", NOW - dt.timedelta(days=200)), "expired"),
+    ],
+    ids=["missing", "corrupt", "expired"],
+)
+def test_unusable_token_is_unhealthy_and_names_auth(
+    data_dir: Path, isolated_dbt: Path, setup, word: str
+) -> None:
+    """No token, a truncated token file and an expired authorisation are problems naming auth."""
+    setup(data_dir)
+    _token("partner", NOW)
+    status = health.collect(lake(), NOW)
+    assert not status.healthy
+    assert f"me: Spotify token {word}" in _problems(status)
+    assert "run `music-tracker auth me`" in _problems(status)
+    assert f"token: {word}" in health.render(status)
+    assert "partner" not in _problems(status)
+
+
+def test_polling_switched_off_is_healthy(
+    data_dir: Path, isolated_dbt: Path, capsys: pytest.CaptureFixture, monkeypatch
+) -> None:
+    """spotify.enabled: false (an export-only household): no token needed, healthy."""
+    monkeypatch.setenv("MUSIC_TRACKER__SPOTIFY__ENABLED", "false")
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "HEALTHY" in out and "polling: off (spotify.enabled: false)" in out
+    assert "token" not in out
+
+
+def test_no_account_set_to_poll_is_healthy(data_dir: Path, isolated_dbt: Path, monkeypatch) -> None:
+    """accounts[].poll: false for every listener counts as polling switched off."""
+    from pipeline import settings
+
+    monkeypatch.setenv(
+        "MUSIC_TRACKER__ACCOUNTS",
+        "[{name: me, timezone: Europe/Berlin, poll: false},"
+        " {name: partner, timezone: America/New_York, poll: false}]",
+    )
+    settings.reload_settings()
+    status = health.collect(lake(), NOW)
+    assert status.healthy, status.problems
+    assert status.polling_off == "no account has poll: true"
+
+
+def test_export_only_healthcheck_exits_zero(tmp_path: Path) -> None:
+    """The Docker healthcheck (`music-tracker status` in a process) passes with polling off."""
+    from tests.ops.conftest import cli_env, run_cli
+
+    lake_dir = tmp_path / "data"
+    lake_dir.mkdir()
+    result = run_cli(["status"], cli_env(lake_dir, MUSIC_TRACKER__SPOTIFY__ENABLED="false"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "HEALTHY" in result.stdout
+
+
+def test_missing_data_dir_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    """`status --data-dir <missing>` exits non-zero, says so, and creates no folder."""
+    from tests.ops.conftest import cli_env, run_cli
+
+    missing = tmp_path / "nope"
+    result = run_cli(["--data-dir", str(missing), "status"], cli_env(tmp_path / "other"))
+    assert result.returncode == 2
+    assert f"data folder {missing} does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not missing.exists()
+
+
+def test_first_failed_poll_is_not_an_old_poll(data_dir: Path, isolated_dbt: Path) -> None:
+    """Seconds after a first failed poll there is no "no successful poll for over 2 h"."""
+    _token("me", NOW)
+    _token("partner", NOW)
+    error = {"kind": "server_error", "message": "HTTP 503 from Spotify", "at": NOW.isoformat()}
+    slot = (NOW - dt.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M")
+    _state(data_dir, "me", last_poll_at=NOW.isoformat(), last_error=error, slots={slot: {}})
+    status = health.collect(lake(), NOW)
+    assert status.healthy, status.problems
+    assert any("first poll failed" in w for w in status.warnings)
+    later = health.collect(lake(), NOW + dt.timedelta(hours=3))
+    assert "me: no successful poll in the 2 h since polling started" in _problems(later)
+
+
+def test_last_error_is_one_readable_line(data_dir: Path, isolated_dbt: Path) -> None:
+    """last_error shows as kind, time and message, never as a Python dict."""
+    _token("me", NOW)
+    error = {
+        "kind": "rate_limited",
+        "message": "429 from Spotify;\n resume at 2026-12-03 10:00",
+        "at": "2026-12-02T10:00:00+00:00",
+    }
+    _state(data_dir, "me", last_success_at=NOW.isoformat(), last_error=error)
+    text = health.render(health.collect(lake(), NOW))
+    assert (
+        "last error: rate_limited at 2026-12-02 10:00 UTC: 429 from Spotify; resume at "
+        "2026-12-03 10:00" in text
+    )
+    assert "{" not in text
+
+
+def test_gaps_are_shown(data_dir: Path, isolated_dbt: Path) -> None:
+    """Poll gaps recorded in the account state are shown with the latest window."""
+    _token("me", NOW)
+    gap = {"start": "2026-11-30T01:00:00+00:00", "end": "2026-11-30T07:00:00+00:00"}
+    _state(data_dir, "me", last_success_at=NOW.isoformat(), gaps_detected=2, last_gap=gap)
+    status = health.collect(lake(), NOW)
+    text = health.render(status)
+    assert "gaps: 2 detected, last 2026-11-30T01:00:00+00:00 .. 2026-11-30T07:00:00+00:00" in text
+    assert any("me: 2 poll gap(s) detected" in w for w in status.warnings)
+
+
+def test_newest_play_comes_from_the_warehouse(data_dir: Path, isolated_dbt: Path) -> None:
+    """A warehouse whose plays are months old shows its newest play, not "-"."""
+    import duckdb
+
+    (data_dir / "warehouse").mkdir()
+    con = duckdb.connect(str(data_dir / "warehouse/build.duckdb"))
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_plays (played_at timestamptz)")
+    con.execute(
+        "insert into marts.fct_plays values ('2025-03-01 10:00:00+00'), ('2025-06-30 21:15:00+00')"
+    )
+    con.close()
+    status = health.collect(lake(), NOW)
+    assert status.newest_play_at == "2025-06-30T21:15:00+00:00"
+    assert status.databases["warehouse"] == "ok"
+    # closed again: a writer can open it at once (dbt needs it to itself)
+    duckdb.connect(str(data_dir / "warehouse/build.duckdb")).close()
+
+
+@pytest.mark.parametrize("which", ["warehouse/build.duckdb", "reporting/reporting.duckdb"])
+def test_unreadable_database_is_unhealthy_and_names_rebuild(
+    data_dir: Path, isolated_dbt: Path, which: str, monkeypatch
+) -> None:
+    """A DuckDB file whose first 8 KB were overwritten is a problem naming `rebuild`."""
+    import duckdb
+
+    monkeypatch.setenv("MUSIC_TRACKER__SPOTIFY__ENABLED", "false")
+    from pipeline import settings
+
+    settings.reload_settings()
+    path = data_dir / which
+    path.parent.mkdir(parents=True)
+    con = duckdb.connect(str(path))
+    con.execute("create table t as select range as i from range(100000)")
+    con.close()
+    with path.open("r+b") as handle:
+        handle.write(b"\xde\xad" * 4096)
+    status = health.collect(lake(), NOW)
+    assert not status.healthy
+    (problem,) = status.problems
+    assert str(path) in problem and "unreadable" in problem
+    assert "run `music-tracker rebuild`" in problem
+
+
+def test_databases_are_not_opened_while_a_run_holds_the_lake(
+    data_dir: Path, isolated_dbt: Path, monkeypatch
+) -> None:
+    """While another process holds the lake's lock, status does not open build.duckdb."""
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.setenv("MUSIC_TRACKER__SPOTIFY__ENABLED", "false")
+    from pipeline import settings
+
+    settings.reload_settings()
+    (data_dir / "warehouse").mkdir()
+    (data_dir / "warehouse/build.duckdb").write_bytes(b"x" * 8192)  # would be "unreadable"
+    lock = data_dir / "state/locks/cron.lock"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pipeline.ops.lock import exclusive; from pathlib import Path\n"
+            f"with exclusive(Path({str(lock)!r}), {{'job': 'build', 'pid': 1}}):\n"
+            "    print('held', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        status = health.collect(lake(), NOW)
+        assert status.databases == {"warehouse": "busy", "reporting": "busy"}
+        assert status.healthy
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    assert not health.collect(lake(), NOW).healthy  # once free, the bad file is found
+
+
+def test_backlog_counts_what_was_never_enriched(data_dir: Path, isolated_dbt: Path) -> None:
+    """With plays staged and no lookup ever made, every track and artist is backlog, not 0."""
+    from pipeline.tasks import ImportExport, StageAllPlays
+    from tests.conftest import run_luigi
+
+    export = Path(__file__).parents[1] / "fixtures/exports/candidlyred_endsong_first24.json"
+    assert run_luigi([ImportExport(file=str(export), account="me")])
+    assert run_luigi([StageAllPlays()])
+    backlog = health.collect(lake(), NOW).enrichment_backlog
+    assert isinstance(backlog, dict)
+    assert backlog["spotify_api"] > 0 and backlog["musicbrainz"] > 0
+    assert backlog["nominatim"] == 0  # places are known only from MusicBrainz's answers

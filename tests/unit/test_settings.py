@@ -64,3 +64,32 @@ def test_missing_setting_is_named(tmp_path: Path) -> None:
     (tmp_path / "base.yaml").write_text(text)
     with pytest.raises(SettingsError, match=r"dbt\.target: missing setting"):
         load_settings(tmp_path, {})
+
+
+def test_every_config_section_is_validated_at_start() -> None:
+    """Each top-level section of base.yaml is a core setting or registered in SECTIONS."""
+    import dataclasses
+
+    import yaml
+
+    from pipeline.settings import _RENAMES, SECTIONS, Settings
+
+    core = {_RENAMES.get(f.name, f.name) for f in dataclasses.fields(Settings)}
+    core |= {k for k, v in _RENAMES.items() if v in core}
+    sections = set(yaml.safe_load((CONFIG / "base.yaml").read_text()))
+    assert sections - core - set(SECTIONS) == set()
+
+
+def test_wrongly_typed_section_setting_stops_the_program_at_start(tmp_path: Path) -> None:
+    """MUSIC_TRACKER__STATUS__MAX_POLL_AGE_HOURS=x: one line naming it, exit 2, no work done."""
+    from tests.ops.conftest import cli_env, run_cli
+
+    lake = tmp_path / "data"
+    lake.mkdir()
+    for args in (["cron", "crontab"], ["import", str(tmp_path)], ["status"]):
+        result = run_cli(args, cli_env(lake, MUSIC_TRACKER__STATUS__MAX_POLL_AGE_HOURS="x"))
+        assert result.returncode == 2, args
+        assert result.stderr.strip().splitlines() == [
+            "configuration error: status.max_poll_age_hours: expected a number, got 'x'"
+        ]
+    assert not (lake / "staged").exists()
