@@ -119,7 +119,7 @@ def test_two_artists_called_the_same_are_not_matched_and_no_area_is_fine(
         "NZ",
     )
     assert go["area_name"] is None and go["begin_area_name"] is None
-    assert clock.sleeps == [1.0]  # one request per second, on the fake clock
+    assert clock.sleeps == [1.1]  # one request per second plus the 10% margin (fake clock)
 
 
 def test_budget_exhaustion_resumes_next_run_and_known_artists_cost_nothing(
@@ -205,7 +205,7 @@ def test_origins_are_geocoded_with_unicode_and_no_result(enriched: Path) -> None
     assert be["region"] == "Région de Bruxelles-Capitale - Brussels Hoofdstedelijk Gewest"
     assert be["country"] == "België / Belgique / Belgien"
     assert rows["Nowhere Town|NO"]["status"] == "not_found"
-    assert clock.sleeps == [1.0, 1.0]  # geopy's RateLimiter, 1 request per second
+    assert clock.sleeps == [1.1, 1.1]  # 1 request per second plus the 10% margin
 
 
 def test_nominatim_long_retry_after_is_not_cached_as_no_result(enriched: Path) -> None:
