@@ -438,6 +438,19 @@ def load_genre_list() -> frozenset[str]:
     return frozenset(line.strip().strip('"').lower() for line in lines if line.strip())
 
 
+def unharvested_poll_files(lake: Lake) -> list[Any]:
+    """Raw polls saved since the catalogue run last harvested (no file is read)."""
+    if not lake.lookup_state_db("spotify_api").exists():
+        return raw_poll_files(lake)
+    state = open_state(lake, "spotify_api")
+    try:
+        return [
+            p for p in raw_poll_files(lake) if not state.harvested(str(p.relative_to(lake.root)))
+        ]
+    finally:
+        state.close(commit=False)
+
+
 def unharvested_polls(lake: Lake) -> Harvest:
     """Objects of the raw polls the catalogue run has not harvested yet.
 
@@ -445,14 +458,7 @@ def unharvested_polls(lake: Lake) -> Harvest:
     them), so the MusicBrainz and Nominatim runs need not re-read every raw poll ever saved
     (48 a day per account, ~0.3 MB each) on each run.
     """
-    state = open_state(lake, "spotify_api")
-    try:
-        files = [
-            p for p in raw_poll_files(lake) if not state.harvested(str(p.relative_to(lake.root)))
-        ]
-    finally:
-        state.close(commit=False)
-    return read_harvest(files)
+    return read_harvest(unharvested_poll_files(lake))
 
 
 def upgrade_origin_keys(lake: Lake) -> None:
