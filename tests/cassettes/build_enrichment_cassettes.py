@@ -144,6 +144,15 @@ CASSETTES: dict[str, list[dict[str, Any]]] = {
             body("nominatim/php_openmapclienttest_search_hisarya_bulgaria.json"),
         ),
     ],
+    "name_search_area_norway": [
+        ok(BURZUM_JSON, body("musicbrainz/derived_mb_json_artist_search_burzum_area_norway.json"))
+    ],
+    "geocode_bergen_norway": [
+        ok(
+            structured("city", "Bergen", "no"),
+            body("nominatim/constructed_search_city_bergen_norway.json"),
+        ),
+    ],
     "geocode_bergen": [
         ok(
             structured("city", "Bergen"),

@@ -219,6 +219,8 @@ MUSICBRAINZ_ARTISTS = [
             {"name": "rock", "count": 10},
             {"name": "seen live", "count": 5},
             {"name": "electronic", "count": 2},
+            # Nobody voted for it (search answers list such tags): a tag, never a genre.
+            {"name": "pop", "count": 0},
         ],
         "match_method": "name_search",
         "match_score": 100,
