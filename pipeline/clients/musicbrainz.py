@@ -46,15 +46,22 @@ _ORIGINAL_SAFE_READ = _mb._safe_read
 
 
 class _QuietXmlParser(logging.Filter):
-    """Drops musicbrainzngs' "in <ws2:artist>, uncaught attribute type-id" lines.
+    """Drops musicbrainzngs' "in <ws2:artist>, uncaught attribute type-id" lines, and its
+    "HTTP error 503" lines.
 
     Its XML parser logs one per element or attribute it has no field for, about seven per
     artist search on today's answers: noise that says nothing about the lookup (what is parsed
-    is kept, the raw body is in raw/).
+    is kept, the raw body is in raw/). An HTTP error is reported by this client, in one line
+    that says what was asked and what happens next; musicbrainzngs' own line would be a second.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.startswith("in <%s>, uncaught"))
+        msg = record.msg if isinstance(record.msg, str) else ""
+        return not (
+            msg.startswith("in <%s>, uncaught")
+            or msg.startswith("HTTP error ")
+            or msg.startswith("unknown HTTP error ")
+        )
 
 
 _QUIET = _QuietXmlParser()

@@ -3,10 +3,11 @@
 Each task writes the dated lookup partitions of ``schemas.DATED_DATASETS`` holding the lookups
 made on its runs of that day (with status, source, fetched_at; a second run adds to them);
 earlier partitions are the cache, the SQLite state under ``state/lookups/`` says what is due,
-and a run first forgets any answer of the state that no partition holds (``runs.reconcile``). The three use different services and different
-Luigi ``resources``, so they run concurrently (``GeocodeOrigins`` waits for ``EnrichArtists``,
-whose origins it geocodes). A service problem never fails a task: it writes what it has (maybe
-zero rows) and says why in the status message, so ``DbtBuild`` always runs.
+and a run first forgets any answer of the state that no partition holds (``runs.reconcile``).
+The three use different services and different Luigi ``resources``, so they run concurrently
+(``GeocodeOrigins`` waits for ``EnrichArtists``, whose origins it geocodes). A service problem
+never fails a task: it writes what it has (maybe zero rows) and says why in the status message,
+so ``DbtBuild`` always runs.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ A search answer's begin area has a name and a type but no ISO code (Burzum: "Ber
 only the artist has a ``country``: exactly where the origin key used to be built two ways
 ("Bergen|NO" in Python, "Bergen|" in SQL). Here the search answer (the real Burzum answer with
 its area a country, see tests/fixtures/PROVENANCE.md) is replayed through the shipped client
-and run loop, the origin is geocoded (``city=Bergen&countrycodes=no``), dbt builds, and the artist must have a real location with coordinates in dim_artist,
-fct_artist_origins and both origin map cards.
+and run loop, the origin is geocoded (``city=Bergen&countrycodes=no``), dbt builds, and the
+artist must have a real location with coordinates in dim_artist, fct_artist_origins and both
+origin map cards.
 """
 
 from __future__ import annotations
