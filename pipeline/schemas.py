@@ -153,6 +153,11 @@ MUSICBRAINZ_ARTISTS = pa.schema(
         pa.field("area_iso", pa.string()),
         pa.field("begin_area_name", pa.string()),
         pa.field("begin_area_iso", pa.string()),
+        # Area types ("City", "Country"...) and the origin's place key, from geo.origin_of:
+        # the one definition of the key, which dbt joins on as is (issue 13).
+        pa.field("area_type", pa.string()),
+        pa.field("begin_area_type", pa.string()),
+        pa.field("origin_place_key", pa.string()),
         pa.field("life_begin", pa.string()),
         pa.field("life_end", pa.string()),
         pa.field("is_ended", pa.bool_()),

@@ -1,11 +1,17 @@
 """Nominatim through geopy: one request per second for the whole app, blocks never hidden.
 
-geopy's ``RateLimiter`` is used with ``min_delay_seconds`` (1 s, Nominatim's usage policy) and
-``swallow_exceptions=False``: its default turns a block or an outage into ``None``, which would be
-cached as "no such place". Its ``_clock``/``_sleep`` seams are set from the injected clock and
-sleep, so tests never sleep. A 429 whose Retry-After is longer than ``max_wait_seconds`` is
-raised as ``RateLimited`` *inside* the wrapped call, so the RateLimiter (which retries only
-geopy's own service errors) passes it straight through and the run ends at once.
+Requests are spaced by the project's limiter (``pipeline.clients.http.shared_limiter``): at
+least ``min_delay_seconds`` (1 s, Nominatim's usage policy) plus a safety margin between request
+*starts*, shared by every Geocoder of the process. Retries are decided here, not by geopy's
+``RateLimiter``: that one waits a fixed ``error_wait_seconds`` after any service error (a 429
+asking for 20 s was retried after 5 s) and logs each retry with a full traceback. Here a 429 is
+retried after exactly its Retry-After when that is at most ``max_wait_seconds``; a longer one
+raises ``RateLimited`` and the run pauses. Other service errors (5xx, timeouts, unreadable
+answers) wait ``error_wait_seconds`` and are retried ``max_retries`` times, one log line each.
+
+A place is asked with its country (``countrycodes``) and, when MusicBrainz gives the area's type,
+as a structured query (``city=``, ``state=``, ``county=``, ``country=``), so a city is not
+confused with a street or county of the same name (``pipeline.transform.geo.Place``).
 
 Results are requested with ``addressdetails`` so city, region and the ISO country code come back
 as fields. Attribution (required wherever the results are shown, e.g. the Metabase map):
@@ -17,23 +23,36 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from geopy.adapters import URLLibAdapter
 from geopy.exc import GeocoderParseError, GeocoderRateLimited, GeocoderServiceError
-from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import Nominatim
 
-from pipeline.clients.http import BadResponse, HttpError, RateLimited, utcnow
+from pipeline.clients.http import BadResponse, HttpError, RateLimited, shared_limiter, utcnow
 from pipeline.enrich.config import NominatimSettings
+
+logger = logging.getLogger(__name__)
 
 SERVICE = "nominatim"
 
+#: What ``geocode`` is asked: free text, or a structured query ({"city": "Bergen"}).
+Query = str | dict[str, str]
+
+
+def describe(query: Query, country_code: str | None) -> str:
+    """A query as one short text for logs and raw/ ("city=Bergen&countrycodes=no")."""
+    parts = [f"{k}={v}" for k, v in query.items()] if isinstance(query, dict) else [f"q={query}"]
+    if country_code:
+        parts.append(f"countrycodes={country_code.lower()}")
+    return "&".join(parts)
+
 
 class Geocoder:
-    """Geocode one place name (optionally restricted to a country) into a raw Nominatim result."""
+    """Geocode one place (optionally restricted to a country) into a raw Nominatim result."""
 
     def __init__(
         self,
@@ -50,6 +69,7 @@ class Geocoder:
             )
         self.settings = settings
         self._now = now
+        self._sleep = sleep
         self.calls = 0
         self.responses: list[dict[str, Any]] = []
         self.geolocator = Nominatim(
@@ -61,20 +81,13 @@ class Geocoder:
             # Retry-After (hours, for a quota) inside the call. urllib raises, we decide.
             adapter_factory=URLLibAdapter,
         )
-        self.limited = RateLimiter(
-            self._geocode_once,
-            min_delay_seconds=settings.min_delay_seconds,
-            max_retries=settings.max_retries,
-            error_wait_seconds=max(settings.error_wait_seconds, settings.min_delay_seconds),
-            swallow_exceptions=False,
-        )
-        # geopy's documented test seams (test/extra/rate_limiter.py patches the same two).
-        self.limited._clock = clock  # type: ignore[method-assign]
-        self.limited._sleep = sleep  # type: ignore[method-assign]
+        self.limiter = shared_limiter(SERVICE, settings.min_delay_seconds, clock, sleep)
 
-    def _geocode_once(self, query: str, country_code: str | None) -> Any:
+    def _geocode_once(self, query: Query, country_code: str | None) -> Any:
+        self.limiter.wait()
         self.calls += 1
         fetched_at = self._now()
+        what = describe(query, country_code)
         try:
             location = self.geolocator.geocode(
                 query,
@@ -83,41 +96,68 @@ class Geocoder:
                 language=self.settings.language,
                 country_codes=country_code.lower() if country_code else None,
             )
-        except GeocoderRateLimited as exc:
-            self._keep(query, fetched_at, 429, None)
-            wait = exc.retry_after
-            if wait is not None and wait > self.settings.max_wait_seconds:
-                resume = self._now() + dt.timedelta(seconds=wait)
-                raise RateLimited(SERVICE, resume, "429 from Nominatim") from exc
+        except GeocoderRateLimited:
+            self._keep(what, fetched_at, 429, None)
             raise
         except GeocoderServiceError as exc:
-            self._keep(query, fetched_at, 0, None, error=str(exc))
+            self._keep(what, fetched_at, 0, None, error=str(exc))
             raise
-        self._keep(query, fetched_at, 200, location.raw if location is not None else [])
+        self._keep(what, fetched_at, 200, location.raw if location is not None else [])
         return location
 
-    def geocode(self, query: str, country_code: str | None = None) -> dict[str, Any] | None:
+    def geocode(self, query: Query, country_code: str | None = None) -> dict[str, Any] | None:
         """The first result's raw JSON (with ``address``), or None when Nominatim has none.
 
         Raises ``RateLimited`` for a long quota wait, ``HttpError`` after retries are spent.
         """
-        try:
-            location = self.limited(query, country_code)
-        except GeocoderParseError as exc:
-            # geopy's message carries the whole body; say what happened instead.
-            raise BadResponse(
-                SERVICE,
-                f"geocoding {query!r} failed: the answer is not readable JSON "
-                f"(truncated or malformed, {self.settings.max_retries + 1} tries)",
-                200,
-            ) from exc
-        except GeocoderServiceError as exc:
-            raise HttpError(SERVICE, f"geocoding {query!r} failed: {exc}") from exc
-        return None if location is None else dict(location.raw)
+        what = describe(query, country_code)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                location = self._geocode_once(query, country_code)
+            except GeocoderRateLimited as exc:
+                wait = exc.retry_after
+                if wait is not None and wait > self.settings.max_wait_seconds:
+                    resume = self._now() + dt.timedelta(seconds=wait)
+                    raise RateLimited(SERVICE, resume, f"429 on {what}") from exc
+                delay = float(wait) if wait is not None else self.settings.error_wait_seconds
+                if attempt > self.settings.max_retries:
+                    resume = self._now() + dt.timedelta(seconds=delay)
+                    raise RateLimited(
+                        SERVICE, resume, f"429 on {what} after {attempt} tries"
+                    ) from exc
+                logger.info("nominatim: 429 on %s, retry in %.0f s (Retry-After)", what, delay)
+                self._sleep(delay)
+                continue
+            except GeocoderParseError as exc:
+                if attempt <= self.settings.max_retries:
+                    self._retry(what, "unreadable answer")
+                    continue
+                # geopy's message carries the whole body; say what happened instead.
+                raise BadResponse(
+                    SERVICE,
+                    f"geocoding {what} failed: the answer is not readable JSON "
+                    f"(truncated or malformed, {attempt} tries)",
+                    200,
+                ) from exc
+            except GeocoderServiceError as exc:
+                if attempt <= self.settings.max_retries:
+                    self._retry(what, _one_line(exc))
+                    continue
+                raise HttpError(
+                    SERVICE, f"geocoding {what} failed after {attempt} tries: {_one_line(exc)}"
+                ) from exc
+            return None if location is None else dict(location.raw)
+
+    def _retry(self, what: str, why: str) -> None:
+        delay = max(self.settings.error_wait_seconds, self.settings.min_delay_seconds)
+        logger.info("nominatim: %s on %s, retry in %.0f s", why, what, delay)
+        self._sleep(delay)
 
     def _keep(
         self,
-        query: str,
+        what: str,
         fetched_at: dt.datetime,
         status: int,
         body: Any,
@@ -126,9 +166,15 @@ class Geocoder:
         self.responses.append(
             {
                 "service": SERVICE,
-                "request": f"search?q={query}",
+                "request": f"search?{what}",
                 "status": status,
                 "fetched_at": fetched_at.isoformat(),
                 "body": json.dumps(body, ensure_ascii=False) if body is not None else error,
             }
         )
+
+
+def _one_line(exc: Exception) -> str:
+    """An exception as one short line (geopy's messages can carry a whole body)."""
+    text = " ".join(str(exc).split())
+    return text[:200] + ("..." if len(text) > 200 else "")

@@ -33,8 +33,8 @@ from pipeline.clients.http import (
     HttpError,
     NotFound,
     RateLimited,
-    RateLimiter,
     parse_retry_after,
+    shared_limiter,
     utcnow,
 )
 from pipeline.enrich.config import MusicBrainzSettings
@@ -43,6 +43,28 @@ logger = logging.getLogger(__name__)
 
 SERVICE = "musicbrainz"
 _ORIGINAL_SAFE_READ = _mb._safe_read
+
+
+class _QuietXmlParser(logging.Filter):
+    """Drops musicbrainzngs' "in <ws2:artist>, uncaught attribute type-id" lines, and its
+    "HTTP error 503" lines.
+
+    Its XML parser logs one per element or attribute it has no field for, about seven per
+    artist search on today's answers: noise that says nothing about the lookup (what is parsed
+    is kept, the raw body is in raw/). An HTTP error is reported by this client, in one line
+    that says what was asked and what happens next; musicbrainzngs' own line would be a second.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.msg if isinstance(record.msg, str) else ""
+        return not (
+            msg.startswith("in <%s>, uncaught")
+            or msg.startswith("HTTP error ")
+            or msg.startswith("unknown HTTP error ")
+        )
+
+
+_QUIET = _QuietXmlParser()
 
 
 def spotify_artist_url(artist_id: str) -> str:
@@ -69,7 +91,7 @@ class MusicBrainzClient:
         if settings.format not in ("json", "xml"):
             raise ValueError(f"musicbrainz.format: {settings.format!r} is not json or xml")
         self.settings = settings
-        self.limiter = RateLimiter(settings.min_interval_seconds, clock=clock, sleep=sleep)
+        self.limiter = shared_limiter(SERVICE, settings.min_interval_seconds, clock, sleep)
         self._sleep = sleep
         self._now = now
         self.calls = 0
@@ -85,6 +107,9 @@ class MusicBrainzClient:
         musicbrainzngs.set_useragent(s.app_name, s.app_version, s.contact)
         musicbrainzngs.set_hostname(parsed.netloc, use_https=parsed.scheme == "https")
         musicbrainzngs.set_rate_limit(False)  # this client limits (with a testable clock)
+        ngs_log = logging.getLogger("musicbrainzngs")
+        if _QUIET not in ngs_log.filters:
+            ngs_log.addFilter(_QUIET)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             musicbrainzngs.set_format(s.format)

@@ -84,6 +84,21 @@ def latest_found(lake: Lake, dataset: str, key: str) -> dict[str, dict[str, Any]
     return out
 
 
+def statuses_in_lake(lake: Lake, dataset: str, key: str) -> dict[str, set[str]]:
+    """Every key of a lookup dataset, across all its partitions, with the statuses it has."""
+    root = lake.dated_dir(dataset)
+    if not _has_parquet(root):
+        return {}
+    con = connect()
+    rows = con.execute(
+        f"select {key}, list(distinct status) from read_parquet("
+        f"'{_glob(root / 'date=*' / '*.parquet')}', union_by_name = true, "
+        "hive_partitioning = false) group by 1"
+    ).fetchall()
+    con.close()
+    return {str(k): set(statuses or []) for k, statuses in rows}
+
+
 def raw_poll_files(lake: Lake) -> list[Path]:
     """Raw recently-played responses saved by ingestion, oldest first."""
     root = lake.raw_recently_played_root

@@ -25,15 +25,17 @@ from pipeline.clients.http import AuthError, Forbidden, HttpError, NotFound, Rat
 from pipeline.enrich import config
 from pipeline.enrich.budget import Budget, BudgetExhausted
 from pipeline.enrich.candidates import (
+    ArtistCandidate,
     TrackMeta,
     artist_candidates,
     latest_found,
     raw_poll_files,
     read_harvest,
+    statuses_in_lake,
     track_metadata,
     track_stats,
 )
-from pipeline.enrich.state import FAILED, FOUND, NOT_FOUND, LookupState, Policy
+from pipeline.enrich.state import FAILED, FOUND, NOT_FOUND, PARTIAL, LookupState, Policy
 from pipeline.io.atomic import write_bytes_atomic
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
@@ -78,6 +80,8 @@ class RunReport:
     not_found: int = 0
     failed: int = 0
     harvested: int = 0
+    reused: int = 0
+    forgotten: int = 0
     stopped: str = ""
     resume_at: str | None = None
     rows: dict[str, int] = field(default_factory=dict)
@@ -95,6 +99,13 @@ class RunReport:
         )
         if self.harvested:
             text += f"; {self.harvested} harvested from recently-played"
+        if self.reused:
+            text += f"; {self.reused} answered by an earlier lookup of the same artist"
+        if self.forgotten:
+            text += (
+                f"; {self.forgotten} answers the state held were missing from the lake "
+                "(a deleted partition?) and are asked again"
+            )
         if self.stopped:
             text += f"; stopped: {self.stopped}"
         return text
@@ -125,6 +136,58 @@ def _policy() -> Policy:
 
 def open_state(lake: Lake, service: str) -> LookupState:
     return LookupState(lake.lookup_state_db(service), _policy())
+
+
+#: Where each (service, entity) answer lives: its dataset and key column.
+HOLDERS: dict[str, dict[str, tuple[str, str]]] = {
+    "spotify_api": {
+        "track": (TRACKS, "track_id"),
+        "album": (ALBUMS, "album_id"),
+        "artist": (ARTISTS, "artist_id"),
+    },
+    "musicbrainz": {"artist": (MB_ARTISTS, "lookup_key")},
+    "nominatim": {"place": (GEO_PLACES, "place_key")},
+}
+
+
+#: Sources the run loops record; what they recorded is what they also wrote to the lake.
+_OWN_SOURCES = frozenset({"spotify_api", "recently_played", "musicbrainz", "nominatim"})
+
+
+def reconcile(lake: Lake, state: LookupState, service: str, report: RunReport) -> None:
+    """Make the state agree with the lake before a run decides what is due.
+
+    An answer (``found``, ``not_found``, ``partial``) the state holds but no partition holds
+    (a partition was deleted, e.g. to make Luigi rerun its task) is forgotten, so this run asks
+    again instead of writing an empty partition and keeping the answer lost until the refresh.
+    What came from saved polls is re-created from them without a call: the polls are harvested
+    again. ``failed`` needs nothing: it is retried on its own schedule.
+    """
+    forgot_harvest = False
+    for entity, (dataset, key) in HOLDERS[service].items():
+        held = statuses_in_lake(lake, dataset, key)
+        lost: list[str] = []
+        for k, status, source in state.entries(entity):
+            if source not in _OWN_SOURCES:
+                continue  # written by another tool (the benchmark's converged catalogue)
+            there = held.get(k, set())
+            if (status == FOUND and FOUND not in there) or (
+                status in (NOT_FOUND, PARTIAL) and not there
+            ):
+                lost.append(k)
+                forgot_harvest = forgot_harvest or source == "recently_played"
+        if lost:
+            state.forget(entity, lost)
+            report.forgotten += len(lost)
+            logger.warning(
+                "%s: %d %s answers are in the state but in no %s partition; asking again",
+                service,
+                len(lost),
+                entity,
+                dataset,
+            )
+    if forgot_harvest:
+        state.forget_harvested()
 
 
 def _held_back(
@@ -243,6 +306,7 @@ def run_catalogue(
     settings = config.spotify_catalogue()
     state = open_state(ctx.lake, "spotify_api")
     report = RunReport("spotify_api")
+    reconcile(ctx.lake, state, "spotify_api", report)
     rows: dict[str, list[dict[str, Any]]] = {TRACKS: [], ALBUMS: [], ARTISTS: []}
     now = ctx.now()
 
@@ -380,6 +444,19 @@ def load_genre_list() -> frozenset[str]:
     return frozenset(line.strip().strip('"').lower() for line in lines if line.strip())
 
 
+def unharvested_poll_files(lake: Lake) -> list[Any]:
+    """Raw polls saved since the catalogue run last harvested (no file is read)."""
+    if not lake.lookup_state_db("spotify_api").exists():
+        return raw_poll_files(lake)
+    state = open_state(lake, "spotify_api")
+    try:
+        return [
+            p for p in raw_poll_files(lake) if not state.harvested(str(p.relative_to(lake.root)))
+        ]
+    finally:
+        state.close(commit=False)
+
+
 def unharvested_polls(lake: Lake) -> Harvest:
     """Objects of the raw polls the catalogue run has not harvested yet.
 
@@ -387,14 +464,77 @@ def unharvested_polls(lake: Lake) -> Harvest:
     them), so the MusicBrainz and Nominatim runs need not re-read every raw poll ever saved
     (48 a day per account, ~0.3 MB each) on each run.
     """
-    state = open_state(lake, "spotify_api")
-    try:
-        files = [
-            p for p in raw_poll_files(lake) if not state.harvested(str(p.relative_to(lake.root)))
-        ]
-    finally:
-        state.close(commit=False)
-    return read_harvest(files)
+    return read_harvest(unharvested_poll_files(lake))
+
+
+def upgrade_origin_keys(lake: Lake) -> None:
+    """Give MusicBrainz partitions written before ``origin_place_key`` existed that column.
+
+    Computed by the one definition (``geo.origin_of``) from the areas each row holds, without a
+    call, so the origins of artists found earlier reach dim_artist without waiting 180 days
+    for their refresh. Each partition is rewritten once, atomically.
+    """
+    import pyarrow.parquet as pq
+
+    from pipeline.io.parquet import read_provenance
+
+    root = lake.dated_dir(MB_ARTISTS)
+    for path in sorted(root.glob("date=*/*.parquet")) if root.exists() else []:
+        if "origin_place_key" in pq.read_schema(path).names:
+            continue
+        items = pq.read_table(path).to_pylist()
+        for item in items:
+            item["origin_place_key"] = geo.origin_place_key(item)
+        table = pa.Table.from_pylist(items, schema=schemas.MUSICBRAINZ_ARTISTS)
+        write_parquet_atomic(path, table, provenance=read_provenance(path))
+        logger.info("musicbrainz: %s given origin_place_key (%d rows)", path, len(items))
+
+
+def reuse_name_answers(
+    lake: Lake,
+    state: LookupState,
+    candidates: list[ArtistCandidate],
+    now: dt.datetime,
+    out: list[dict[str, Any]],
+    report: RunReport,
+) -> None:
+    """An artist found by name and now known by Spotify ID is not asked again.
+
+    Once a played track's Spotify lookup arrives, the artist's plays move from the key
+    "name:<name>" to its Spotify ID, a new key that would cost a URL lookup, ISRC lookups and
+    a search (17 calls for 5 artists already found). Instead the name answer is copied to the
+    new key with its original ``fetched_at``: both go stale together, and the refresh then asks
+    by the Spotify link. A name answer that was ``not_found`` is not reused: the link may
+    resolve what the name could not.
+    """
+    fresh = [
+        c
+        for c in candidates
+        if c.spotify_artist_id
+        and state.status("artist", c.key) is None
+        and state.status("artist", mbt.name_key(c.name)) == FOUND
+        and not state.is_due("artist", mbt.name_key(c.name), now)
+    ]
+    if not fresh:
+        return
+    by_name = latest_found(lake, MB_ARTISTS, "lookup_key")
+    for cand in fresh:
+        name_row = by_name.get(mbt.name_key(cand.name))
+        if name_row is None:
+            continue
+        row = {k: v for k, v in name_row.items() if k in schemas.MUSICBRAINZ_ARTISTS.names}
+        row.update(
+            lookup_key=cand.key,
+            spotify_artist_id=cand.spotify_artist_id,
+            match_note="; ".join(
+                n
+                for n in (name_row.get("match_note"), f"same artist as {name_row['lookup_key']}")
+                if n
+            ),
+        )
+        out.append(row)
+        state.record("artist", cand.key, FOUND, name_row["fetched_at"], source="musicbrainz")
+        report.reused += 1
 
 
 def run_artists(ctx: RunContext) -> RunResult:
@@ -404,12 +544,15 @@ def run_artists(ctx: RunContext) -> RunResult:
     settings = config.musicbrainz()
     state = open_state(ctx.lake, "musicbrainz")
     report = RunReport("musicbrainz")
+    reconcile(ctx.lake, state, "musicbrainz", report)
     rows: dict[str, list[dict[str, Any]]] = {MB_ARTISTS: []}
     now = ctx.now()
 
+    upgrade_origin_keys(ctx.lake)
     harvest = unharvested_polls(ctx.lake)
     candidates = artist_candidates(track_stats(ctx.lake), track_metadata(ctx.lake, harvest))
     keys = [c.key for c in candidates]
+    reuse_name_answers(ctx.lake, state, candidates, now, rows[MB_ARTISTS], report)
     due = set(state.due("artist", keys, now))
     report.wanted = len(keys)
     report.cached = len(keys) - len(due)
@@ -483,7 +626,9 @@ def run_artists(ctx: RunContext) -> RunResult:
                 "query_name": cand.name,
                 **(facts or {}),
                 "match_method": method,
-                "match_score": score,
+                # A score belongs to the artist it scored: a not_found row has no artist, so it
+                # carries none (the best candidate's score, another artist's, stays in the note).
+                "match_score": score if status == FOUND else None,
                 "match_note": note or None,
                 "status": status,
                 "source": "musicbrainz",
@@ -528,6 +673,7 @@ def run_places(ctx: RunContext) -> RunResult:
     settings = config.nominatim()
     state = open_state(ctx.lake, "nominatim")
     report = RunReport("nominatim")
+    reconcile(ctx.lake, state, "nominatim", report)
     rows: dict[str, list[dict[str, Any]]] = {GEO_PLACES: []}
     now = ctx.now()
 
@@ -562,9 +708,18 @@ def run_places(ctx: RunContext) -> RunResult:
 
     def work(key: str) -> None:
         place = places[key]
-        result = geocoder.geocode(place.name, place.country_code)
+        result = geocoder.geocode(place.query(), place.country_code)
         at = ctx.now()
         base = {"status": FOUND, "source": "nominatim", "fetched_at": at}
+        if result is not None and not place.accepts(result):
+            # countrycodes should already exclude it; a place in another country is not this one.
+            logger.info(
+                "nominatim: %r answered with a place in %s, not %s: not found",
+                place.name,
+                (result.get("address") or {}).get("country_code"),
+                place.country_code,
+            )
+            result = None
         if result is None:
             rows[GEO_PLACES].append(
                 {"place_key": key, "query": place.name, **base, "status": NOT_FOUND}
@@ -598,6 +753,19 @@ def run_places(ctx: RunContext) -> RunResult:
 # ---------------------------------------------------------------------------------------------
 
 
+def _partition_rows(path: Any) -> list[dict[str, Any]]:
+    """The rows an earlier run of the same day wrote (none when there is no readable file)."""
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        return []
+    try:
+        return list(pq.read_table(path).to_pylist())
+    except (OSError, pa.ArrowInvalid) as exc:
+        logger.warning("%s is unreadable (%s); rewriting it with this run's rows", path, exc)
+        return []
+
+
 def finish(lake: Lake, date: dt.date, result: RunResult, order: list[str]) -> None:
     """Write raw responses, then every partition (``order``, last = completion marker), then
     commit the state: an answer is never in the state without being in the lake."""
@@ -609,11 +777,16 @@ def finish(lake: Lake, date: dt.date, result: RunResult, order: list[str]) -> No
     for dataset in order:
         schema = schemas.DATED_DATASETS[dataset]
         items = result.rows.get(dataset, [])
-        table = pa.Table.from_pylist(items, schema=schema) if items else schemas.empty(schema)
-        report.rows[dataset] = table.num_rows
-        write_parquet_atomic(
-            lake.dated_partition(dataset, date), table, provenance={"run": report.as_dict()}
+        target = lake.dated_partition(dataset, date)
+        report.rows[dataset] = len(items)
+        # A second run on the same day (every cycle harvests its new polls) adds to the day's
+        # partition: replacing it would lose answers the state already holds.
+        earlier = _partition_rows(target)
+        everything = earlier + items
+        table = (
+            pa.Table.from_pylist(everything, schema=schema) if everything else schemas.empty(schema)
         )
+        write_parquet_atomic(target, table, provenance={"run": report.as_dict()})
     if result.state is not None:
         result.state.close(commit=True)
     logger.info("%s", report.summary())

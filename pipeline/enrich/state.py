@@ -161,6 +161,19 @@ class LookupState:
         self.record(entity, key, PARTIAL, now, source=source)
         return True
 
+    def entries(self, entity: str) -> list[tuple[str, str, str]]:
+        """(key, status, source) of every ``entity`` the state holds."""
+        rows = self.con.execute(
+            "select key, status, coalesce(source, '') from lookups where entity = ?", (entity,)
+        ).fetchall()
+        return [(str(k), str(s), str(src)) for k, s, src in rows]
+
+    def forget(self, entity: str, keys: Iterable[str]) -> None:
+        """Drop what the state knows of ``keys``: they are unknown, so due, again."""
+        self.con.executemany(
+            "delete from lookups where entity = ? and key = ?", [(entity, k) for k in keys]
+        )
+
     def counts(self) -> dict[tuple[str, str], int]:
         """Entities by (entity, status), for ``music-tracker enrich status``."""
         return {
@@ -211,6 +224,10 @@ class LookupState:
     def harvested(self, path: str) -> bool:
         row = self.con.execute("select 1 from harvested where path = ?", (path,)).fetchone()
         return row is not None
+
+    def forget_harvested(self) -> None:
+        """Harvest every raw poll again (it costs no call): its answers left the lake."""
+        self.con.execute("delete from harvested")
 
     def mark_harvested(self, path: str, now: dt.datetime) -> None:
         self.con.execute(

@@ -1,11 +1,13 @@
 """Enrichment tasks: Spotify catalogue, MusicBrainz artists, Nominatim origins.
 
 Each task writes the dated lookup partitions of ``schemas.DATED_DATASETS`` holding the lookups
-made on its run (with status, source, fetched_at); earlier partitions are the cache, the SQLite
-state under ``state/lookups/`` says what is due. The three use different services and different
-Luigi ``resources``, so they run concurrently (``GeocodeOrigins`` waits for ``EnrichArtists``,
-whose origins it geocodes). A service problem never fails a task: it writes what it has (maybe
-zero rows) and says why in the status message, so ``DbtBuild`` always runs.
+made on its runs of that day (with status, source, fetched_at; a second run adds to them);
+earlier partitions are the cache, the SQLite state under ``state/lookups/`` says what is due,
+and a run first forgets any answer of the state that no partition holds (``runs.reconcile``).
+The three use different services and different Luigi ``resources``, so they run concurrently
+(``GeocodeOrigins`` waits for ``EnrichArtists``, whose origins it geocodes). A service problem
+never fails a task: it writes what it has (maybe zero rows) and says why in the status message,
+so ``DbtBuild`` always runs.
 """
 
 from __future__ import annotations
@@ -84,6 +86,18 @@ class EnrichCatalogue(_EnrichTask):
     datasets = (runs.ALBUMS, runs.ARTISTS, runs.TRACKS)
     dataset_label = "spotify_catalogue"
     resources = {"spotify_api": 1}
+
+    def complete(self) -> bool:
+        """Done for the day only while no saved poll waits to be harvested.
+
+        Harvesting a poll costs no call, so it is part of every cycle: a poll saved after
+        today's first run makes this task run again (adding to the day's partitions), and its
+        tracks' metadata (every credited artist) reaches the warehouse in the same cycle
+        instead of with the next UTC day's run.
+        """
+        if not super().complete():
+            return False
+        return not runs.unharvested_poll_files(current_lake())
 
     def enrich(self, ctx: runs.RunContext) -> runs.RunResult:
         return runs.run_catalogue(ctx, spotify_token_provider())

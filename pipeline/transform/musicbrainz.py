@@ -98,20 +98,25 @@ def artist_facts(artist: dict[str, Any], genre_list: frozenset[str]) -> dict[str
     """The MUSICBRAINZ_ARTISTS columns an artist object provides (lookup or search result).
 
     Genres are the artist's tags that are on MusicBrainz's official genre list (plus any
-    ``genres`` the payload carries); other tags ("british", "seen live") stay in ``tags``.
+    ``genres`` the payload carries) *with at least one vote*: a tag nobody voted for (count 0,
+    as search results and lookups show) says nothing about how much of the artist it is, so it
+    stays in ``tags`` but never becomes a weighted genre. Other tags ("british", "seen live")
+    stay in ``tags`` too. ``origin_place_key`` is ``geo.origin_of``'s key, the one dbt joins on.
     """
+    from pipeline.transform.geo import origin_place_key
+
     area = artist.get("area") if isinstance(artist.get("area"), dict) else None
     begin = artist.get("begin-area") or artist.get("begin_area")
     begin = begin if isinstance(begin, dict) else None
     life = artist.get("life-span") if isinstance(artist.get("life-span"), dict) else {}
     tags = _tags(artist.get("tags") or artist.get("tag-list"))
     explicit = _tags(artist.get("genres") or artist.get("genre-list"))
-    genres = {g["name"]: g for g in explicit}
+    genres = {g["name"]: g for g in explicit if g["count"] > 0}
     for tag in tags:
-        if tag["name"] in genre_list and tag["name"] not in genres:
+        if tag["count"] > 0 and tag["name"] in genre_list and tag["name"] not in genres:
             genres[tag["name"]] = tag
     gender = artist.get("gender")
-    return {
+    facts = {
         "mbid": artist.get("id"),
         "artist_name": artist.get("name"),
         "sort_name": artist.get("sort-name"),
@@ -120,14 +125,24 @@ def artist_facts(artist: dict[str, Any], genre_list: frozenset[str]) -> dict[str
         "country": artist.get("country"),
         "area_name": area.get("name") if area else None,
         "area_iso": _area_iso(area),
+        "area_type": _area_type(area),
         "begin_area_name": begin.get("name") if begin else None,
         "begin_area_iso": _area_iso(begin),
+        "begin_area_type": _area_type(begin),
         "life_begin": life.get("begin"),
         "life_end": life.get("end"),
         "is_ended": _ended(life),
         "tags": tags,
         "genres": sorted(genres.values(), key=lambda t: (-t["count"], t["name"])),
     }
+    facts["origin_place_key"] = origin_place_key(facts)
+    return facts
+
+
+def _area_type(area: dict[str, Any] | None) -> str | None:
+    """An area's type ("City", "Country", "Subdivision"...), as search results carry it."""
+    value = area.get("type") if isinstance(area, dict) else None
+    return str(value) if isinstance(value, str) and value else None
 
 
 @dataclass

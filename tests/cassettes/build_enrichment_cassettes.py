@@ -45,6 +45,12 @@ def nominatim(q: str, cc: str) -> str:
     return f"{NOM}?q={q}&format=json&limit=1&addressdetails=1&accept-language=en&countrycodes={cc}"
 
 
+def structured(field: str, value: str, cc: str | None = None) -> str:
+    """A structured Nominatim search (``city=``...), as geopy sends a dict query."""
+    query = f"{NOM}?{field}={value}&format=json&limit=1&addressdetails=1&accept-language=en"
+    return query + (f"&countrycodes={cc}" if cc else "")
+
+
 BURZUM_JSON = f"{MB}/artist/?fmt=json&limit=10&query=artist%3A%28burzum%29"
 DYNAMO_GO_XML = f"{MB}/artist/?limit=10&query=artist%3A%28dynamo+go%29"
 DYNAMO_XML = f"{MB}/artist/?limit=10&query=artist%3A%28dynamo%29"
@@ -117,6 +123,41 @@ CASSETTES: dict[str, list[dict[str, Any]]] = {
             ),
         ),
         ok(nominatim("Nowhere+Town", "no"), "[]"),
+    ],
+    "geocode_typed_and_other_country": [
+        ok(
+            structured("city", "Hisarya", "bg"),
+            body("nominatim/php_openmapclienttest_search_hisarya_bulgaria.json"),
+        ),
+        # Asked within France, answered (wrongly) with Brussels: rejected, not geocoded.
+        ok(
+            nominatim("Bruxelles+-+Brussel", "fr"),
+            body(
+                "nominatim/geocoderphp_nominatim_search_jsonv2_addressdetails_extratags_brussels.json"
+            ),
+        ),
+    ],
+    "geocode_retry_after_20": [
+        reply(nominatim("Hisarya", "bg"), 429, "Too Many Requests", "", {"Retry-After": ["20"]}),
+        ok(
+            nominatim("Hisarya", "bg"),
+            body("nominatim/php_openmapclienttest_search_hisarya_bulgaria.json"),
+        ),
+    ],
+    "name_search_area_norway": [
+        ok(BURZUM_JSON, body("musicbrainz/derived_mb_json_artist_search_burzum_area_norway.json"))
+    ],
+    "geocode_bergen_norway": [
+        ok(
+            structured("city", "Bergen", "no"),
+            body("nominatim/constructed_search_city_bergen_norway.json"),
+        ),
+    ],
+    "geocode_bergen": [
+        ok(
+            structured("city", "Bergen"),
+            body("nominatim/constructed_search_city_bergen_norway.json"),
+        ),
     ],
     "geocode_retry_after_13h": [
         reply(nominatim("Hisarya", "bg"), 429, "Too Many Requests", "", {"Retry-After": ["46800"]}),

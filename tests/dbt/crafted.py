@@ -19,6 +19,7 @@ import pyarrow as pa
 from pipeline import schemas
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
+from pipeline.transform.geo import origin_place_key
 
 UTC = dt.UTC
 ISRC_SONG_ONE = "USABC2400001"
@@ -209,13 +210,17 @@ MUSICBRAINZ_ARTISTS = [
         "artist_name": "Alpha",
         "artist_type": "Group",
         "country": "DE",
+        # As MusicBrainz *search* answers: a typed begin area without ISO codes, the
+        # artist's country beside it; the origin key comes from the pipeline's one definition.
         "begin_area_name": "Berlin",
-        "begin_area_iso": "DE-BE",
+        "begin_area_type": "City",
         "life_begin": "1999",
         "tags": [
             {"name": "rock", "count": 10},
             {"name": "seen live", "count": 5},
             {"name": "electronic", "count": 2},
+            # Nobody voted for it (search answers list such tags): a tag, never a genre.
+            {"name": "pop", "count": 0},
         ],
         "match_method": "name_search",
         "match_score": 100,
@@ -223,8 +228,8 @@ MUSICBRAINZ_ARTISTS = [
 ]
 GEO_PLACES = [
     {
-        "place_key": "Berlin|DE-BE",
-        "query": "Berlin, DE-BE",
+        "place_key": "Berlin|DE",
+        "query": "city=Berlin&countrycodes=de",
         "latitude": 52.52,
         "longitude": 13.405,
         "city": "Berlin",
@@ -233,6 +238,8 @@ GEO_PLACES = [
         "country_code": "de",
     },
 ]
+for _artist in MUSICBRAINZ_ARTISTS:
+    _artist["origin_place_key"] = origin_place_key(_artist)
 POLL_GAPS = [
     {
         "account": "me",

@@ -119,7 +119,7 @@ def test_two_artists_called_the_same_are_not_matched_and_no_area_is_fine(
         "NZ",
     )
     assert go["area_name"] is None and go["begin_area_name"] is None
-    assert clock.sleeps == [1.0]  # one request per second, on the fake clock
+    assert clock.sleeps == [1.1]  # one request per second plus the 10% margin (fake clock)
 
 
 def test_budget_exhaustion_resumes_next_run_and_known_artists_cost_nothing(
@@ -205,7 +205,7 @@ def test_origins_are_geocoded_with_unicode_and_no_result(enriched: Path) -> None
     assert be["region"] == "Région de Bruxelles-Capitale - Brussels Hoofdstedelijk Gewest"
     assert be["country"] == "België / Belgique / Belgien"
     assert rows["Nowhere Town|NO"]["status"] == "not_found"
-    assert clock.sleeps == [1.0, 1.0]  # geopy's RateLimiter, 1 request per second
+    assert clock.sleeps == [1.1, 1.1]  # 1 request per second plus the 10% margin
 
 
 def test_nominatim_long_retry_after_is_not_cached_as_no_result(enriched: Path) -> None:
@@ -286,3 +286,142 @@ def test_spotify_linked_artist_falls_back_to_name_and_keeps_its_id(enriched: Pat
         "49cd96a6-42c3-44f6-ba2a-cd9301046b96",
     )
     assert "no MusicBrainz artist links this Spotify artist" in row["match_note"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 13: one origin key, geocoding by country and type, Retry-After, state vs lake, reuse
+# ---------------------------------------------------------------------------------------------
+
+
+def test_real_search_shape_gives_the_origin_key_geocoding_uses(enriched: Path) -> None:
+    """Burzum's real search answer (begin area Bergen, a City without ISO codes) stores the
+    origin key "Bergen|", and geocoding asks for exactly that place as ``city=Bergen``."""
+    write_plays([(None, "Burzum", 300_000)])
+    clock = FakeTime(START)
+    with VCR.use_cassette("name_search_genres.yaml"):
+        (row,) = land(runs.run_artists(ctx(clock)), [runs.MB_ARTISTS])
+    assert (row["begin_area_type"], row["begin_area_iso"]) == ("City", None)
+    assert row["origin_place_key"] == "Bergen|"
+    with VCR.use_cassette("geocode_bergen.yaml") as cassette:
+        (place,) = land(runs.run_places(ctx(clock)), [runs.GEO_PLACES])
+    assert cassette.play_count == 1
+    assert (place["place_key"], place["status"], place["country_code"]) == (
+        "Bergen|",
+        "found",
+        "NO",
+    )
+    assert place["query"] == "city=Bergen"
+
+
+def test_geocoding_asks_by_type_and_country_and_rejects_another_country(enriched: Path) -> None:
+    """A City is asked as ``city=`` within its country; an answer from another country (Brussels
+    for a French artist) is not taken as the artist's origin."""
+    write_plays([(None, "A", 3), (None, "B", 2)])
+    _mb_partition(
+        [
+            {
+                "lookup_key": "name:a",
+                "begin_area_name": "Hisarya",
+                "begin_area_type": "City",
+                "country": "BG",
+            },
+            {"lookup_key": "name:b", "begin_area_name": "Bruxelles - Brussel", "country": "FR"},
+        ]
+    )
+    with VCR.use_cassette("geocode_typed_and_other_country.yaml") as cassette:
+        result = runs.run_places(ctx(FakeTime(START)))
+    rows = {r["place_key"]: r for r in land(result, [runs.GEO_PLACES])}
+    assert cassette.play_count == 2
+    assert rows["Hisarya|BG"]["status"] == "found"
+    assert rows["Hisarya|BG"]["query"] == "city=Hisarya&countrycodes=bg"
+    assert rows["Bruxelles - Brussel|FR"]["status"] == "not_found"
+    assert rows["Bruxelles - Brussel|FR"]["latitude"] is None
+
+
+def test_nominatim_retry_after_20_is_sat_out_before_the_retry(enriched: Path) -> None:
+    """A 429 with Retry-After: 20 (under the 60 s maximum) waits 20 s, not geopy's 5 s."""
+    write_plays([(None, "A", 3)])
+    _mb_partition([{"lookup_key": "name:a", "begin_area_name": "Hisarya", "country": "BG"}])
+    clock = FakeTime(START)
+    with VCR.use_cassette("geocode_retry_after_20.yaml") as cassette:
+        result = runs.run_places(ctx(clock))
+    (row,) = land(result, [runs.GEO_PLACES])
+    assert cassette.play_count == 2 and row["status"] == "found"
+    assert clock.sleeps == [20.0]
+    assert result.report.resume_at is None
+
+
+def test_a_deleted_lookup_partition_is_asked_again_not_left_empty(enriched: Path) -> None:
+    """Deleting the day's MusicBrainz partition and rerunning the day asks again: the answer
+    lands again instead of 0 rows and 0 calls because the state still says found."""
+    write_plays([(None, "Burzum", 300_000)])
+    clock = FakeTime(START)
+    with VCR.use_cassette("name_search_genres.yaml"):
+        land(runs.run_artists(ctx(clock)), [runs.MB_ARTISTS])
+    lake().dated_partition(runs.MB_ARTISTS, DAY).unlink()
+    with VCR.use_cassette("name_search_genres.yaml") as cassette:
+        again = runs.run_artists(ctx(clock))
+    (row,) = land(again, [runs.MB_ARTISTS])
+    assert (row["mbid"], row["status"]) == ("49cd96a6-42c3-44f6-ba2a-cd9301046b96", "found")
+    assert (again.report.forgotten, again.report.calls, cassette.play_count) == (1, 1, 1)
+
+
+def test_an_artist_found_by_name_is_not_asked_again_for_its_spotify_id(enriched: Path) -> None:
+    """Found by name first; once its Spotify ID arrives (a track lookup), 0 calls: the name
+    answer is reused under the ID and dim_artist can join either."""
+    write_plays([(None, "Burzum", 300_000)])
+    clock = FakeTime(START)
+    with VCR.use_cassette("name_search_genres.yaml"):
+        first = runs.run_artists(ctx(clock))
+    land(first, [runs.MB_ARTISTS])
+    assert first.report.calls == 1
+    track = {
+        "track_id": "0eGsygTp906u18L0Oimnem",
+        "artist_ids": ["0C0XlULifJtAgn6ZNCW2eu"],
+        "artist_names": ["Burzum"],
+        "status": "found",
+        "source": "spotify_api",
+        "fetched_at": START,
+    }
+    target = lake().dated_partition(runs.TRACKS, DAY)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([track], schema=schemas.SPOTIFY_TRACKS), target)
+    write_plays([("0eGsygTp906u18L0Oimnem", "Burzum", 200_000), (None, "Burzum", 100_000)])
+    day2 = DAY + dt.timedelta(days=1)
+    with VCR.use_cassette("no_interactions.yaml"):
+        second = runs.run_artists(ctx(clock, day2))
+    (row,) = land(second, [runs.MB_ARTISTS], day2)
+    assert (second.report.calls, second.report.reused) == (0, 1)
+    assert (row["lookup_key"], row["mbid"], row["origin_place_key"]) == (
+        "0C0XlULifJtAgn6ZNCW2eu",
+        "49cd96a6-42c3-44f6-ba2a-cd9301046b96",
+        "Bergen|",
+    )
+    assert "same artist as name:burzum" in row["match_note"]
+
+
+def test_not_found_rows_carry_no_score_of_another_artist(
+    enriched: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'Dynamo' is ambiguous: the row says why in its note but has no match_score."""
+    set_config(monkeypatch, musicbrainz__format="xml")
+    write_plays([(None, "Dynamo", 100_000)])
+    with VCR.use_cassette("budget_run2.yaml"):
+        (row,) = land(runs.run_artists(ctx(FakeTime(START))), [runs.MB_ARTISTS])
+    assert (row["status"], row["match_score"]) == ("not_found", None)
+    assert "scores 35-44" in row["match_note"]
+
+
+def test_a_second_run_on_the_same_day_adds_to_the_partition(
+    enriched: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs of one day (every cycle harvests): the first run's answers stay in the file."""
+    write_plays([(None, "Burzum", 300_000)])
+    clock = FakeTime(START)
+    with VCR.use_cassette("name_search_genres.yaml"):
+        land(runs.run_artists(ctx(clock)), [runs.MB_ARTISTS])
+    write_plays([(None, "Burzum", 300_000), (None, "Dynamo Go", 100_000)])
+    set_config(monkeypatch, musicbrainz__format="xml")
+    with VCR.use_cassette("budget_run1.yaml"):
+        rows = land(runs.run_artists(ctx(clock)), [runs.MB_ARTISTS])
+    assert [r["query_name"] for r in rows] == ["Burzum", "Dynamo Go"]

@@ -1,5 +1,6 @@
 -- Genres per artist with a weight: within each source family (Spotify genres; MusicBrainz
--- genres and tags that the genre seed recognises) an artist's genres share 1 by vote count;
+-- genres and tags with votes that the genre seed recognises) an artist's genres share 1 by
+-- vote count;
 -- families present are averaged, so each tagged artist's weights sum to 1.
 with
 
@@ -35,11 +36,12 @@ musicbrainz_tags as (
 
 musicbrainz as (
 
-    -- A tag counts as a genre when MusicBrainz's genre list (the seed) names it.
-    select artist_key, genre_name, max(greatest(coalesce(tag_count, 1), 1)) as tag_count,
-        'musicbrainz' as family
+    -- A tag counts as a genre when MusicBrainz's genre list (the seed) names it and someone
+    -- voted for it: the weight is its vote count, so a 0-vote tag (kept in dim_artist's tags)
+    -- never weighs as much as a voted one.
+    select artist_key, genre_name, max(tag_count) as tag_count, 'musicbrainz' as family
     from musicbrainz_tags
-    where genre_name in (select genre from known_genres)
+    where genre_name in (select genre from known_genres) and tag_count > 0
     group by artist_key, genre_name
 
 ),

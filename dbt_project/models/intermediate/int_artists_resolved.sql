@@ -129,9 +129,7 @@ with_musicbrainz as (
             left(musicbrainz.begin_area_iso, 2),
             left(musicbrainz.area_iso, 2)
         ) as musicbrainz_country_code,
-        musicbrainz.begin_area_name || '|' || coalesce(musicbrainz.begin_area_iso, '')
-            as begin_place_key,
-        musicbrainz.area_name || '|' || coalesce(musicbrainz.area_iso, '') as area_place_key
+        musicbrainz.origin_place_key
 
     from joined
     left join musicbrainz on joined.musicbrainz_lookup_key = musicbrainz.lookup_key
@@ -141,16 +139,15 @@ with_musicbrainz as (
 final as (
 
     select
-        with_musicbrainz.* exclude (begin_place_key, area_place_key),
-        -- Where the artist comes from: the begin area (birth/founding) first, else the area.
-        coalesce(begin_place.place_key, area_place.place_key) as place_key,
-        coalesce(
-            begin_place.country_code, area_place.country_code, musicbrainz_country_code
-        ) as origin_country_code
+        with_musicbrainz.* exclude (origin_place_key),
+        -- Where the artist comes from: the pipeline's one origin key (begin area first, else
+        -- the area), set only once that place is geocoded, so dim_artist's location always
+        -- exists in dim_location.
+        places.place_key,
+        coalesce(places.country_code, musicbrainz_country_code) as origin_country_code
 
     from with_musicbrainz
-    left join places as begin_place on with_musicbrainz.begin_place_key = begin_place.place_key
-    left join places as area_place on with_musicbrainz.area_place_key = area_place.place_key
+    left join places on with_musicbrainz.origin_place_key = places.place_key
 
 )
 

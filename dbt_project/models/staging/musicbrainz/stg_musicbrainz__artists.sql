@@ -24,6 +24,9 @@ renamed as (
         lookup_key,
         spotify_artist_id,
         mbid,
+        -- The origin's place key, built once by the pipeline (pipeline.transform.geo.origin_of)
+        -- and joined on as is: never rebuilt here from the area columns.
+        origin_place_key,
 
         ---------- strings
         query_name,
@@ -34,8 +37,10 @@ renamed as (
         upper(country) as country_code,
         area_name,
         upper(area_iso) as area_iso,
+        area_type,
         begin_area_name,
         upper(begin_area_iso) as begin_area_iso,
+        begin_area_type,
         life_begin,
         life_end,
         coalesce(tags, []) as tags,
