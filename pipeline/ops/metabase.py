@@ -305,10 +305,12 @@ def latest_play_year(database_file: str) -> int | None:
     """
     import duckdb
 
+    from pipeline.io.duck import connect
+
     if not Path(database_file).is_file():
         return None
     try:
-        con = duckdb.connect(database_file, read_only=True)
+        con = connect(database_file, read_only=True)
     except duckdb.Error:
         return None
     try:
