@@ -134,14 +134,8 @@ def current_generation(the_lake: Lake) -> Path | None:
 
 
 def published_mart_dir(the_lake: Lake, table: str) -> Path:
-    """The current generation's folder of ``table`` (read it as ``<folder>/*.parquet``).
-
-    A folder that does not exist when nothing is published yet, so ``glob`` finds nothing.
-    """
-    current = current_generation(the_lake)
-    if current is None:
-        return the_lake.reporting_marts_dir / "unpublished" / table
-    return current / table
+    """The current generation's folder of ``table`` (read it as ``<folder>/*.parquet``)."""
+    return the_lake.reporting_mart_dir(table)
 
 
 def mart_glob(the_lake: Lake, table: str) -> str:

@@ -20,6 +20,7 @@ import duckdb
 import pytest
 
 from bench.proctree import descendants
+from pipeline.paths import Lake
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -49,11 +50,11 @@ def _marts(lake_dir: Path) -> dict[str, tuple]:
     """Every published mart's row count and an order-free content hash."""
     con = duckdb.connect()
     found = {}
-    for mart in sorted(p for p in (lake_dir / "reporting" / "marts").iterdir() if p.is_dir()):
-        glob = str(mart / "*.parquet")
+    current = Lake(lake_dir).reporting_mart_dir("any").parent
+    for mart in sorted(p for p in current.iterdir() if p.is_dir()):
         row = con.execute(
-            "select count(*), coalesce(sum(hash(t::varchar)), 0)::varchar "
-            f"from read_parquet('{glob}') t"
+            "select count(*), coalesce(sum(hash(t::varchar)), 0)::varchar from read_parquet(?) t",
+            [str(mart / "*.parquet")],
         ).fetchone()
         found[mart.name] = row
     return found
