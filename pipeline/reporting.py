@@ -232,15 +232,8 @@ def publish_marts(the_lake: Lake, keep: int = KEEP_GENERATIONS) -> dict[str, int
                 for part, (count, digest) in parts.items():
                     target = folder / f"{part}.parquet"
                     reused = previous / table / target.name if previous else None
-                    if (
-                        reused
-                        and reused.exists()
-                        and before.get(table, {}).get(part)
-                        == [
-                            count,
-                            digest,
-                        ]
-                    ):
+                    unchanged = before.get(table, {}).get(part) == [count, digest]
+                    if reused is not None and unchanged and reused.exists():
                         _link_or_copy(reused, target)
                         continue
                     _write_part(con, _part_query(table, part), target)
@@ -260,6 +253,17 @@ def publish_marts(the_lake: Lake, keep: int = KEEP_GENERATIONS) -> dict[str, int
         # The first generation is visible at once (there is nothing older to mix it with).
         now_ms = time.time_ns() // 1_000_000
         visible_from = now_ms + int(VISIBLE_AFTER_S * 1000) if previous else now_ms - 1
+        last = _read_ledger(previous).get("visible_from_ms")
+        if isinstance(last, int) and visible_from <= last:
+            # The clock went back: keys stay in publish order, and readers fall back to the
+            # oldest kept generation until the clock passes this one's start.
+            logger.warning(
+                "the clock (%d ms) is behind the last publish (%d ms): the new generation "
+                "is visible once the clock passes it",
+                now_ms,
+                last,
+            )
+            visible_from = last + 1
         ledger = {"visible_from_ms": visible_from, "marts": new_ledger, "columns": columns}
         (building / _LEDGER).write_text(json.dumps(ledger, sort_keys=True), encoding="utf-8")
         _fsync(building / _LEDGER)
@@ -279,7 +283,7 @@ def publish_marts(the_lake: Lake, keep: int = KEEP_GENERATIONS) -> dict[str, int
             _remove_tree(building)
     write_views(the_lake, columns)
     _clean_up(the_lake, keep)
-    wait_s = (visible_from - time.time_ns() // 1_000_000) / 1000
+    wait_s = min((visible_from - time.time_ns() // 1_000_000) / 1000, VISIBLE_AFTER_S)
     if wait_s > 0:
         time.sleep(wait_s)  # a caller reading right after this publish reads this generation
     logger.info("published %d marts as %s (%d files rewritten)", len(rows), final.name, written)
@@ -290,10 +294,15 @@ def publish_marts(the_lake: Lake, keep: int = KEEP_GENERATIONS) -> dict[str, int
 
 
 def _pick_generation_sql(root: Path) -> str:
-    """The key of the newest generation visible at this transaction's start (see docstring)."""
+    """The key of the newest generation visible at this transaction's start (see docstring).
+
+    None visible (the clock went back past every kept generation's start): the oldest kept one,
+    which a new generation (always the newest) cannot change.
+    """
     ledgers = sql_string(root / f"{_GENERATION}=*" / _LEDGER)
     key = f"cast(regexp_extract(file, '{_GENERATION}=([0-9]+)', 1) as bigint)"
-    return f"select min({key}) from glob({ledgers}) where {key} >= {_KEY_BASE} - epoch_ms(now())"
+    visible = f"{key} >= {_KEY_BASE} - epoch_ms(now())"
+    return f"select coalesce(min({key}) filter (where {visible}), max({key})) from glob({ledgers})"
 
 
 def view_sql(root: Path, table: str) -> str:
@@ -331,7 +340,7 @@ def write_views(the_lake: Lake, columns: dict[str, list[tuple[str, str]]]) -> bo
     target = the_lake.reporting_db
     root = the_lake.reporting_marts_dir.resolve()
     signature = json.dumps(
-        {"columns": columns, "root": str(root), "layout": "generations-v1"}, sort_keys=True
+        {"columns": columns, "root": str(root), "layout": "generations-v2"}, sort_keys=True
     )
     stamp = target.with_suffix(".views.json")
     wanted = {f"{schema}.{t}" for t in columns for schema in ("main", MART_SCHEMA)}

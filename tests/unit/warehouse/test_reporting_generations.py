@@ -28,10 +28,10 @@ YEARS = range(2019, 2025)
 
 READER = textwrap.dedent(
     """
-    import sys, time, duckdb
+    import os, sys, time, duckdb
     con = duckdb.connect(sys.argv[1], read_only=True)
-    stop = time.monotonic() + float(sys.argv[2])
-    while time.monotonic() < stop:
+    give_up = time.monotonic() + 300
+    while not os.path.exists(sys.argv[2]) and time.monotonic() < give_up:
         row = con.execute(
             "select (select count(*) from fct_plays), (select min(build) from fct_plays), "
             "(select max(build) from fct_plays), (select sum(plays) from marts.fct_daily), "
@@ -60,9 +60,10 @@ def _build(the_lake: Lake, build: int) -> None:
     con.close()
 
 
-def _reader(the_lake: Lake, seconds: float) -> subprocess.Popen[str]:
+def _reader(the_lake: Lake, stop: Path) -> subprocess.Popen[str]:
+    """Queries in a loop until ``stop`` exists, one line per query."""
     return subprocess.Popen(
-        [sys.executable, "-c", READER, str(the_lake.reporting_db), str(seconds)],
+        [sys.executable, "-c", READER, str(the_lake.reporting_db), str(stop)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -97,7 +98,8 @@ def test_a_long_lived_reader_only_ever_sees_whole_generations(
     the_lake = Lake(tmp_path / "data")
     _build(the_lake, 1)
     publish_marts(the_lake)
-    reader = _reader(the_lake, 8.0)
+    stop = tmp_path / "stop"
+    reader = _reader(the_lake, stop)
     assert reader.stdout is not None
     first = reader.stdout.readline()  # connected and querying before the publishes start
     assert first.split()[1] == "1", first + reader.stderr.read()
@@ -134,6 +136,8 @@ def test_a_long_lived_reader_only_ever_sees_whole_generations(
     assert not list(the_lake.reporting_dir.glob("marts-luigi-tmp-*"))
     assert len(generations(the_lake)) == reporting.KEEP_GENERATIONS
 
+    time.sleep(0.3)  # a few queries on the last build
+    stop.touch()
     out, err = reader.communicate(timeout=60)
     assert reader.returncode == 0, err
     seen: dict[int, int] = {}
@@ -160,3 +164,34 @@ def test_every_publish_rewrites_a_reporting_file_that_does_not_open(tmp_path: Pa
     con = duckdb.connect(str(the_lake.reporting_db), read_only=True)
     assert con.execute("select count(*) from marts.fct_plays").fetchone() == (len(YEARS) * 11,)
     con.close()
+
+
+def test_a_clock_stepped_back_keeps_whole_builds_in_publish_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publishes made an hour ahead, then at the true time: none waits an hour, the newest build
+    stays the current generation, and a reader still gets one whole build (not an empty one)."""
+    the_lake = Lake(tmp_path / "data")
+    ahead = time.time_ns() + 3600 * 10**9
+    monkeypatch.setattr(reporting.time, "time_ns", lambda: ahead)
+    for build in (1, 2):
+        _build(the_lake, build)
+        publish_marts(the_lake)
+    monkeypatch.undo()
+    _build(the_lake, 3)
+    started = time.monotonic()
+    publish_marts(the_lake)
+    assert time.monotonic() - started < 30
+
+    current = duckdb.connect().execute(
+        "select distinct build from read_parquet(?)",
+        [str(the_lake.reporting_mart_dir("fct_plays") / "*.parquet")],
+    )
+    assert current.fetchall() == [(3,)]
+    con = duckdb.connect(str(the_lake.reporting_db), read_only=True)
+    row = con.execute(
+        "select (select count(*) from fct_plays), (select min(build) from fct_plays), "
+        "(select max(build) from fct_daily), (select sum(plays) from fct_daily)"
+    ).fetchone()
+    con.close()
+    assert row is not None and row[1] == row[2] and row[0] == row[3] == len(YEARS) * (10 + row[1])
