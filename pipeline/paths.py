@@ -165,13 +165,10 @@ class Lake:
         return self.reporting_dir / "marts"
 
     def reporting_mart_dir(self, name: str) -> Path:
-        """A published mart: a folder of Parquet parts (read them as ``<folder>/*.parquet``)."""
-        return self.reporting_marts_dir / name
-
-    @property
-    def reporting_ledger(self) -> Path:
-        """Rows and checksum of every published part (what the next publish may skip)."""
-        return self.reporting_marts_dir / "published.json"
+        """A published mart in the current generation (``pipeline.reporting``): a folder of
+        Parquet parts, read as ``<folder>/*.parquet``; absent while nothing is published."""
+        ledgers = sorted(self.reporting_marts_dir.glob("generation=*/published.json"))
+        return (ledgers[0].parent if ledgers else self.reporting_marts_dir / "unpublished") / name
 
     # ---------- operations (scheduler, cron, notifications, logs)
     @property

@@ -7,6 +7,7 @@ pipeline opens for real work comes from here.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -41,3 +42,69 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
         pass
+
+
+def sql_string(text: str | Path) -> str:
+    """``text`` as a SQL string literal, quotes doubled: the one way a path goes into SQL.
+
+    DuckDB cannot bind parameters everywhere a path goes (``ATTACH``, ``COPY ... TO``, a view's
+    ``read_parquet``), and a data folder may be called ``Zoë's music``: pasting it between
+    quotes would end the literal early.
+    """
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+#: Words of DuckDB's errors that mean "someone else holds the file", not "the file is bad".
+_BUSY = ("lock", "conflicting", "same database file")
+
+
+def unreadable_reason(path: Path | str) -> str | None:
+    """Why the DuckDB file at ``path`` cannot be opened, or None when it opens (or is absent).
+
+    Opens it read-only and lists its catalog: a file whose header or catalog is damaged (its
+    first 8 KB overwritten, a truncated copy) fails here. A file another process holds
+    read-write (dbt building) is busy, not broken: None. A missing file is not corruption
+    either (nothing built yet), so callers check ``exists()`` for that themselves.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if any(word in message.lower() for word in _BUSY):
+            return None
+        return message
+    try:
+        con.execute("select count(*) from duckdb_tables()").fetchall()
+        con.execute("select count(*) from duckdb_views()").fetchall()
+    except duckdb.Error as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    finally:
+        con.close()
+    return None
+
+
+def set_aside_if_unreadable(path: Path | str) -> str | None:
+    """Move an unreadable DuckDB file (and its WAL) out of the way; return why, else None.
+
+    What is built from ``raw/`` (the warehouse, the reporting file) is then rebuilt from
+    scratch by the next run instead of failing on the damaged file forever; the damaged copy is
+    kept beside it (``<name>.unreadable``) for a look, replacing any older one.
+    """
+    import logging
+
+    path = Path(path)
+    reason = unreadable_reason(path)
+    if reason is None:
+        return None
+    aside = path.with_name(path.name + ".unreadable")
+    os.replace(path, aside)
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():
+        os.replace(wal, aside.with_name(aside.name + ".wal"))
+    logging.getLogger(__name__).warning(
+        "%s could not be opened (%s): moved to %s, it is rebuilt from raw/", path, reason, aside
+    )
+    return reason

@@ -9,6 +9,10 @@ would cost API budget to fetch again.
 Consistency: the copy is taken under the cron lock (no pipeline run writes meanwhile), into a
 temporary folder renamed into place when complete, with a manifest of every file's size and
 SHA-256 so ``--verify`` (or a human) can check it later.
+
+Modes: a backup holds refresh tokens and, in every raw export row, the listener's IP address,
+and often lands on a shared disk: every folder of it is 0700 and every file 0600, whatever the
+source's modes and the umask (``cp -a`` of its ``data/`` restores them so).
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from pathlib import Path
 
 from pipeline.io.atomic import TMP_MARK
 from pipeline.paths import Lake
+
+#: Modes of everything a backup writes (issue 12: ``state/tokens/`` was 0755).
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 
 #: Staged datasets that are derived from raw/ and therefore not backed up.
 DERIVED_STAGED = ("plays", "imports", "dbt_runs", "published", "reference", "quarantine")
@@ -61,6 +69,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _private_dir(path: Path, upto: Path | None = None) -> None:
+    """Create ``path`` (and its parents below ``upto``) as 0700 folders, whatever the umask."""
+    missing = []
+    probe = path
+    while not probe.exists() and probe != upto and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=DIR_MODE)
+        os.chmod(folder, DIR_MODE)
+
+
 def make_backup(the_lake: Lake, dest: Path, now: dt.datetime) -> BackupResult:
     """Copy into ``dest/music-tracker-<UTC time>/data/``; return where and how much."""
     name = f"music-tracker-{now:%Y%m%dT%H%M%SZ}"
@@ -70,12 +90,15 @@ def make_backup(the_lake: Lake, dest: Path, now: dt.datetime) -> BackupResult:
     tmp = dest / f"{name}{TMP_MARK}{os.getpid()}"
     manifest: dict[str, dict[str, object]] = {}
     total = 0
+    dest.mkdir(parents=True, exist_ok=True)
     try:
+        _private_dir(tmp)
         for rel in included(the_lake):
             src = the_lake.root / rel
             target = tmp / "data" / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)  # keeps modes (token caches stay 0600) and mtimes
+            _private_dir(target.parent, upto=tmp)
+            shutil.copy2(src, target)  # keeps mtimes; the mode is set below
+            os.chmod(target, FILE_MODE)
             size = target.stat().st_size
             total += size
             manifest[str(rel)] = {
@@ -84,9 +107,11 @@ def make_backup(the_lake: Lake, dest: Path, now: dt.datetime) -> BackupResult:
                 "mode": oct(target.stat().st_mode & 0o777),
             }
         for rel_dir in ("raw", "state"):
-            (tmp / "data" / rel_dir).mkdir(parents=True, exist_ok=True)
+            _private_dir(tmp / "data" / rel_dir, upto=tmp)
         info = {"created_at": now.isoformat(), "source": str(the_lake.root), "files": manifest}
-        (tmp / "MANIFEST.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        fd = os.open(tmp / "MANIFEST.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(info, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, final)
     finally:
         if tmp.exists():

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from pipeline import schemas
 from pipeline.io.atomic import write_json_atomic
-from pipeline.io.duck import release_memory
+from pipeline.io.duck import release_memory, set_aside_if_unreadable, unreadable_reason
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.reporting import publish_marts
@@ -65,6 +65,8 @@ def build_is_current(the_lake: Lake, day: dt.date) -> bool:
     latest = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
     if latest is None or not isinstance(latest[1].get("staged_fingerprint"), dict):
         return False
+    if unreadable_reason(the_lake.warehouse) is not None:
+        return False  # damaged: DbtBuild.run sets it aside and builds it again
     built = latest[1]["staged_fingerprint"]
     return up_to(built, day) == up_to(staged_fingerprint(the_lake), day)
 
@@ -302,6 +304,7 @@ class DbtBuild(luigi.Task):
     def run(self) -> None:
         the_lake = current_lake()
         with timed_result(self, "warehouse", self.date) as result:
+            set_aside_if_unreadable(the_lake.warehouse)  # then every day is built again
             write_listeners(the_lake)
             ensure_placeholders(the_lake)
             fp = staged_fingerprint(the_lake)
@@ -359,6 +362,8 @@ class PublishReporting(luigi.Task):
         published = latest_marker(the_lake.staged / "published", "manifest.json")
         if built is None or published is None:
             return False
+        if unreadable_reason(the_lake.reporting_db) is not None:
+            return False  # Metabase cannot open it: publish again (which rewrites it)
         return published[1].get("build_id") == built[1].get("build_id")
 
     def run(self) -> None:

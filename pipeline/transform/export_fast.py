@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import schemas
+from pipeline.io.duck import sql_string
 from pipeline.transform.export import (
     ACCOUNT_KEYS,
     EXTENDED_KEYS,
@@ -78,17 +79,13 @@ _TS = r"[0-9]{4}-(0[1-9]|1[0-2])-[0-3][0-9]T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][
 _ID = "[0-9A-Za-z]{22}"
 
 
-def _sql_quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _ts_literal(value: dt.datetime) -> str:
     """A UTC instant as a naive DuckDB TIMESTAMP literal (what ``strptime`` returns)."""
     return "TIMESTAMP '" + value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
 
 
 def _query(path: Path, limits: Limits) -> str:
-    columns = ", ".join(f"{_sql_quote(f)}: 'JSON'" for f in _FIELDS)
+    columns = ", ".join(f"{sql_string(f)}: 'JSON'" for f in _FIELDS)
     text_cols = [f"nullif(\"{f}\" ->> '$', '') as {c}" for f, c in TEXT_FIELDS.items()]
     types_ok = [f"coalesce(json_type(\"{f}\") in ('VARCHAR', 'NULL'), true)" for f in TEXT_FIELDS]
     types_ok += [f"coalesce(json_type(\"{f}\") in ('BOOLEAN', 'NULL'), true)" for f in FLAG_FIELDS]
@@ -116,7 +113,7 @@ with typed as (
         case when json_type(ms_played) = 'UBIGINT' then ms_played::ubigint end as ms_u,
         {", ".join(text_cols)},
         {", ".join(flag_cols)}
-    from read_json({_sql_quote(str(path))}, format = 'array', columns = {{{columns}}})
+    from read_json({sql_string(str(path))}, format = 'array', columns = {{{columns}}})
 ),
 classified as (
     select
@@ -160,7 +157,7 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, path: Path, rows: list[int]) -> li
     """The original JSON text of the given rows (0-based), in the file's order."""
     found = con.execute(
         "select json from (select json, row_number() over () - 1 as i from "
-        f"read_json_objects({_sql_quote(str(path))}, format = 'array')) "
+        f"read_json_objects({sql_string(str(path))}, format = 'array')) "
         "where i in (select unnest(?::bigint[])) order by i",
         [rows],
     ).fetchall()
@@ -172,7 +169,7 @@ def _raw_rows(con: duckdb.DuckDBPyConnection, path: Path, rows: list[int]) -> li
 def detect_kind_sql(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     """'extended', 'account', 'other' or 'empty', from the first object's keys."""
     rows = con.execute(
-        f"select json_keys(json) from read_json_objects({_sql_quote(str(path))}, "
+        f"select json_keys(json) from read_json_objects({sql_string(str(path))}, "
         "format = 'array') where json_type(json) = 'OBJECT' limit 1"
     ).fetchall()
     if not rows:

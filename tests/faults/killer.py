@@ -10,7 +10,7 @@ Points (the ``--at``-th occurrence, 1-based, kills the process with SIGKILL, no 
 * ``replace``: just before a finished temp file is renamed into place;
 * ``after-replace``: just after a rename (the next file never starts);
 * ``dbt``: while the dbt subprocess runs (both killed, like a container stop);
-* ``publish``: while a mart is being exported for Metabase;
+* ``publish``: before the N-th part of a new reporting generation is exported;
 * ``enrich-call``: just after the N-th enrichment call (Spotify catalogue, MusicBrainz or
   Nominatim) got its answer, before the run records it (the call is spent, the answer lost);
 * ``none``: no kill (the reference run).
@@ -114,14 +114,14 @@ def install(point: str, at: int) -> None:
         after_each_call(musicbrainz.MusicBrainzClient, "_call")
         after_each_call(geocoder.Geocoder, "_geocode_once")
     if point == "publish":
-        # Kill inside the mart export loop, between two marts.
-        real_atomic_path = reporting.atomic_path
+        # Kill inside the export loop of a new generation, before its N-th part.
+        real_write_part = reporting._write_part
 
-        def atomic_path(*args: Any, **kwargs: Any) -> Any:
+        def write_part(*args: Any, **kwargs: Any) -> Any:
             _tick("publish", point, at)
-            return real_atomic_path(*args, **kwargs)
+            return real_write_part(*args, **kwargs)
 
-        reporting.atomic_path = atomic_path
+        reporting._write_part = write_part
 
 
 def stage_only(cli_args: list[str]) -> int:

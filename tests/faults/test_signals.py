@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,40 +19,25 @@ import duckdb
 import pytest
 
 from bench.proctree import descendants
+from pipeline.paths import Lake
 from tests.conftest import REPO
+from tests.faults.conftest import sample_cmd, sample_env
+from tests.faults.helpers import warehouse_summary
 
 pytestmark = pytest.mark.slow
-
-SAMPLE = REPO / "data" / "sample"
-
-
-def _env(lake_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(MUSIC_TRACKER_ENV="testing", MUSIC_TRACKER__PATHS__DATA_DIR=str(lake_dir))
-    return env
-
-
-def _cmd(lake_dir: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "pipeline.cli",
-        "--data-dir",
-        str(lake_dir),
-        "import",
-        str(SAMPLE),
-    ]
 
 
 def _marts(lake_dir: Path) -> dict[str, tuple]:
     """Every published mart's row count and an order-free content hash."""
     con = duckdb.connect()
     found = {}
-    for mart in sorted(p for p in (lake_dir / "reporting" / "marts").iterdir() if p.is_dir()):
-        glob = str(mart / "*.parquet")
+    current = Lake(lake_dir).reporting_mart_dir("any").parent
+    for mart in sorted(p for p in current.iterdir() if p.is_dir()):
         row = con.execute(
+            # (hive_partitioning off: the generation=<key> folder is not part of the rows)
             "select count(*), coalesce(sum(hash(t::varchar)), 0)::varchar "
-            f"from read_parquet('{glob}') t"
+            "from read_parquet(?, hive_partitioning = false) t",
+            [str(mart / "*.parquet")],
         ).fetchone()
         found[mart.name] = row
     return found
@@ -89,11 +73,8 @@ def _gone(pid: int, timeout: float = 10) -> bool:
 
 
 @pytest.fixture(scope="module")
-def clean_marts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
-    lake_dir = tmp_path_factory.mktemp("clean") / "data"
-    done = subprocess.run(_cmd(lake_dir), env=_env(lake_dir), cwd=REPO, capture_output=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return _marts(lake_dir)
+def clean_marts(clean_sample_lake: Path) -> dict[str, tuple]:
+    return _marts(clean_sample_lake)
 
 
 @pytest.mark.parametrize(
@@ -102,12 +83,16 @@ def clean_marts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
     ids=["SIGTERM", "SIGINT", "SIGKILL"],
 )
 def test_a_signal_during_dbt_leaves_no_orphan_and_the_rerun_works(
-    tmp_path: Path, clean_marts: dict[str, tuple], sig: signal.Signals, code: int
+    tmp_path: Path,
+    clean_marts: dict[str, tuple],
+    clean_sample_lake: Path,
+    sig: signal.Signals,
+    code: int,
 ) -> None:
     lake_dir = tmp_path / "data"
     proc = subprocess.Popen(
-        _cmd(lake_dir),
-        env=_env(lake_dir),
+        sample_cmd(lake_dir),
+        env=sample_env(lake_dir),
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -123,6 +108,9 @@ def test_a_signal_during_dbt_leaves_no_orphan_and_the_rerun_works(
         last = err.strip().splitlines()[-1]
         assert f"interrupted by {sig.name} during DbtBuild" in last
         assert "(dbt stopped)" in last
-    rerun = subprocess.run(_cmd(lake_dir), env=_env(lake_dir), cwd=REPO, capture_output=True)
+    rerun = subprocess.run(
+        sample_cmd(lake_dir), env=sample_env(lake_dir), cwd=REPO, capture_output=True
+    )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert _marts(lake_dir) == clean_marts
+    assert warehouse_summary(lake_dir) == warehouse_summary(clean_sample_lake)

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from pipeline import cli, settings
-from pipeline.paths import lake
+from pipeline.paths import Lake, lake
 from pipeline.report import NO_EXPORT_EXIT, import_report
 from pipeline.tasks import ImportExports, StageAllPlays
 from pipeline.tasks.imports import unit_id
@@ -146,7 +146,7 @@ def test_the_whole_corpus_imports_builds_and_rebuilds(
     settings.reload_settings()
     try:
         assert cli.main(["--data-dir", str(lake_dir), "import", str(folder)]) == 0
-        fct = lake_dir / "reporting" / "marts" / "fct_plays" / "*.parquet"
+        fct = Lake(lake_dir).reporting_mart_dir("fct_plays") / "*.parquet"
         units = lake_dir / "staged" / "imports" / "v1" / "*.parquet"
         con = duckdb.connect()
         (parsed,) = con.execute(

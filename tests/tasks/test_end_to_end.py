@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from pipeline import cli, settings
+from pipeline.paths import Lake
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -19,7 +20,7 @@ SAMPLE = REPO / "data" / "sample"
 
 def _fct_hash(lake_dir: Path) -> tuple[int, int, str]:
     """Row count, total ms and a content hash of the published fct_plays."""
-    fct = lake_dir / "reporting" / "marts" / "fct_plays" / "*.parquet"
+    fct = Lake(lake_dir).reporting_mart_dir("fct_plays") / "*.parquet"
     row = (
         duckdb.connect()
         .execute(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import duckdb
@@ -11,7 +10,7 @@ import pytest
 
 from pipeline.io.atomic import write_json_atomic
 from pipeline.paths import Lake
-from pipeline.reporting import publish_marts
+from pipeline.reporting import publish_marts, published_mart_dir
 from pipeline.tasks.warehouse import MAX_CHANGED_DAYS, plays_changed_dates
 
 
@@ -76,8 +75,10 @@ def _warehouse(the_lake: Lake, plays: list[tuple[str, str, int]]) -> None:
     con.close()
 
 
-def _mtimes(folder: Path) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in sorted(folder.glob("*/*.parquet"))}
+def _inodes(the_lake: Lake) -> dict[str, int]:
+    """Each part of the current generation by its inode: a part linked, not rewritten, keeps it."""
+    marts = published_mart_dir(the_lake, "fct_plays").parent
+    return {p.name: p.stat().st_ino for p in sorted(marts.glob("*/*.parquet"))}
 
 
 def test_publish_rewrites_only_the_parts_whose_rows_changed(tmp_path: Path) -> None:
@@ -85,23 +86,21 @@ def test_publish_rewrites_only_the_parts_whose_rows_changed(tmp_path: Path) -> N
     old = [("a", "2024-03-01", 1000), ("b", "2025-06-01", 2000)]
     _warehouse(the_lake, old)
     assert publish_marts(the_lake) == {"dim_listener": 1, "fct_plays": 2}
-    marts = the_lake.reporting_marts_dir
-    assert sorted(p.name for p in (marts / "fct_plays").iterdir()) == [
+    assert sorted(p.name for p in published_mart_dir(the_lake, "fct_plays").iterdir()) == [
         "2024.parquet",
         "2025.parquet",
     ]
-    first = _mtimes(marts)
+    first = _inodes(the_lake)
 
-    # Nothing changed: nothing is rewritten.
-    os.utime(marts / "fct_plays" / "2024.parquet", ns=(1, 1))
+    # Nothing changed: nothing is rewritten (the new generation links the same files).
     publish_marts(the_lake)
-    assert (marts / "fct_plays" / "2024.parquet").stat().st_mtime_ns == 1
+    assert _inodes(the_lake) == first
 
     # A new play in 2025 and one in a new year: 2024 and dim_listener stay as they were.
     _warehouse(the_lake, [*old, ("c", "2025-06-02", 3000), ("d", "2026-01-01", 4000)])
     publish_marts(the_lake)
-    after = _mtimes(marts)
-    assert after["2024.parquet"] == 1
+    after = _inodes(the_lake)
+    assert after["2024.parquet"] == first["2024.parquet"]
     assert after["all.parquet"] == first["all.parquet"]
     assert after["2025.parquet"] != first["2025.parquet"]
     con = duckdb.connect(str(the_lake.reporting_db), read_only=True)
@@ -111,7 +110,9 @@ def test_publish_rewrites_only_the_parts_whose_rows_changed(tmp_path: Path) -> N
     # Plays of a year all gone (replaced): that year's file goes too.
     _warehouse(the_lake, [("b", "2025-06-01", 2000)])
     publish_marts(the_lake)
-    assert sorted(p.name for p in (marts / "fct_plays").iterdir()) == ["2025.parquet"]
+    assert sorted(p.name for p in published_mart_dir(the_lake, "fct_plays").iterdir()) == [
+        "2025.parquet"
+    ]
 
 
 def test_publish_of_an_empty_mart_still_gives_readers_a_file(tmp_path: Path) -> None:

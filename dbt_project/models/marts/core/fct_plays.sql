@@ -152,7 +152,9 @@ final as (
         end as album_sk,
         case when batch.platform is null then {{ unknown_key() }}
             else {{ generate_surrogate_key(['batch.platform']) }} end as platform_sk,
-        {{ generate_surrogate_key(['batch.account', 'sessions.session_started_at']) }} as session_sk,
+        -- The start as UTC text whatever the session's TimeZone (a timestamptz cast to text is
+        -- written in it): the same key as before for a UTC run, and under any TZ.
+        {{ generate_surrogate_key(['batch.account', "cast(timezone('UTC', sessions.session_started_at) as varchar) || '+00'"]) }} as session_sk,
 
         ---------- strings
         batch.account,
