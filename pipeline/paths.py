@@ -180,6 +180,16 @@ class Lake:
         """luigid's state pickle and task-history SQLite (not part of a backup)."""
         return self.root / "luigi"
 
+    @property
+    def spill_dir(self) -> Path:
+        """Where the pipeline's DuckDB connections spill beyond their memory limit.
+
+        DuckDB's default for an in-memory connection is ``.tmp`` in the working directory: the
+        image's read-only /app, or a stray folder in the user's clone (one 1M import left
+        280 MB there). In the lake, it is on the data volume and cleaned with it.
+        """
+        return self.state / "duckdb_spill"
+
     def lock_file(self, name: str) -> Path:
         return self.state / "locks" / f"{name}.lock"
 

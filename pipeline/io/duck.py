@@ -16,11 +16,18 @@ from pipeline.settings import get_settings
 
 
 def connect(path: Path | str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with ``duckdb.task_memory_limit`` and ``duckdb.threads`` applied."""
+    """A DuckDB connection with ``duckdb.task_memory_limit`` and ``duckdb.threads`` applied.
+
+    It spills into the lake's ``state/duckdb_spill/``, not DuckDB's default ``.tmp`` in the
+    working directory (read-only in the image).
+    """
+    from pipeline.paths import lake
+
     settings = get_settings()
     con = duckdb.connect(str(path), read_only=read_only)
-    con.execute(f"set memory_limit = '{settings.duckdb.task_memory_limit}'")
+    con.execute(f"set memory_limit = {sql_string(settings.duckdb.task_memory_limit)}")
     con.execute(f"set threads = {int(settings.duckdb.threads)}")
+    con.execute(f"set temp_directory = {sql_string(lake().spill_dir)}")
     return con
 
 

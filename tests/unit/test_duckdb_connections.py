@@ -40,3 +40,17 @@ def test_no_uncapped_duckdb_connection() -> None:
         for line in _bare_connects(path)
     }
     assert not found, f"uncapped duckdb.connect() (use pipeline.io.duck.connect): {sorted(found)}"
+
+
+def test_work_connections_spill_into_the_lake(data_dir: Path) -> None:
+    """A capped connection spills under the lake's state/, never into the working directory."""
+    from pipeline.io.duck import connect
+    from pipeline.paths import lake
+
+    con = connect()
+    try:
+        (folder,) = con.execute("select current_setting('temp_directory')").fetchone()
+    finally:
+        con.close()
+    assert Path(folder) == lake().spill_dir
+    assert Path(folder).is_relative_to(data_dir)
