@@ -120,7 +120,7 @@ def test_poll_state_ahead_of_the_clock_is_recovered(
 ) -> None:
     """A last slot later than the clock (clock stepped back) is logged and polled again."""
     from pipeline.io.atomic import write_json_atomic
-    from pipeline.tasks.spotify import IngestRecentlyPlayed, slot_handled, slot_of
+    from pipeline.tasks.spotify import IngestRecentlyPlayed, slot_handled, slot_key, slot_of
 
     now = dt.datetime(2026, 12, 2, 10, 7, tzinfo=dt.UTC)
     slot = slot_of(now)
@@ -130,6 +130,8 @@ def test_poll_state_ahead_of_the_clock_is_recovered(
     with caplog.at_level("WARNING"):
         assert not slot_handled("2027-06-01T12:00", slot, now)
     assert "ahead of the clock" in caplog.text
+    later = slot_of(now + dt.timedelta(hours=2))  # a task run by hand for a future slot
+    assert slot_handled(slot_key(later), later, now)  # done once it ran, not polled forever
     future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
     write_json_atomic(data_dir / "state/spotify/me.json", {"account": "me", "last_slot": future})
     assert not IngestRecentlyPlayed(account="me").complete()  # today's poll runs again
