@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,9 +39,9 @@ def _script(tmp_path: Path, body: str) -> list[str]:
 
 def test_the_oom_killer_is_named_in_one_line(tmp_path: Path) -> None:
     """A real OOM kill of "dbt" inside a 100 MB memory cgroup, as under Docker's mem_limit."""
-    from bench import cgroup_limit as cgroup
+    from bench import cgroup
 
-    reason = cgroup.available()
+    reason = cgroup.unavailable_reason()
     if reason:
         pytest.skip(reason)
     hog = tmp_path / "hog.py"
@@ -52,8 +53,20 @@ def test_the_oom_killer_is_named_in_one_line(tmp_path: Path) -> None:
         f"{str(tmp_path)!r}, 60)\n"
         "print(json.dumps([r.returncode, r.out_of_memory]))\n"
     )
-    run = cgroup.run_limited([sys.executable, "-c", probe], "100M", cwd=REPO)
-    assert run.oom_kills == 1
+    group = cgroup.MemoryCgroup("oom-named", cgroup.parse_size("100M"))
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=group.join,  # noqa: PLW1509 - the child joins the group before exec
+        )
+        kills = group.result().oom_kills
+    finally:
+        group.close()
+    assert kills == 1
     assert json.loads(run.stdout.strip().splitlines()[-1]) == [-9, True]
 
 
