@@ -49,7 +49,7 @@ def lake_writer(job: str) -> Iterator[None]:
         yield
 
 
-def _build_everything(local_scheduler: bool = True) -> int:
+def _build_everything(local_scheduler: bool = False) -> int:
     from pipeline.runner import run_tasks
     from pipeline.tasks import PublishReporting, StageAllPlays
 
@@ -59,7 +59,7 @@ def _build_everything(local_scheduler: bool = True) -> int:
     return run_tasks([PublishReporting(date=_today())], local_scheduler=local_scheduler)
 
 
-def import_paths(paths: list[Path], account: str, local_scheduler: bool = True) -> int:
+def import_paths(paths: list[Path], account: str, local_scheduler: bool = False) -> int:
     """Import export files/folders/zips, bring the warehouse up to date, print a report."""
     from pipeline.report import import_exit_code, import_report, print_import_report
     from pipeline.runner import run_tasks

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -82,8 +83,12 @@ def mart_glob(the_lake: Lake, table: str) -> str:
     return str(the_lake.reporting_mart_dir(table).resolve() / "*.parquet")
 
 
-def publish_marts(the_lake: Lake) -> dict[str, int]:
+def publish_marts(
+    the_lake: Lake, on_mart: Callable[[int, int, str], None] | None = None
+) -> dict[str, int]:
     """Export every table of the warehouse's marts schema; return rows per mart.
+
+    ``on_mart(done, total, name)`` hears of each mart as it starts (the task's progress).
 
     Each mart is a folder of Parquet parts (one per year for ``SPLIT_BY_YEAR`` marts, else one
     file). A part whose rows are unchanged since the last publish (same checksum) is left as it
@@ -112,7 +117,9 @@ def publish_marts(the_lake: Lake) -> dict[str, int]:
                 [MART_SCHEMA],
             ).fetchall()
         ]
-        for table in tables:
+        for index, table in enumerate(tables):
+            if on_mart is not None:
+                on_mart(index, len(tables), table)
             folder = the_lake.reporting_mart_dir(table)
             folder.mkdir(parents=True, exist_ok=True)
             parts = _mart_parts(con, table)

@@ -513,6 +513,10 @@ class PollRecentlyPlayed(luigi.Task):
             IngestRecentlyPlayed(account=a.name, slot=self.slot) for a in get_settings().accounts
         ]
 
+    def checks(self) -> list[PollSucceeded]:
+        """One ``PollSucceeded`` per account polled: run after the build (cron's last phase)."""
+        return [PollSucceeded(account=t.account, slot=t.slot) for t in self.requires()]
+
     def touched_days(self) -> list[dt.date]:
         days: set[str] = set()
         for outcome in slot_outcomes(current_lake(), self.slot).values():
@@ -534,3 +538,45 @@ class PollRecentlyPlayed(luigi.Task):
             for name, o in outcomes.items()
         )
         self.set_status_message(summary)
+
+
+#: Poll errors that are not a failure of the run: Spotify asked us to wait, and we do.
+_NOT_FAILURES = ("rate_limited",)
+
+
+class PollSucceeded(luigi.Task):
+    """One account's poll of ``slot`` got an answer: FAILED in Luigi when it could not poll.
+
+    ``IngestRecentlyPlayed`` records a failed poll (``not_authorised``...) in the account's
+    state and finishes, so the other accounts' plays still land and get built; this task is
+    what makes that account's failure visible in the visualiser, the task history and the exit
+    code. It runs after the build (cron's last phase), so it never holds up the others.
+    """
+
+    account: str = luigi.Parameter(description="Listener named in config (accounts)")
+    slot: dt.datetime = SlotParameter(
+        description="Poll time, UTC, rounded down to spotify.poll_interval_minutes (default now)"
+    )
+
+    def requires(self) -> IngestRecentlyPlayed:
+        return IngestRecentlyPlayed(account=self.account, slot=self.slot)
+
+    def outcome(self) -> dict[str, Any]:
+        state = load_state(current_lake(), self.account)
+        return dict(state.get("slots", {}).get(slot_key(self.slot), {}))
+
+    def complete(self) -> bool:
+        found = self.outcome()
+        return bool(found) and (
+            found.get("status") != "error" or found.get("error") in _NOT_FAILURES
+        )
+
+    def run(self) -> None:
+        found = self.outcome()
+        if not found:
+            raise RuntimeError(f"spotify poll of {self.account} for {self.slot}: not recorded")
+        error = load_state(current_lake(), self.account).get("last_error") or {}
+        raise RuntimeError(
+            f"spotify poll of {self.account} failed ({found.get('error')}): "
+            f"{error.get('message', 'see music-tracker status')}"
+        )
