@@ -150,6 +150,7 @@ COMMAND_MODULES: list[str] = [
     "pipeline.commands.status",
     "pipeline.commands.backup",
     "pipeline.commands.metabase",
+    "pipeline.commands.rerun",
 ]
 
 

@@ -14,6 +14,8 @@ computes it (``luigi.retcodes.run_with_retcodes``), so cron and Docker see the s
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -84,7 +86,12 @@ def failures_of(result: luigi.execution_summary.LuigiRunResult) -> list[tuple[st
             error = result.worker._scheduler.fetch_error(task.task_id).get("error") or ""
         except Exception:  # noqa: BLE001 - a summary must not fail the run
             error = ""
-        lines = [line for line in str(error).strip().splitlines() if line.strip()]
+        error = str(error).strip()
+        if error.startswith('"'):
+            # The worker hands the scheduler its explanation JSON-encoded.
+            with contextlib.suppress(ValueError):
+                error = str(json.loads(error))
+        lines = [line for line in error.strip().splitlines() if line.strip()]
         found.append((task.task_id, redact(lines[-1] if lines else "failed")[:500]))
     return found
 

@@ -92,6 +92,7 @@ from pipeline.clients.spotify import (
     refresh_expires_at,
     refresh_warning,
     spotify_settings,
+    token_path,
 )
 from pipeline.io.atomic import write_bytes_atomic, write_json_atomic
 from pipeline.io.parquet import write_parquet_atomic
@@ -551,6 +552,7 @@ class PollSucceeded(luigi.Task):
     state and finishes, so the other accounts' plays still land and get built; this task is
     what makes that account's failure visible in the visualiser, the task history and the exit
     code. It runs after the build (cron's last phase), so it never holds up the others.
+    A rate-limited poll (Spotify said wait) and an account never authorised are not failures.
     """
 
     account: str = luigi.Parameter(description="Listener named in config (accounts)")
@@ -567,9 +569,13 @@ class PollSucceeded(luigi.Task):
 
     def complete(self) -> bool:
         found = self.outcome()
-        return bool(found) and (
-            found.get("status") != "error" or found.get("error") in _NOT_FAILURES
-        )
+        if not found:
+            return False
+        if found.get("status") != "error" or found.get("error") in _NOT_FAILURES:
+            return True
+        # Never authorised (no token cache at all): polling is not set up for this listener
+        # (an export-only household), which `status` reports; not a failure of every run.
+        return not token_path(self.account).exists()
 
     def run(self) -> None:
         found = self.outcome()
