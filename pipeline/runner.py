@@ -197,6 +197,19 @@ def run_luigi(
     except Exception:
         logger.exception("luigi could not run the tasks")
         return RunOutcome(luigi.retcodes.retcode().unhandled_exception or 40, scheduler)
+    others = luigi.execution_summary._summary_dict(result.worker)["run_by_other_worker"]
+    if interactive and scheduler == "central" and others:
+        # The command holds its lake's writer lock, so another worker running the same task
+        # (same name and parameters: paths are not parameters) works on another lake, e.g.
+        # the cron build of the real lake during `music-tracker demo`. Run ours here.
+        names = ", ".join(sorted(str(t) for t in others))
+        print(
+            f"Luigi: luigid says {names} is running for another lake; "
+            "running this one on the local scheduler",
+            file=sys.stderr,
+            flush=True,
+        )
+        return run_luigi(tasks, central=False, workers=workers, interactive=True)
     code = retcode_of(result)
     outcome = RunOutcome(code, scheduler, failures_of(result), result.summary_text)
     if code:

@@ -300,6 +300,8 @@ class ImportExport(luigi.Task):
 
     file: str = luigi.Parameter(description="A Streaming History .json file or Spotify's .zip")
     account: str = luigi.Parameter(default="", description="Listener; default_account if empty")
+    #: Inputs land first, then staging (10), then the build (0), when one run holds them all.
+    priority = 20
 
     def _account(self) -> str:
         return self.account or get_settings().default_account
@@ -343,6 +345,7 @@ class ImportExports(luigi.Task):
 
     files: tuple[str, ...] = luigi.ListParameter(description="Export files (.json or .zip)")
     account: str = luigi.Parameter(default="", description="Listener; default_account if empty")
+    priority = 20  # as ImportExport
 
     def _singles(self) -> list[ImportExport]:
         return [ImportExport(file=f, account=self.account) for f in self.files]

@@ -480,6 +480,7 @@ class IngestRecentlyPlayed(luigi.Task):
     slot: dt.datetime = SlotParameter(
         description="Poll time, UTC, rounded down to spotify.poll_interval_minutes (default now)"
     )
+    priority = 20  # inputs land before staging (10) and the build (0) in one run
 
     def complete(self) -> bool:
         state = load_state(current_lake(), self.account)
