@@ -3,8 +3,8 @@
 Tasks report through ``tasks.base.report_progress``: it sets the status message and the
 percentage the visualiser shows (luigid or the local scheduler) and fires Luigi's
 ``Event.PROGRESS`` on the task. This module listens to that event (and ``START``/``SUCCESS``)
-while a command's Luigi run lasts and draws one tqdm bar on stderr: "StageAllPlays  40%|####
-| month 2019-04 (48/120)".
+while a command's Luigi run lasts and draws one tqdm bar on stderr:
+`` 40%|######    | StageAllPlays: month 2019-04 (48/120)``.
 
 Events are in-process callbacks: they reach the bar because our workers run tasks in the
 command's own process (one worker, no ``[worker] timeout``/``force_multiprocessing``, see
@@ -16,6 +16,7 @@ No bar when stderr is not a terminal (cron, Docker, pipes): nothing is written t
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -61,21 +62,24 @@ def bar(enabled: bool = True) -> Iterator[None]:
         total=100,
         file=sys.stderr,
         leave=False,
-        dynamic_ncols=True,
-        bar_format="{desc:<16} {percentage:3.0f}%|{bar}| {postfix}",
+        # A terminal that reports no width (a pty nobody sized) would get an empty bar.
+        ncols=shutil.get_terminal_size((100, 20)).columns or 100,
+        nrows=shutil.get_terminal_size((100, 20)).lines or 20,
+        bar_format="{percentage:3.0f}%|{bar:30}| {desc}",
     )
 
-    def on_start(task: luigi.Task, *_: Any) -> None:
-        shown.set_description_str(task.get_task_family(), refresh=False)
-        shown.set_postfix_str("", refresh=False)
-        shown.n = 0
+    def show(task: luigi.Task, percent: float | None, message: str = "") -> None:
+        label = task.get_task_family() + (f": {message}" if message else "")
+        shown.set_description_str(label[:100], refresh=False)
+        if percent is not None:
+            shown.n = max(0.0, min(100.0, float(percent)))
         shown.refresh()
 
+    def on_start(task: luigi.Task, *_: Any) -> None:
+        show(task, 0)
+
     def on_progress(task: luigi.Task, percent: float = 0, message: str = "", *_: Any) -> None:
-        shown.set_description_str(task.get_task_family(), refresh=False)
-        shown.set_postfix_str(str(message)[:80], refresh=False)
-        shown.n = max(0.0, min(100.0, float(percent)))
-        shown.refresh()
+        show(task, percent, str(message))
 
     def on_success(task: luigi.Task, *_: Any) -> None:
         shown.n = 100

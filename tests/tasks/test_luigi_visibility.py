@@ -170,6 +170,7 @@ def test_rerun_runs_a_finished_task_again(data_dir: Path) -> None:
     )
     assert again.returncode == 0, again.stderr[-2000:]
     assert "StagePlays(date=2023-01-28): done" in again.stdout
+    assert "%|" not in again.stderr  # piped: no progress bar
     assert os.stat(part).st_ino != before  # written again (atomic replace: a new file)
     unknown = subprocess.run(
         [*cli, "StagePlay", "--date", "2023-01-28"],
@@ -189,3 +190,44 @@ def _d():
     import datetime as dt
 
     return dt.date(2023, 1, 28)
+
+
+def test_a_command_at_a_terminal_shows_the_bar(data_dir: Path) -> None:
+    """`music-tracker rerun StageAllPlays` on a pty draws the bar with the months staged."""
+    import pty
+    import select
+
+    from pipeline.runner import run_luigi
+    from pipeline.tasks import ImportExport
+
+    assert run_luigi([ImportExport(file=str(AVERY), account="me")]).code == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSIC_TRACKER__")}
+    env.update(MUSIC_TRACKER_ENV="testing", MUSIC_TRACKER__PATHS__DATA_DIR=str(data_dir))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "rerun", "StageAllPlays"],
+        env=env,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    os.close(slave)
+    screen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 120)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the pty
+            break
+        if not chunk:
+            break
+        screen += chunk
+    out, _ = proc.communicate(timeout=120)
+    os.close(master)
+    assert proc.returncode == 0, screen.decode(errors="replace")[-2000:]
+    text = screen.decode(errors="replace")
+    assert "%|" in text and "StageAllPlays: month 2021-05 (5/5)" in text
+    assert '{"ts"' not in text  # text log lines at a terminal, no JSON
