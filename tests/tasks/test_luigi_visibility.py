@@ -231,3 +231,16 @@ def test_a_command_at_a_terminal_shows_the_bar(data_dir: Path) -> None:
     text = screen.decode(errors="replace")
     assert "%|" in text and "StageAllPlays: month 2021-05 (5/5)" in text
     assert '{"ts"' not in text  # text log lines at a terminal, no JSON
+
+
+def test_cron_poll_checks_each_account_after_the_build(data_dir: Path) -> None:
+    """`cron poll` ends with one PollSucceeded per account, after DailyPipeline (never before)."""
+    import datetime as dt
+
+    from pipeline.commands.cron import job_phases
+
+    phases = job_phases("poll", dt.datetime(2026, 11, 25, 10, 5, tzinfo=dt.UTC))
+    families = [[t.task_family for t in phase] for phase in phases]
+    assert families[-2] == ["DailyPipeline"]
+    assert families[-1] == ["PollSucceeded", "PollSucceeded"]
+    assert sorted(t.account for t in phases[-1]) == ["me", "partner"]
