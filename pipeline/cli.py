@@ -49,7 +49,7 @@ def lake_writer(job: str) -> Iterator[None]:
         yield
 
 
-def _publish(local_scheduler: bool = True) -> int:
+def _publish(local_scheduler: bool = False) -> int:
     """dbt build and publish, in this (slim) process once the ingest child has exited."""
     from pipeline.runner import run_tasks
     from pipeline.tasks import PublishReporting
@@ -84,7 +84,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
     return run_tasks([StageAllPlays()], local_scheduler=local)
 
 
-def import_paths(paths: list[Path], account: str, local_scheduler: bool = True) -> int:
+def import_paths(paths: list[Path], account: str, local_scheduler: bool = False) -> int:
     """Import export files/folders/zips, bring the warehouse up to date, print a report.
 
     Exit codes: 0 imported (or nothing new: a rerun), 2 bad arguments, 3 an archive without an
@@ -185,6 +185,7 @@ COMMAND_MODULES: list[str] = [
     "pipeline.commands.status",
     "pipeline.commands.backup",
     "pipeline.commands.metabase",
+    "pipeline.commands.rerun",
 ]
 
 

@@ -184,3 +184,36 @@ def configure_from_settings() -> Path | None:
     _handler_tag(handler, "file").setFormatter(JsonFormatter())
     root.addHandler(handler)
     return path
+
+
+def _under_luigi_binary() -> bool:
+    """Whether this process is ``luigi`` (the console script or ``python -m luigi``)."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return argv0.name == "luigi" or (argv0.name == "__main__.py" and argv0.parent.name == "luigi")
+
+
+def setup_for_luigi_cli() -> Path | None:
+    """``luigi --module pipeline.tasks ...``: the same handlers as a ``music-tracker`` run.
+
+    Called when ``pipeline.tasks`` is imported. Only under the ``luigi`` binary and only when
+    nothing configured our handlers yet (``music-tracker`` configures them in ``main()``, tests
+    and ``luigi.build`` callers keep theirs). Luigi is told not to add its own, unredacted
+    console handler (``[core] no_configure_logging``), and keeps INFO for ``luigi-interface``
+    so its execution summary still prints. Returns the log file (None when disabled).
+    """
+    if not _under_luigi_binary() or _ours("console") or _ours("file"):
+        return None
+    import luigi.configuration
+
+    config = luigi.configuration.get_config()
+    if not config.has_section("core"):
+        config.add_section("core")
+    config.set("core", "no_configure_logging", "true")
+    setup_logging()
+    path: Path | None = None
+    try:
+        path = configure_from_settings()
+    except Exception as exc:  # noqa: BLE001 - a bad setting must still leave a console log
+        logging.getLogger(__name__).error("logging: could not apply the settings: %s", exc)
+    logging.getLogger("luigi-interface").setLevel(logging.INFO)
+    return path

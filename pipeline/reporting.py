@@ -36,6 +36,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -196,8 +197,14 @@ def _clean_up(the_lake: Lake, keep: int) -> None:
             entry.unlink(missing_ok=True)
 
 
-def publish_marts(the_lake: Lake, keep: int = KEEP_GENERATIONS) -> dict[str, int]:
+def publish_marts(
+    the_lake: Lake,
+    keep: int = KEEP_GENERATIONS,
+    on_mart: Callable[[int, int, str], None] | None = None,
+) -> dict[str, int]:
     """Publish every table of the warehouse's marts schema as a new generation; rows per mart.
+
+    ``on_mart(done, total, name)`` hears of each mart as it starts (the task's progress).
 
     Each mart is a folder of Parquet parts (one per year for ``SPLIT_BY_YEAR`` marts, else one
     file). A part whose rows are unchanged since the current generation (same count and
@@ -225,7 +232,9 @@ def publish_marts(the_lake: Lake, keep: int = KEEP_GENERATIONS) -> dict[str, int
                     [MART_SCHEMA],
                 ).fetchall()
             ]
-            for table in tables:
+            for index, table in enumerate(tables):
+                if on_mart is not None:
+                    on_mart(index, len(tables), table)
                 folder = building / table
                 folder.mkdir()
                 parts = _mart_parts(con, table)

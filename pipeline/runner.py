@@ -1,10 +1,12 @@
 """Run Luigi tasks: one place that decides the scheduler and the exit code.
 
-Interactive commands (``demo``, ``import``, ``build``) use Luigi's local scheduler. The cron
-wrapper asks for the central one (``luigid``, so the visualiser shows progress and the task
-history records the run); when luigid does not answer within ``scheduler.connect_timeout_seconds``
-it falls back to the local scheduler with a warning instead of spending minutes in Luigi's RPC
-retries, because a missed poll loses plays (recently-played only keeps the last 50).
+Every command that runs tasks (``demo``, ``import``, ``build``, ``rebuild``, ``rerun`` and the
+cron jobs) asks for the central scheduler (``luigid``, so the visualiser shows the run and its
+progress and the task history records it); when luigid does not answer within
+``scheduler.connect_timeout_seconds`` it falls back to the local scheduler instead of spending
+minutes in Luigi's RPC retries, because a missed poll loses plays (recently-played only keeps
+the last 50). Interactive commands say which one in one line on stderr and, at a terminal, show
+one progress bar fed by the tasks' progress (``pipeline.progress``).
 
 The exit code follows the ``[retcode]`` block of ``luigi.cfg`` exactly as the ``luigi`` binary
 computes it (``luigi.retcodes.run_with_retcodes``), so cron and Docker see the same numbers.
@@ -12,7 +14,11 @@ computes it (``luigi.retcodes.run_with_retcodes``), so cron and Docker see the s
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,7 +87,12 @@ def failures_of(result: luigi.execution_summary.LuigiRunResult) -> list[tuple[st
             error = result.worker._scheduler.fetch_error(task.task_id).get("error") or ""
         except Exception:  # noqa: BLE001 - a summary must not fail the run
             error = ""
-        lines = [line for line in str(error).strip().splitlines() if line.strip()]
+        error = str(error).strip()
+        if error.startswith('"'):
+            # The worker hands the scheduler its explanation JSON-encoded.
+            with contextlib.suppress(ValueError):
+                error = str(json.loads(error))
+        lines = [line for line in error.strip().splitlines() if line.strip()]
         found.append((task.task_id, redact(lines[-1] if lines else "failed")[:500]))
     return found
 
@@ -100,6 +111,28 @@ def luigid_reachable(url: str, timeout: float) -> bool:
     except requests.RequestException:
         return False
     return True
+
+
+#: Set by a parent that announced the scheduler for its child (``pipeline.ops.stage_child``).
+ANNOUNCED_ENV = "MUSIC_TRACKER_SCHEDULER_ANNOUNCED"
+
+#: Scheduler URLs already announced by this process (an import is several Luigi runs: one line).
+_announced: set[tuple[str, bool]] = set()
+
+
+def announce(url: str, central: bool) -> None:
+    """Say once per process which scheduler runs the tasks, and where the visualiser is."""
+    if (url, central) in _announced or os.environ.get(ANNOUNCED_ENV) == url:
+        return
+    _announced.add((url, central))
+    if central:
+        line = f"Luigi: running on luigid at {url} (visualiser: {url})"
+    else:
+        line = (
+            f"Luigi: luigid not reachable at {url}; using the local scheduler "
+            "(this run is not in the visualiser)"
+        )
+    print(line, file=sys.stderr, flush=True)
 
 
 def retcode_of(result: luigi.execution_summary.LuigiRunResult) -> int:
@@ -129,33 +162,58 @@ def retcode_of(result: luigi.execution_summary.LuigiRunResult) -> int:
     return code
 
 
-def run_luigi(tasks: list[luigi.Task], central: bool = False, workers: int = 1) -> RunOutcome:
-    """Build ``tasks`` on luigid (``central``, falling back to local) or the local scheduler."""
+def run_luigi(
+    tasks: list[luigi.Task], central: bool = False, workers: int = 1, interactive: bool = False
+) -> RunOutcome:
+    """Build ``tasks`` on luigid (``central``, falling back to local) or the local scheduler.
+
+    ``interactive`` (a command typed at a shell): the scheduler is announced in one line
+    instead of a logged warning, and a terminal gets the progress bar.
+    """
+    from pipeline import progress
+
     _load_luigi_cfg()
     params: dict[str, object] = {"local_scheduler": True}
     scheduler = "local"
     if central:
         cfg = scheduler_settings()
-        if luigid_reachable(cfg.url, cfg.connect_timeout_seconds):
+        reachable = luigid_reachable(cfg.url, cfg.connect_timeout_seconds)
+        if reachable:
             params = {"local_scheduler": False, "scheduler_url": cfg.url}
             scheduler = "central"
-        else:
+        if interactive:
+            announce(cfg.url, reachable)
+        elif not reachable:
             logger.warning(
                 "luigid at %s is not reachable; falling back to the local scheduler "
                 "(this run will not show in the visualiser or the task history)",
                 cfg.url,
             )
     try:
-        result = luigi.build(
-            tasks,
-            workers=workers,
-            detailed_summary=True,
-            log_level="WARNING",
-            **params,
-        )
+        with progress.bar(enabled=interactive):
+            result = luigi.build(
+                tasks,
+                workers=workers,
+                detailed_summary=True,
+                log_level="WARNING",
+                **params,
+            )
     except Exception:
         logger.exception("luigi could not run the tasks")
         return RunOutcome(luigi.retcodes.retcode().unhandled_exception or 40, scheduler)
+    others = luigi.execution_summary._summary_dict(result.worker)["run_by_other_worker"]
+    if interactive and scheduler == "central" and others:
+        # The command holds its lake's writer lock, so another worker running the same task
+        # (same name and parameters: paths are not parameters) works on another lake, e.g.
+        # the cron build of the real lake during `music-tracker demo`. Run ours here.
+        names = ", ".join(sorted(str(t) for t in others))
+        print(
+            f"Luigi: luigid says {names} is running for another lake; "
+            "running this one on the local scheduler",
+            file=sys.stderr,
+            flush=True,
+        )
+        return run_luigi(tasks, central=False, workers=workers, interactive=True)
     code = retcode_of(result)
     outcome = RunOutcome(code, scheduler, failures_of(result), result.summary_text)
     if code:
@@ -164,6 +222,11 @@ def run_luigi(tasks: list[luigi.Task], central: bool = False, workers: int = 1) 
     return outcome
 
 
-def run_tasks(tasks: list[luigi.Task], local_scheduler: bool = True, workers: int = 1) -> int:
-    """Build ``tasks``; return Luigi's retcode (0 when everything is done)."""
-    return run_luigi(tasks, central=not local_scheduler, workers=workers).code
+def run_tasks(tasks: list[luigi.Task], local_scheduler: bool = False, workers: int = 1) -> int:
+    """Build ``tasks`` for an interactive command; return Luigi's retcode (0 when all done).
+
+    On luigid when it answers (``local_scheduler=True`` forces the local one, for tests and
+    one-off debugging), announced in one line.
+    """
+    outcome = run_luigi(tasks, central=not local_scheduler, workers=workers, interactive=True)
+    return outcome.code

@@ -106,10 +106,14 @@ def job_phases(job: str, now: dt.datetime) -> list[list[luigi.Task]]:
     today = now.date()
     if job == "poll":
         # Polls land plays on the day they were played: around midnight that is yesterday.
+        polls = poll_tasks(now)
         return [
-            poll_tasks(now),
+            polls,
             [StagePlays(date=today - dt.timedelta(days=1))],
             [DailyPipeline(date=today)],
+            # Last: an account that could not poll is a FAILED task (exit 30) after the others
+            # are built, never a reason to leave their plays out of the warehouse.
+            [check for poll in polls for check in poll.checks()],
         ]
     if job == "daily":
         window = cron_settings().daily_window_days

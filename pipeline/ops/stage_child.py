@@ -15,6 +15,7 @@ parent (``PR_SET_PDEATHSIG``), so no child outlives the lake lock its parent hol
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,15 +42,23 @@ def run_stage_child(
     files: list[Path] | None = None,
     account: str | None = None,
     rebuild: bool = False,
-    local_scheduler: bool = True,
+    local_scheduler: bool = False,
 ) -> int:
     """Run the ingest half in a child interpreter; its exit code (OOM kills said as such)."""
     from pipeline.warehouse import dbt_process
 
     cmd = stage_command(files, account, rebuild, local_scheduler)
+    env = dict(os.environ)
+    if not local_scheduler:  # one line for the whole command, said before the child starts
+        from pipeline.runner import ANNOUNCED_ENV, announce, luigid_reachable, scheduler_settings
+
+        cfg = scheduler_settings()
+        announce(cfg.url, luigid_reachable(cfg.url, cfg.connect_timeout_seconds))
+        env[ANNOUNCED_ENV] = cfg.url
     kills_before = dbt_process.oom_kill_count()
     proc = subprocess.Popen(
         cmd,
+        env=env,
         start_new_session=True,
         preexec_fn=dbt_process.die_with_parent,  # noqa: PLW1509 - set before exec, on purpose
     )

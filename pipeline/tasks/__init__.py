@@ -2,27 +2,34 @@
 
 No ``task_namespace``: CLI names stay short (``StagePlays``, ``DbtBuild``...). Luigi's range
 tools are re-exported so ``luigi --module pipeline.tasks RangeDaily --of DailyPipeline`` works.
+Under the ``luigi`` binary, importing this package sets up the pipeline's logging
+(``logs/pipeline.log``, secrets redacted), as ``music-tracker`` does.
 """
 
 from luigi.tools.range import RangeDaily
 
+from pipeline.log import setup_for_luigi_cli
 from pipeline.tasks.daily import DailyPipeline
 from pipeline.tasks.enrichment import EnrichArtists, EnrichCatalogue, GeocodeOrigins
-from pipeline.tasks.imports import ImportExport, ImportExports
-from pipeline.tasks.spotify import IngestRecentlyPlayed, PollRecentlyPlayed
+from pipeline.tasks.imports import ExternalExportFile, ImportExport, ImportExports
+from pipeline.tasks.spotify import IngestRecentlyPlayed, PollRecentlyPlayed, PollSucceeded
 from pipeline.tasks.staging import StageAllPlays, StagePlays
 from pipeline.tasks.warehouse import DbtBuild, PublishReporting
+
+setup_for_luigi_cli()
 
 __all__ = [
     "DailyPipeline",
     "DbtBuild",
     "EnrichArtists",
     "EnrichCatalogue",
+    "ExternalExportFile",
     "GeocodeOrigins",
     "ImportExport",
     "ImportExports",
     "IngestRecentlyPlayed",
     "PollRecentlyPlayed",
+    "PollSucceeded",
     "PublishReporting",
     "RangeDaily",
     "StageAllPlays",

@@ -86,3 +86,17 @@ def up_to(prints: dict[str, str], day: dt.date) -> dict[str, str]:
     """The part of a fingerprint a build for ``day`` depends on (undated + days <= day)."""
     limit = f"date={day.isoformat()}"
     return {key: value for key, value in prints.items() if key <= limit}
+
+
+def report_progress(task: luigi.Task, percent: float, message: str) -> None:
+    """Tell the visualiser (and the terminal's progress bar) how far ``task`` is.
+
+    ``set_status_message``/``set_progress_percentage`` only exist while a worker runs the task
+    (a direct ``run()`` in a test has neither); ``Event.PROGRESS`` feeds ``pipeline.progress``.
+    """
+    percent = max(0, min(100, round(percent)))
+    if callable(getattr(task, "set_status_message", None)):
+        task.set_status_message(message)
+    if callable(getattr(task, "set_progress_percentage", None)):
+        task.set_progress_percentage(percent)
+    task.trigger_event(luigi.Event.PROGRESS, task, percent, message)

@@ -30,7 +30,7 @@ from pipeline.io.atomic import temp_name, write_json_atomic
 from pipeline.io.duck import connect
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.settings import get_settings
-from pipeline.tasks.base import current_lake, timed_result
+from pipeline.tasks.base import current_lake, report_progress, timed_result
 from pipeline.transform.export import ExportFormatError, Limits, ParsedExport
 from pipeline.transform.export_fast import parse_export_file
 
@@ -282,19 +282,40 @@ def unit_dates(path: Path) -> list[str]:
     return [d for d in dates if isinstance(d, str)]
 
 
+class ExternalExportFile(luigi.ExternalTask):
+    """A Spotify export file handed to an import: outside input, so only an ``output()``.
+
+    A file that is not there makes its import MISSING in Luigi's summary and the visualiser,
+    named with its path (exit code ``missing_data``), instead of an error inside ``complete()``.
+    """
+
+    file: str = luigi.Parameter(description="A Streaming History .json file or Spotify's .zip")
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(self.file)
+
+
 class ImportExport(luigi.Task):
     """Import one Spotify export file (.json or .zip) for one account."""
 
     file: str = luigi.Parameter(description="A Streaming History .json file or Spotify's .zip")
     account: str = luigi.Parameter(default="", description="Listener; default_account if empty")
+    #: Inputs land first, then staging (10), then the build (0), when one run holds them all.
+    priority = 20
 
     def _account(self) -> str:
         return self.account or get_settings().default_account
 
+    def requires(self) -> ExternalExportFile:
+        return ExternalExportFile(file=self.file)
+
     def output(self) -> luigi.LocalTarget:
-        return luigi.LocalTarget(
-            str(current_lake().import_unit(unit_id(Path(self.file), self._account())))
-        )
+        path = Path(self.file)
+        if not path.is_file():
+            # The unit is named by the file's content, unknown without the file; this path
+            # never exists, so the import is incomplete and its missing input is reported.
+            return luigi.LocalTarget(str(current_lake().import_units_dir / "missing-input"))
+        return luigi.LocalTarget(str(current_lake().import_unit(unit_id(path, self._account()))))
 
     def complete(self) -> bool:
         # A unit that exists but cannot be read (a crash of the disk, not of ours: our writes
@@ -324,9 +345,13 @@ class ImportExports(luigi.Task):
 
     files: tuple[str, ...] = luigi.ListParameter(description="Export files (.json or .zip)")
     account: str = luigi.Parameter(default="", description="Listener; default_account if empty")
+    priority = 20  # as ImportExport
 
     def _singles(self) -> list[ImportExport]:
         return [ImportExport(file=f, account=self.account) for f in self.files]
+
+    def requires(self) -> list[ExternalExportFile]:
+        return [ExternalExportFile(file=f) for f in self.files]
 
     @staticmethod
     def _done(task: ImportExport) -> bool:
@@ -339,7 +364,7 @@ class ImportExports(luigi.Task):
         return all(self._done(task) for task in self._singles())
 
     def run(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures import ThreadPoolExecutor, as_completed
 
         todo = [task for task in self._singles() if not self._done(task)]
         if not todo:
@@ -349,16 +374,21 @@ class ImportExports(luigi.Task):
         failed: list[str] = []
         with timed_result(self, "imports") as result:
             workers = min(len(todo), max(1, get_settings().duckdb.threads))
+            report_progress(self, 0, f"importing {len(todo)} files")
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = {
-                    t.file: pool.submit(import_file, Path(t.file), t._account()) for t in todo
+                    pool.submit(import_file, Path(t.file), t._account()): t.file for t in todo
                 }
-            for name, future in futures.items():
-                try:
-                    counts.append(future.result())
-                except Exception as exc:  # noqa: BLE001 - every file is tried, then all are named
-                    logger.error("import of %s failed: %s", name, exc)
-                    failed.append(f"{Path(name).name}: {exc}")
+                for done, future in enumerate(as_completed(futures), start=1):
+                    name = futures[future]
+                    try:
+                        counts.append(future.result())
+                    except Exception as exc:  # noqa: BLE001 - every file is tried, all named
+                        logger.error("import of %s failed: %s", name, exc)
+                        failed.append(f"{Path(name).name}: {exc}")
+                    report_progress(
+                        self, 100 * done / len(todo), f"file {done}/{len(todo)}: {Path(name).name}"
+                    )
             result["rows"] = sum(c["plays"] for c in counts)
         if failed:
             # The other files are imported (their units are complete); a rerun retries these.

@@ -92,6 +92,7 @@ from pipeline.clients.spotify import (
     refresh_expires_at,
     refresh_warning,
     spotify_settings,
+    token_path,
 )
 from pipeline.io.atomic import write_bytes_atomic, write_json_atomic
 from pipeline.io.parquet import write_parquet_atomic
@@ -501,6 +502,7 @@ class IngestRecentlyPlayed(luigi.Task):
     slot: dt.datetime = SlotParameter(
         description="Poll time, UTC, rounded down to spotify.poll_interval_minutes (default now)"
     )
+    priority = 20  # inputs land before staging (10) and the build (0) in one run
 
     def complete(self) -> bool:
         state = load_state(current_lake(), self.account)
@@ -536,6 +538,10 @@ class PollRecentlyPlayed(luigi.Task):
             if a.poll  # accounts[].poll: false = exports only for that listener
         ]
 
+    def checks(self) -> list[PollSucceeded]:
+        """One ``PollSucceeded`` per account polled: run after the build (cron's last phase)."""
+        return [PollSucceeded(account=t.account, slot=t.slot) for t in self.requires()]
+
     def touched_days(self) -> list[dt.date]:
         days: set[str] = set()
         for outcome in slot_outcomes(current_lake(), self.slot).values():
@@ -557,3 +563,50 @@ class PollRecentlyPlayed(luigi.Task):
             for name, o in outcomes.items()
         )
         self.set_status_message(summary)
+
+
+#: Poll errors that are not a failure of the run: Spotify asked us to wait, and we do.
+_NOT_FAILURES = ("rate_limited",)
+
+
+class PollSucceeded(luigi.Task):
+    """One account's poll of ``slot`` got an answer: FAILED in Luigi when it could not poll.
+
+    ``IngestRecentlyPlayed`` records a failed poll (``not_authorised``...) in the account's
+    state and finishes, so the other accounts' plays still land and get built; this task is
+    what makes that account's failure visible in the visualiser, the task history and the exit
+    code. It runs after the build (cron's last phase), so it never holds up the others.
+    A rate-limited poll (Spotify said wait) and an account never authorised are not failures.
+    """
+
+    account: str = luigi.Parameter(description="Listener named in config (accounts)")
+    slot: dt.datetime = SlotParameter(
+        description="Poll time, UTC, rounded down to spotify.poll_interval_minutes (default now)"
+    )
+
+    def requires(self) -> IngestRecentlyPlayed:
+        return IngestRecentlyPlayed(account=self.account, slot=self.slot)
+
+    def outcome(self) -> dict[str, Any]:
+        state = load_state(current_lake(), self.account)
+        return dict(state.get("slots", {}).get(slot_key(self.slot), {}))
+
+    def complete(self) -> bool:
+        found = self.outcome()
+        if not found:
+            return False
+        if found.get("status") != "error" or found.get("error") in _NOT_FAILURES:
+            return True
+        # Never authorised (no token cache at all): polling is not set up for this listener
+        # (an export-only household), which `status` reports; not a failure of every run.
+        return not token_path(self.account).exists()
+
+    def run(self) -> None:
+        found = self.outcome()
+        if not found:
+            raise RuntimeError(f"spotify poll of {self.account} for {self.slot}: not recorded")
+        error = load_state(current_lake(), self.account).get("last_error") or {}
+        raise RuntimeError(
+            f"spotify poll of {self.account} failed ({found.get('error')}): "
+            f"{error.get('message', 'see music-tracker status')}"
+        )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from pipeline.io.atomic import clean_temp_files
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.settings import get_settings
-from pipeline.tasks.base import current_lake, timed_result
+from pipeline.tasks.base import current_lake, report_progress, timed_result
 from pipeline.tasks.imports import unit_dates
 from pipeline.transform.dedupe import dedupe_plays, show_key, shows_digest
 
@@ -129,13 +130,19 @@ def _day_slices(plays: pa.Table) -> dict[dt.date, pa.Table]:
     return slices
 
 
-def stage_days(the_lake: Lake, days: list[dt.date], index: dict[dt.date, list[Path]]) -> int:
+def stage_days(
+    the_lake: Lake,
+    days: list[dt.date],
+    index: dict[dt.date, list[Path]],
+    on_month: Callable[[int, int, str], None] | None = None,
+) -> int:
     """Write the partitions of ``days`` (a month at a time); return how many plays were kept.
 
     Each month reads only the inputs its days name (units are sorted by time, so the filter
     reads only their overlapping row groups), is deduplicated in one pass, and its day files
     are written by a small thread pool (Parquet encoding and fsync release the GIL): a
-    ten-year import writes ~3,650 partitions.
+    ten-year import writes ~3,650 partitions. ``on_month(done, total, "YYYY-MM")`` hears of
+    each month as it starts (the task's progress).
     """
     settings = get_settings()
     window = settings.dedupe.match_window_seconds
@@ -148,7 +155,9 @@ def stage_days(the_lake: Lake, days: list[dt.date], index: dict[dt.date, list[Pa
     empty = schemas.empty(schemas.PLAYS)
     with ThreadPoolExecutor(max_workers=max(2, settings.duckdb.threads)) as pool:
         pending: list[Future[None]] = []
-        for month_days in by_month.values():
+        for number, ((year, month), month_days) in enumerate(by_month.items()):
+            if on_month is not None:
+                on_month(number, len(by_month), f"{year:04d}-{month:02d}")
             # Only the inputs of this month's days: opening every unit's footer for every
             # month made reading 70% of a ten-year import's staging time.
             paths = sorted({str(p) for d in month_days for p in index.get(d, [])})
@@ -201,6 +210,8 @@ class StagePlays(luigi.Task):
     """The deduplicated plays of one UTC day, from every source."""
 
     date: dt.date = luigi.DateParameter()
+    #: Staging outranks the build (priority 0): a range stages all its days, then builds once.
+    priority = 10
 
     def output(self) -> luigi.LocalTarget:
         return luigi.LocalTarget(str(current_lake().plays_partition(self.date)))
@@ -221,6 +232,8 @@ class StagePlays(luigi.Task):
 class StageAllPlays(luigi.Task):
     """Every day whose partition is missing or stale, in one streaming pass (bulk imports)."""
 
+    priority = 10  # before any build (see StagePlays)
+
     def stale_days(self) -> tuple[list[dt.date], dict[dt.date, list[Path]]]:
         the_lake = current_lake()
         index = inputs_by_date(the_lake)
@@ -233,11 +246,15 @@ class StageAllPlays(luigi.Task):
     def complete(self) -> bool:
         return not self.stale_days()[0]
 
+    def report_month(self, done: int, total: int, month: str) -> None:
+        """One month is being staged: the visualiser shows "month 2019-04 (48/120)"."""
+        report_progress(self, 100 * done / max(total, 1), f"month {month} ({done + 1}/{total})")
+
     def run(self) -> None:
         days, index = self.stale_days()
         # Temp files of runs killed mid-write are invisible to readers; reap the old ones.
         clean_temp_files(current_lake().staged, older_than_s=STALE_TEMP_SECONDS)
         with timed_result(self, "plays") as result:
-            self.set_status_message(f"staging {len(days)} days")
-            result["rows"] = stage_days(current_lake(), days, index)
+            report_progress(self, 0, f"staging {len(days)} days")
+            result["rows"] = stage_days(current_lake(), days, index, self.report_month)
         self.set_status_message(f"{result['rows']} plays over {len(days)} days")

@@ -32,7 +32,13 @@ from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.reporting import publish_marts
 from pipeline.settings import get_settings
-from pipeline.tasks.base import current_lake, fingerprint, timed_result, up_to
+from pipeline.tasks.base import (
+    current_lake,
+    fingerprint,
+    report_progress,
+    timed_result,
+    up_to,
+)
 from pipeline.tasks.staging import StagePlays
 from pipeline.warehouse.dbt_process import (
     DbtOutOfMemory,
@@ -298,8 +304,7 @@ class DbtBuild(luigi.Task):
 
     def report_dbt_progress(self, done: int, total: int, message: str) -> None:
         """One dbt node started or finished: the visualiser shows "model 23/39: fct_plays"."""
-        self.set_status_message(f"dbt build: {message}")
-        self.set_progress_percentage(round(100 * done / total))
+        report_progress(self, 100 * done / max(total, 1), f"dbt build: {message}")
 
     def run(self) -> None:
         the_lake = current_lake()
@@ -366,12 +371,20 @@ class PublishReporting(luigi.Task):
             return False  # Metabase cannot open it: publish again (which rewrites it)
         return published[1].get("build_id") == built[1].get("build_id")
 
+    def report_mart(self, done: int, total: int, name: str) -> None:
+        """One mart is being exported: the visualiser shows "publish 3/9: fct_plays"."""
+        report_progress(self, 100 * done / max(total, 1), f"publish {done + 1}/{total}: {name}")
+
     def run(self) -> None:
         the_lake = current_lake()
         built = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
         assert built is not None  # guaranteed by requires()
         with timed_result(self, "reporting", self.date) as result:
-            marts = publish_marts(the_lake) if the_lake.warehouse.exists() else {}
+            marts = (
+                publish_marts(the_lake, on_mart=self.report_mart)
+                if the_lake.warehouse.exists()
+                else {}
+            )
             result["rows"] = sum(marts.values())
             write_json_atomic(
                 self.output().path,

@@ -113,3 +113,111 @@ def test_daily_fills_the_window_with_rangedaily(poll_run, luigid: Luigid, lake_w
     done = luigid.api("task_list", {"status": "DONE", "upstream_status": "", "search": None})
     assert any(t.startswith("RangeDaily") for t in done)
     print(f"\nluigid peak RSS: {luigid.peak_rss_kb() / 1024:.0f} MB")
+
+
+HL105 = Path(__file__).parents[1] / "fixtures/exports/hl105_StreamingHistory_music_0_first60.json"
+#: A secret-looking value, in the environment and in the export's folder name (so in log lines).
+SECRET = "sk-live-4f9a8b7c6d5e"
+
+
+def fct_plays(lake: Path) -> int:
+    """Rows of the warehouse's fct_plays (read-only; the writing process has exited)."""
+    import duckdb
+
+    con = duckdb.connect(str(lake / "warehouse" / "build.duckdb"), read_only=True)
+    try:
+        row = con.execute("select count(*) from marts.fct_plays").fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.fixture(scope="module")
+def import_on_luigid(tmp_path_factory: pytest.TempPathFactory, luigid: Luigid):
+    """`music-tracker import` of one export into a fresh lake while luigid is up."""
+    lake = tmp_path_factory.mktemp("import_luigid") / "data"
+    lake.mkdir()
+    result = run_cli(
+        ["import", str(HL105)], cli_env(lake, MUSIC_TRACKER__SCHEDULER__URL=luigid.url)
+    )
+    return lake, result
+
+
+def test_import_runs_on_luigid_and_its_tasks_are_listed(import_on_luigid, luigid: Luigid) -> None:
+    """An interactive import says it uses luigid, and luigid's task list holds its tasks."""
+    _, result = import_on_luigid
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count(f"Luigi: running on luigid at {luigid.url}") == 1
+    done = luigid.api("task_list", {"status": "DONE", "upstream_status": "", "search": None})
+    imports = [info for t, info in done.items() if t.startswith("ImportExports")]
+    assert any(str(HL105.resolve()) in json.dumps(info["params"]) for info in imports)
+    families = {task_id.split("_")[0] for task_id in done}
+    assert {"StageAllPlays", "DbtBuild", "PublishReporting", "ExternalExportFile"} <= families
+
+
+def luigi_cli(args: list[str], env: dict[str, str]):
+    """`luigi --module pipeline.tasks ARGS` as the README writes it (uv run's luigi)."""
+    import subprocess
+    import sys
+
+    from tests.ops.conftest import REPO
+
+    binary = Path(sys.executable).with_name("luigi")
+    return subprocess.run(
+        [str(binary), "--module", "pipeline.tasks", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def readme_sequence(tmp_path_factory: pytest.TempPathFactory):
+    """The README's Luigi commands: ImportExport, then DailyPipeline for one of its days."""
+    root = tmp_path_factory.mktemp("readme_luigi")
+    lake = root / "data"
+    lake.mkdir()
+    folder = root / SECRET
+    folder.mkdir()
+    export = folder / HL105.name
+    export.write_bytes(HL105.read_bytes())
+    env = cli_env(lake, MUSIC_TRACKER__SPOTIFY__CLIENT_SECRET=SECRET)
+    first = luigi_cli(["ImportExport", "--file", str(export), "--local-scheduler"], env)
+    second = luigi_cli(["DailyPipeline", "--date", "2023-01-28", "--local-scheduler"], env)
+    return lake, first, second
+
+
+def test_readme_luigi_sequence_gives_the_import_warehouse(readme_sequence, import_on_luigid):
+    """ImportExport then DailyPipeline --date D holds every imported play, as `import` does."""
+    lake, first, second = readme_sequence
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert second.returncode == 0, second.stderr[-3000:]
+    imported = fct_plays(import_on_luigid[0])
+    assert imported > 19  # more than the plays of 2023-01-28 alone
+    assert fct_plays(lake) == imported
+
+
+def test_luigi_cli_runs_log_to_the_lake_redacted(readme_sequence) -> None:
+    """`luigi --module pipeline.tasks` writes logs/pipeline.log, with secrets masked."""
+    lake, first, second = readme_sequence
+    log = (lake / "logs" / "pipeline.log").read_text()
+    lines = [json.loads(line) for line in log.splitlines()]
+    assert any(line.get("task") == "DbtBuild" for line in lines)
+    assert any("ImportExport(file=" in line["msg"] and "***" in line["msg"] for line in lines)
+    for text in (log, first.stdout, first.stderr, second.stdout, second.stderr):
+        assert SECRET not in text
+    assert "Luigi Execution Summary" in first.stderr + first.stdout
+
+
+def test_luigi_cli_missing_export_exits_missing_data(tmp_path: Path) -> None:
+    """`ImportExport --file <missing>` exits 20 and names the missing file."""
+    lake = tmp_path / "data"
+    lake.mkdir()
+    gone = tmp_path / "Streaming_History_Audio_gone.json"
+    result = luigi_cli(["ImportExport", "--file", str(gone), "--local-scheduler"], cli_env(lake))
+    assert result.returncode == 20
+    assert f"ExternalExportFile(file={gone})" in result.stdout + result.stderr
