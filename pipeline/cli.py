@@ -135,7 +135,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
         replay_all_raw_polls(lake())  # recently-played responses kept in raw/
     if code == 0:
-        code = _build_everything()
+        from pipeline.tasks.warehouse import whole_suite
+
+        with whole_suite():  # every model, period and test
+            code = _build_everything()
     if code == 0:
         print_summary()
     return code

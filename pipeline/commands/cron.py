@@ -112,11 +112,14 @@ def run_job(job: str, now: dt.datetime | None = None) -> int:
         with exclusive(the_lake.lock_file(LAKE_LOCK), holder):
             logger.info("cron %s started", job, extra={"job": job})
             started = time.monotonic()
-            outcome = run_phases(
-                job_phases(job, now),
-                central=cron_settings().central_scheduler,
-                workers=scheduler_settings().workers,
-            )
+            from pipeline.tasks.warehouse import whole_suite
+
+            with whole_suite(job == "daily"):  # once a day: every model, period and test
+                outcome = run_phases(
+                    job_phases(job, now),
+                    central=cron_settings().central_scheduler,
+                    workers=scheduler_settings().workers,
+                )
             cfg = notify.notification_settings()
             since = notify.last_checked(the_lake)
             status = health.collect(the_lake, _now())

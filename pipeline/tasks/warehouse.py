@@ -20,7 +20,8 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import luigi
@@ -427,6 +428,31 @@ def record_failed_build(the_lake: Lake, day: dt.date, run_results: Path, code: i
         the_lake.failed_build_record,
         {"status": "failed", "date": day.isoformat(), "exit_code": code, "results": results},
     )
+
+
+@contextmanager
+def whole_suite(enabled: bool = True) -> Iterator[None]:
+    """Within the block, every ``DbtBuild`` built (even by another task's ``requires()``) runs
+    the whole suite: every model, every period, every test on every row.
+
+    ``cron daily`` and ``music-tracker rebuild`` use it, so a day's 48 cycles test only what
+    they rebuilt and the daily run still checks everything (and heals any drift).
+    """
+    if not enabled:
+        yield
+        return
+    config = luigi.configuration.get_config()
+    before = config.get("DbtBuild", "full_tests", None)
+    if not config.has_section("DbtBuild"):
+        config.add_section("DbtBuild")
+    config.set("DbtBuild", "full_tests", "true")
+    try:
+        yield
+    finally:
+        if before is None:
+            config.remove_option("DbtBuild", "full_tests")
+        else:
+            config.set("DbtBuild", "full_tests", before)
 
 
 class DbtBuild(luigi.Task):
