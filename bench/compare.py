@@ -98,3 +98,29 @@ def mart_tables(db: Path) -> list[str]:
         return sorted(_tables(con, "w"))
     finally:
         con.close()
+
+
+def full_refresh(data_dir: Path) -> int:
+    """``dbt build --full-refresh`` of the lake at ``data_dir`` as DbtBuild runs dbt (same
+    env, vars, listeners and placeholders), without tests; returns dbt's exit code."""
+    import os
+
+    from pipeline.log import setup_logging
+    from pipeline.paths import lake
+    from pipeline.settings import reload_settings
+    from pipeline.tasks.warehouse import ensure_placeholders, run_dbt_for_days, write_listeners
+
+    os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(data_dir)
+    setup_logging()
+    reload_settings()
+    the_lake = lake()
+    write_listeners(the_lake)
+    ensure_placeholders(the_lake)
+    args = ["build", "--full-refresh", "--exclude-resource-type", "test"]
+    return run_dbt_for_days(the_lake, args, None).returncode
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(full_refresh(Path(sys.argv[1]).resolve()))
