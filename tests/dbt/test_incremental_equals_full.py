@@ -165,3 +165,35 @@ def test_discoveries_agree_across_marts(warehouses: dict) -> None:
         )
         assert daily == monthly == recap
         assert daily and all(row[2] > 0 for row in daily)
+
+
+def test_daily_runs_every_model_period_and_test(warehouses: dict, tmp_path: Path) -> None:
+    """Under whole_suite (cron daily, rebuild) a build that is otherwise current runs again:
+    every model and seed, every period, every test, and the marts keep their rows."""
+    from pipeline.runner import run_tasks
+    from pipeline.tasks.warehouse import DbtBuild, latest_marker, whole_suite
+
+    lake_dir = tmp_path / "data"
+    shutil.copytree(warehouses["incremental"].parent.parent, lake_dir)
+    day = dt.date.fromisoformat(warehouses["marker"]["date"])
+    with lake_at(lake_dir):
+        from pipeline.paths import lake
+
+        the_lake = lake()
+        assert DbtBuild(date=day).complete()
+        with whole_suite():
+            assert not DbtBuild(date=day).complete()
+            assert run_tasks([DbtBuild(date=day)]) == 0
+            assert DbtBuild(date=day).complete()
+        built = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
+        assert built is not None and built[1]["full_tests"]
+        ids = [r["unique_id"] for r in built[1]["results"]]
+        assert any(i.startswith("seed.") for i in ids)
+        tests = [i for i in ids if i.startswith("test.")]
+        incremental_tests = [
+            r for r in warehouses["marker"]["results"] if r["unique_id"].startswith("test.")
+        ]
+        assert len(tests) > len(incremental_tests)
+        since = query(the_lake.warehouse, "select since from intermediate.int_reporting_window")
+        assert since == [(dt.date(1, 1, 1),)]
+    assert warehouse_differences(lake_dir / "warehouse" / "build.duckdb", warehouses["full"]) == {}
