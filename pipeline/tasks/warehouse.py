@@ -191,9 +191,12 @@ def changed_lookups(the_lake: Lake, now: dict[str, str]) -> dict[str, list[str]]
     return {dataset: sorted(keys) for dataset, keys in sorted(changed.items())}
 
 
-def project_fingerprint(project: Path, vars_: dict) -> str:
-    """A hash of the dbt project's own files and the vars a build passes."""
+def project_fingerprint(project: Path, vars_: dict, also: tuple[Path, ...] = ()) -> str:
+    """A hash of the dbt project's own files, the vars a build passes and ``also`` (the
+    listeners file: a new time zone moves every local day)."""
     digest = hashlib.sha256(json.dumps(vars_, sort_keys=True).encode())
+    for path in also:
+        digest.update(path.read_bytes() if path.exists() else b"")
     for part in _PROJECT_PARTS:
         root = project / part
         paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
@@ -495,7 +498,9 @@ class DbtBuild(luigi.Task):
             ensure_placeholders(the_lake)
             fp = staged_fingerprint(the_lake)
             plays_fp = fingerprint(the_lake.plays_dir)
-            project_fp = project_fingerprint(get_settings().paths.dbt_project_dir, dbt_vars())
+            project_fp = project_fingerprint(
+                get_settings().paths.dbt_project_dir, dbt_vars(), (the_lake.listeners_file,)
+            )
             if not any(the_lake.plays_dir.glob("date=*/*.parquet")):
                 marker = {"status": "skipped", "reason": "no plays staged yet"}
             else:

@@ -93,3 +93,24 @@ def test_whole_suite_reaches_every_dbt_build(data_dir: Path) -> None:
     assert not build_is_current(the_lake, day, full_tests=True)
     write_json_atomic(the_lake.dbt_run_marker(day), {**marker, "full_tests": True})
     assert build_is_current(the_lake, day, full_tests=True)
+
+
+def test_project_or_listener_change_means_a_whole_build(tmp_path: Path) -> None:
+    """An edited model, a different var or a listener's new time zone changes the project
+    fingerprint, which makes the next build rebuild every model and period."""
+    from pipeline.tasks.warehouse import project_fingerprint
+
+    project = tmp_path / "dbt_project"
+    (project / "models").mkdir(parents=True)
+    (project / "models" / "m.sql").write_text("select 1", "utf-8")
+    (project / "dbt_project.yml").write_text("name: x", "utf-8")
+    listeners = tmp_path / "listeners.parquet"
+    listeners.write_bytes(b"UTC")
+    base = project_fingerprint(project, {"gap": 30}, (listeners,))
+    assert project_fingerprint(project, {"gap": 30}, (listeners,)) == base
+    assert project_fingerprint(project, {"gap": 45}, (listeners,)) != base
+    listeners.write_bytes(b"Europe/Berlin")
+    assert project_fingerprint(project, {"gap": 30}, (listeners,)) != base
+    listeners.write_bytes(b"UTC")
+    (project / "models" / "m.sql").write_text("select 2", "utf-8")
+    assert project_fingerprint(project, {"gap": 30}, (listeners,)) != base
