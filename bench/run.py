@@ -310,6 +310,37 @@ def scenario_rebuild(label: str, runs: int) -> dict[str, Any]:
     return {"scenario": f"rebuild@{label}", "samples": samples, **_median(samples)}
 
 
+def scenario_equal(label: str) -> dict[str, Any]:
+    """The incremental warehouse (after the cycles) against a full refresh of the same data.
+
+    The lake's staged data is copied into a lake of its own, built there with ``dbt build
+    --full-refresh`` (``bench.compare``, measured), and every table of the marts and
+    intermediate schemas of both warehouses compared, rows order-independent.
+    """
+    from bench.compare import mart_tables, warehouse_differences
+
+    lake = lake_dir(label)
+    full = CACHE / "lakes" / f"{label}-full-refresh"
+    if full.exists():
+        shutil.rmtree(full)
+    shutil.copytree(
+        lake / "staged", full / "staged", ignore=shutil.ignore_patterns("dbt_runs", "published")
+    )
+    run = _measure([sys.executable, "-m", "bench.compare", str(full)], f"equal@{label}")
+    if run.returncode != 0:
+        raise RuntimeError(f"equal@{label}: the full refresh failed (exit {run.returncode})")
+    incremental = lake / "warehouse" / "build.duckdb"
+    differences = warehouse_differences(incremental, full / "warehouse" / "build.duckdb")
+    shutil.rmtree(full)
+    return {
+        "scenario": f"equal@{label}",
+        "tables": len(mart_tables(incremental)),
+        "differences": differences,
+        "equal": not differences,
+        "full_refresh_wall_s": _sample(run)["wall_s"],
+    }
+
+
 def scenario_cards(label: str) -> dict[str, Any]:
     run = _measure(_step("cards", str(lake_dir(label))), f"cards@{label}")
     cards = json.loads(run.stdout.strip().splitlines()[-1])
@@ -355,6 +386,15 @@ def verdicts(results: dict[str, dict[str, Any]], biggest: str) -> list[tuple[str
                 "yes" if not noop["dbt_started"] else "**no**",
             )
         )
+    equal = results.get(f"equal@{biggest}")
+    if equal:
+        rows.append(
+            (
+                f"incremental warehouse = full refresh @{biggest} ({equal['tables']} tables)",
+                "equal" if equal["equal"] else ", ".join(sorted(equal["differences"])),
+                "yes" if equal["equal"] else "**no**",
+            )
+        )
     cards = results.get(f"cards@{biggest}")
     if cards:
         check(f"slowest card @{biggest}", cards["slowest_ms"], 500, "ms")
@@ -396,7 +436,7 @@ def markdown(results: dict[str, dict[str, Any]], biggest: str, meta: dict[str, A
         "|---|---:|---:|---:|---:|---|---:|",
     ]
     for name, r in results.items():
-        if name.startswith(("cards", "maloja")):
+        if name.startswith(("cards", "maloja", "equal")):
             continue
         size = name.split("@")[1]
         floor = results.get(f"floor@{size}")
@@ -461,7 +501,7 @@ def markdown(results: dict[str, dict[str, Any]], biggest: str, meta: dict[str, A
     return "\n".join(lines) + "\n"
 
 
-SCENARIOS = "floor,full,cycle,noop,daily,cards,rebuild"
+SCENARIOS = "floor,full,cycle,equal,noop,daily,cards,rebuild"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -516,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
             errors[name] = str(exc).splitlines()[0]
             print(f"[bench] {name} FAILED: {errors[name]}", flush=True)  # noqa: T201
             return
-        shown = results[name].get("wall_s", results[name].get("ratio"))
+        shown = results[name].get("wall_s", results[name].get("ratio", results[name].get("equal")))
         print(f"[bench] {name}: {shown}", flush=True)  # noqa: T201
 
     for size in sizes:
@@ -532,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
             attempt(f"maloja@{size}", maloja.scenario_maloja, size, folder, runs, _measure)
     if "cycle" in wanted:
         attempt(f"cycle@{biggest}", scenario_cycle, biggest, runs, args.seed)
+    if "equal" in wanted:
+        attempt(f"equal@{biggest}", scenario_equal, biggest)
     if "noop" in wanted:
         attempt(f"noop@{biggest}", scenario_noop, biggest, max(runs, 3))
     if "daily" in wanted:

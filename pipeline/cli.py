@@ -170,7 +170,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     code = run_stage_child(rebuild=True)
     if code == 0:
-        code = _publish()
+        from pipeline.tasks.warehouse import whole_suite
+
+        with whole_suite():  # every model, period and test
+            code = _publish()
     if code == 0:
         print_summary()
     return code

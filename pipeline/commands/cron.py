@@ -159,6 +159,8 @@ def run_job(job: str, now: dt.datetime | None = None) -> int:
         with exclusive(the_lake.lock_file(LAKE_LOCK), holder):
             logger.info("cron %s started", job, extra={"job": job})
             started = time.monotonic()
+            from pipeline.tasks.warehouse import whole_suite
+
             central = cron_settings().central_scheduler
             workers = scheduler_settings().workers
             phases = job_phases(job, now)
@@ -176,7 +178,8 @@ def run_job(job: str, now: dt.datetime | None = None) -> int:
                     outcome = run_phases(phases[1:], central=central, workers=workers)
                     outcome.failures = first + outcome.failures
             else:
-                outcome = run_phases(phases, central=central, workers=workers)
+                with whole_suite(job == "daily"):  # once a day: every model, period and test
+                    outcome = run_phases(phases, central=central, workers=workers)
             cfg = notify.notification_settings()
             since = notify.last_checked(the_lake)
             status = health.collect(the_lake, _now())

@@ -20,6 +20,8 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import luigi
@@ -60,9 +62,10 @@ def staged_fingerprint(the_lake: Lake) -> dict[str, str]:
     return fingerprint(the_lake.staged, exclude=_NOT_INPUTS)
 
 
-def build_is_current(the_lake: Lake, day: dt.date) -> bool:
+def build_is_current(the_lake: Lake, day: dt.date, full_tests: bool = False) -> bool:
     """Whether the last build saw every staged file of ``day`` and before as it is now.
 
+    ``full_tests``: and was a whole-suite build for ``day`` or later (``cron daily`` asks).
     A warehouse file that is gone is never current, whatever the markers say: a build over a
     deleted warehouse must rebuild it, not report the old marker's counts.
     """
@@ -73,6 +76,8 @@ def build_is_current(the_lake: Lake, day: dt.date) -> bool:
         return False
     if unreadable_reason(the_lake.warehouse) is not None:
         return False  # damaged: DbtBuild.run sets it aside and builds it again
+    if full_tests and not (latest[1].get("full_tests") and latest[0] >= day):
+        return False
     built = latest[1]["staged_fingerprint"]
     return up_to(built, day) == up_to(staged_fingerprint(the_lake), day)
 
@@ -103,6 +108,148 @@ def plays_changed_dates(
     if any(not day or "=" in day for day in changed) or len(changed) > MAX_CHANGED_DAYS:
         return None
     return changed
+
+
+#: Enrichment lookups whose answers reach the marts, with the key dbt joins each on.
+LOOKUP_KEYS: dict[str, str] = {
+    "lookups/spotify_tracks": "track_id",
+    "lookups/spotify_albums": "album_id",
+    "lookups/spotify_artists": "artist_id",
+    "lookups/musicbrainz_artists": "lookup_key",
+    "lookups/geo_places": "place_key",
+}
+#: Columns that say when an answer was fetched, not what it is (a refresh with the same answer
+#: changes nothing downstream).
+LOOKUP_NOISE = ("fetched_at",)
+#: Above this many changed lookup keys a build recomputes every period (one pass is cheaper).
+MAX_CHANGED_LOOKUPS = 5000
+#: What dbt builds from besides the staged data: a change here (an upgrade, an edited model)
+#: means every period is recomputed and every model rebuilt.
+_PROJECT_PARTS = ("models", "macros", "seeds", "tests", "dbt_project.yml", "profiles.yml")
+
+
+def lookup_content(the_lake: Lake) -> dict[str, str]:
+    """A content hash per looked-up entity (``"<dataset>|<key>"``), over every staged answer.
+
+    Content, not files: the enrichment writes a (often empty) partition every day and renames
+    nothing it needs, so file fingerprints change when answers do not. Which keys changed is
+    what decides which artists' periods a build recomputes (``changed_lookups``).
+    """
+    from pipeline.io.atomic import TMP_MARK
+    from pipeline.io.duck import connect
+
+    content: dict[str, str] = {}
+    con = connect()
+    try:
+        for dataset, key in LOOKUP_KEYS.items():
+            files = sorted(
+                str(f)
+                for f in the_lake.dated_dir(dataset).glob("date=*/*.parquet")
+                if TMP_MARK not in f.name
+            )
+            if not files:
+                continue
+            name = dataset.removeprefix("lookups/")
+            rows = con.execute(
+                f"""
+                select {key}, hash(list(distinct row_hash order by row_hash))::varchar
+                from (
+                    select {key}, hash(answer) as row_hash
+                    from (
+                        select * exclude ({", ".join(LOOKUP_NOISE)})
+                        from read_parquet(?, union_by_name = true, hive_partitioning = false)
+                    ) as answer
+                )
+                where {key} is not null
+                group by {key}
+                """,
+                [files],
+            ).fetchall()
+            content.update({f"{name}|{k}": h for k, h in rows})
+    finally:
+        con.close()
+    return content
+
+
+def lookup_snapshot_file(the_lake: Lake) -> Path:
+    """The lookup content (``lookup_content``) the last successful build was made from."""
+    return the_lake.plays_changed_dates_file.with_name("lookup_content.json")
+
+
+def reporting_window_file(the_lake: Lake) -> Path:
+    """The running build's request for the reporting marts' window (macro reporting_window)."""
+    return the_lake.plays_changed_dates_file.with_name("reporting_window.json")
+
+
+def changed_lookups(the_lake: Lake, now: dict[str, str]) -> dict[str, list[str]] | None:
+    """Keys per lookup dataset whose answers differ from the last successful build's.
+
+    ``None`` means "recompute every period": no snapshot yet, or too many changes.
+    """
+    snapshot = lookup_snapshot_file(the_lake)
+    try:
+        before = json.loads(snapshot.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(before, dict):
+        return None
+    changed: dict[str, list[str]] = {}
+    for entity in set(before) | set(now):
+        if before.get(entity) != now.get(entity):
+            dataset, _, key = entity.partition("|")
+            changed.setdefault(dataset, []).append(key)
+    if sum(map(len, changed.values())) > MAX_CHANGED_LOOKUPS:
+        return None
+    return {dataset: sorted(keys) for dataset, keys in sorted(changed.items())}
+
+
+def project_fingerprint(project: Path, vars_: dict, also: tuple[Path, ...] = ()) -> str:
+    """A hash of the dbt project's own files, the vars a build passes and ``also`` (the
+    listeners file: a new time zone moves every local day)."""
+    digest = hashlib.sha256(json.dumps(vars_, sort_keys=True).encode())
+    for path in also:
+        digest.update(path.read_bytes() if path.exists() else b"")
+    for part in _PROJECT_PARTS:
+        root = project / part
+        paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in paths:
+            digest.update(str(path.relative_to(project)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def dbt_vars() -> dict:
+    """The vars every dbt run gets from the settings."""
+    return {"session_idle_gap_minutes": get_settings().sessions.idle_gap_minutes}
+
+
+def build_selection(
+    changed: list[str] | None, lookups: dict[str, list[str]] | None, whole: bool
+) -> list[str]:
+    """``--select`` for an incremental build: what the changed inputs reach, nothing else.
+
+    Plays reach nearly every model; changed lookup answers add their staging models' children;
+    the pipeline's own tables (quarantine, gaps) are cheap and always rebuilt. Seeds, source
+    freshness tests and what only unchanged lookups feed are left alone. ``whole`` (or no
+    list of changed days) selects everything: a first build, a rebuild, an upgrade, the
+    whole suite.
+    """
+    if whole or changed is None:
+        return []
+    selected = ["stg_pipeline__quarantine+", "stg_pipeline__gaps+"]
+    if changed:
+        selected.append("stg_spotify__plays+")
+    datasets = {"spotify_tracks", "spotify_albums", "spotify_artists", "musicbrainz_artists"}
+    if lookups is None or set(lookups) & datasets:
+        selected += [
+            "stg_spotify__tracks+",
+            "stg_spotify__albums+",
+            "stg_spotify__artists+",
+            "stg_musicbrainz__artists+",
+        ]
+    if lookups is None or "geo_places" in lookups:
+        selected.append("stg_geo__places+")
+    return ["--select", *selected]
 
 
 def latest_marker(directory: Path, name: str) -> tuple[dt.date, dict] | None:
@@ -197,7 +344,7 @@ def run_dbt(the_lake: Lake, args: list[str], on_progress: Progress | None = None
     release_memory()
     settings = get_settings()
     project = settings.paths.dbt_project_dir
-    vars_ = {"session_idle_gap_minutes": settings.sessions.idle_gap_minutes}
+    vars_ = dbt_vars()
     cmd = [
         dbt_executable(),
         "--log-format",
@@ -233,20 +380,41 @@ def run_dbt_for_days(
     args: list[str],
     changed: list[str] | None,
     on_progress: Progress | None = None,
+    full_window: bool = False,
+    full_tests: bool = False,
+    select: Callable[[dict[str, list[str]] | None], list[str]] | None = None,
 ) -> DbtResult:
-    """Run dbt with the list of changed play days in place, and never leave the list behind.
+    """Run dbt with the build's requests in place, and never leave them behind.
 
-    A list left over would make a later hand-run ``dbt build`` reload only those days.
+    The requests: the changed play days (staging reloads only those), and the reporting
+    window (macro reporting_window): the lookup keys whose answers changed since the last
+    successful build, so the incremental reporting marts recompute the periods those days and
+    answers touch. ``select(lookups)`` gives the ``--select`` arguments for those changes.
+    No list of days, ``full_window`` (the project changed) or no lookup snapshot means every
+    period; ``full_tests`` also means every period, and every test on every row. After a
+    successful run the lookup content is kept as the next build's baseline. A request left
+    over would make a later hand-run ``dbt build`` reload only those days.
     """
     request = the_lake.plays_changed_dates_file
-    if changed is None:
-        request.unlink(missing_ok=True)
-        return run_dbt(the_lake, args, on_progress)
-    write_json_atomic(request, changed)
+    window = reporting_window_file(the_lake)
+    content = lookup_content(the_lake)
+    lookups = None if changed is None or full_window else changed_lookups(the_lake, content)
+    request.unlink(missing_ok=True)
+    window.unlink(missing_ok=True)
+    if changed is not None:
+        write_json_atomic(request, changed)
+        if lookups is not None:
+            write_json_atomic(window, {"lookups": lookups, "full_tests": full_tests})
+    if select is not None:
+        args = [*args, *select(lookups)]
     try:
-        return run_dbt(the_lake, args, on_progress)
+        result = run_dbt(the_lake, args, on_progress)
     finally:
         request.unlink(missing_ok=True)
+        window.unlink(missing_ok=True)
+    if result.ok:
+        write_json_atomic(lookup_snapshot_file(the_lake), content)
+    return result
 
 
 def summarise_run_results(path: Path) -> dict:
@@ -277,11 +445,39 @@ def record_failed_build(the_lake: Lake, day: dt.date, run_results: Path, code: i
     )
 
 
+@contextmanager
+def whole_suite(enabled: bool = True) -> Iterator[None]:
+    """Within the block, every ``DbtBuild`` built (even by another task's ``requires()``) runs
+    the whole suite: every model, every period, every test on every row.
+
+    ``cron daily`` and ``music-tracker rebuild`` use it, so a day's 48 cycles test only what
+    they rebuilt and the daily run still checks everything (and heals any drift).
+    """
+    if not enabled:
+        yield
+        return
+    config = luigi.configuration.get_config()
+    before = config.get("DbtBuild", "full_tests", None)
+    if not config.has_section("DbtBuild"):
+        config.add_section("DbtBuild")
+    config.set("DbtBuild", "full_tests", "true")
+    try:
+        yield
+    finally:
+        if before is None:
+            config.remove_option("DbtBuild", "full_tests")
+        else:
+            config.set("DbtBuild", "full_tests", before)
+
+
 class DbtBuild(luigi.Task):
     """``dbt build`` of the star schema, once per change of the staged data."""
 
     date: dt.date = luigi.DateParameter(batch_method=max)
     full_refresh: bool = luigi.BoolParameter(default=False, significant=False)
+    #: Every model, every period and every test on every row (``cron daily``, ``rebuild``);
+    #: otherwise a build selects what the changed inputs reach and tests the rows it rebuilt.
+    full_tests: bool = luigi.BoolParameter(default=False, significant=False)
     resources = {"warehouse": 1}
 
     def requires(self) -> list[luigi.Task]:
@@ -300,7 +496,7 @@ class DbtBuild(luigi.Task):
     def complete(self) -> bool:
         if not all(t.complete() for t in luigi.task.flatten(self.requires())):
             return False
-        return build_is_current(current_lake(), self.date)
+        return build_is_current(current_lake(), self.date, self.full_tests)
 
     def report_dbt_progress(self, done: int, total: int, message: str) -> None:
         """One dbt node started or finished: the visualiser shows "model 23/39: fct_plays"."""
@@ -314,17 +510,34 @@ class DbtBuild(luigi.Task):
             ensure_placeholders(the_lake)
             fp = staged_fingerprint(the_lake)
             plays_fp = fingerprint(the_lake.plays_dir)
+            project_fp = project_fingerprint(
+                get_settings().paths.dbt_project_dir, dbt_vars(), (the_lake.listeners_file,)
+            )
             if not any(the_lake.plays_dir.glob("date=*/*.parquet")):
                 marker = {"status": "skipped", "reason": "no plays staged yet"}
             else:
                 changed = plays_changed_dates(the_lake, plays_fp, self.full_refresh)
+                previous = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
+                project_changed = previous is None or (
+                    previous[1].get("project_fingerprint") != project_fp
+                )
+                whole = self.full_refresh or self.full_tests or project_changed
                 self.set_status_message(
                     "dbt build running ("
                     + ("every day" if changed is None else f"{len(changed)} changed days")
+                    + (", whole suite" if whole else "")
                     + ")"
                 )
                 args = ["build"] + (["--full-refresh"] if self.full_refresh else [])
-                proc = run_dbt_for_days(the_lake, args, changed, self.report_dbt_progress)
+                proc = run_dbt_for_days(
+                    the_lake,
+                    args,
+                    changed,
+                    self.report_dbt_progress,
+                    full_window=project_changed,
+                    full_tests=self.full_tests,
+                    select=lambda lookups: build_selection(changed, lookups, whole),
+                )
                 run_results = get_settings().paths.dbt_project_dir / "target" / "run_results.json"
                 if proc.returncode != 0:
                     record_failed_build(the_lake, self.date, run_results, proc.returncode)
@@ -337,6 +550,9 @@ class DbtBuild(luigi.Task):
                     "results", []
                 )
             marker["staged_fingerprint"] = fp
+            marker["full_tests"] = self.full_tests or self.full_refresh
+            if marker["status"] == "success":
+                marker["project_fingerprint"] = project_fp
             marker["plays_fingerprint"] = plays_fp
             marker["build_id"] = hashlib.sha256(
                 json.dumps([self.date.isoformat(), fp], sort_keys=True).encode()

@@ -2,8 +2,13 @@
 -- fct_plays joins it cheaply instead of recomputing it.
 {{ config(materialized='table') }}
 
--- First-ever plays per listener: of a track (by track key) and of an artist (by case-folded
--- album-artist name), over the whole history (so incremental builds and full refreshes agree).
+-- Discoveries, defined once: the first-ever play per listener of a track recording (tracks
+-- sharing an ISRC, or a name-only play joined to one by artist and title, are one recording:
+-- a re-release of a known song is not a discovery) and of an artist (by case-folded
+-- album-artist name), over the whole history (so incremental builds and full refreshes
+-- agree). Music plays only. fct_plays carries them as is_first_track_play /
+-- is_first_artist_play, and every mart that counts new tracks or artists
+-- (fct_daily_listening, fct_discovery_monthly, fct_year_recap) counts this model's rows.
 -- Ties at the same instant go to the lower play_id. One row per play that is a first play of
 -- something; every other play is a first of nothing. Grouping (not a window over every play)
 -- keeps this cheap at a million plays.
@@ -13,15 +18,23 @@ plays as (
 
     select play_id, account, content_type, track_key, artist_name, started_at
     from {{ ref('stg_spotify__plays') }}
+    where content_type = 'music'
+
+),
+
+recordings as (
+
+    select track_key, recording_key from {{ ref('dim_track') }}
+    where track_key <> '-1'
 
 ),
 
 first_tracks as (
 
-    select arg_min(play_id, (started_at, play_id)) as play_id
+    select arg_min(plays.play_id, (plays.started_at, plays.play_id)) as play_id
     from plays
-    where track_key is not null
-    group by account, track_key
+    inner join recordings on plays.track_key = recordings.track_key
+    group by plays.account, recordings.recording_key
 
 ),
 
@@ -29,7 +42,7 @@ first_artists as (
 
     select arg_min(play_id, (started_at, play_id)) as play_id
     from plays
-    where content_type = 'music' and artist_name is not null
+    where artist_name is not null
     group by account, lower(artist_name)
 
 ),

@@ -1,12 +1,31 @@
--- New music per listener and local month: artists and tracks played for the first time ever
--- (tracks by recording, so a re-release of a known song is not a discovery), and how much of
--- the month's listening went to artists discovered that month.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_reporting_window() }}"
+    )
+}}
+-- depends_on: {{ ref('int_reporting_window') }}
+-- New music per listener and local month: artists and track recordings played for the first
+-- time ever, and how much of the month's listening went to artists discovered that month. A
+-- discovery is a first play of int_plays_discoveries, the one definition fct_daily_listening
+-- and fct_year_recap count too. Incremental by local month (macro
+-- reporting_window): a build recomputes the months from int_reporting_window's first day on.
 with
 
 plays as (
 
-    select * from {{ ref('fct_plays') }}
-    where content_type = 'music'
+    select
+        fct.* exclude (is_first_track_play, is_first_artist_play),
+        coalesce(discoveries.is_first_track_play, false) as is_first_track_play,
+        coalesce(discoveries.is_first_artist_play, false) as is_first_artist_play
+    from {{ ref('fct_plays') }} as fct
+    left join {{ ref('int_plays_discoveries') }} as discoveries
+        on fct.play_id = discoveries.play_id
+    {%- if is_incremental() %}
+    where fct.local_date >= date_trunc('month', {{ reporting_since() }})
+    {%- endif %}
 
 ),
 
@@ -20,21 +39,32 @@ music as (
 
     select plays.*, tracks.recording_sk
     from plays inner join tracks on plays.track_sk = tracks.track_sk
+    where plays.content_type = 'music'
 
 ),
 
 first_artist as (
 
-    select listener_sk, artist_sk, min(local_date) as first_date
-    from music where artist_sk <> {{ unknown_key() }}
+    -- The day each listener discovered each artist, over the whole history (a few rows per
+    -- artist), so a month's "minutes on new artists" is right whichever months are rebuilt.
+    select fct.listener_sk, fct.artist_sk, min(fct.local_date) as first_date
+    from {{ ref('fct_plays') }} as fct
+    inner join {{ ref('int_plays_discoveries') }} as discoveries
+        on fct.play_id = discoveries.play_id
+    where discoveries.is_first_artist_play
     group by all
 
 ),
 
-first_recording as (
+firsts as (
 
-    select listener_sk, recording_sk, min(local_date) as first_date
-    from music where recording_sk <> {{ unknown_key() }}
+    select
+        listener_sk,
+        cast(date_trunc('month', local_date) as date) as month_start,
+        count(*) filter (where is_first_artist_play) as new_artists,
+        count(*) filter (where is_first_track_play) as new_tracks
+    from plays
+    where is_first_artist_play or is_first_track_play
     group by all
 
 ),
@@ -61,22 +91,6 @@ months as (
 
 ),
 
-new_artists as (
-
-    select listener_sk, cast(date_trunc('month', first_date) as date) as month_start,
-        count(*) as new_artists
-    from first_artist group by all
-
-),
-
-new_tracks as (
-
-    select listener_sk, cast(date_trunc('month', first_date) as date) as month_start,
-        count(*) as new_tracks
-    from first_recording group by all
-
-),
-
 final as (
 
     select
@@ -93,10 +107,10 @@ final as (
         round(months.ms_played / 60000.0, 2) as minutes_played,
         months.distinct_artists,
         months.distinct_tracks,
-        coalesce(new_artists.new_artists, 0) as new_artists,
-        coalesce(new_tracks.new_tracks, 0) as new_tracks,
+        coalesce(firsts.new_artists, 0) as new_artists,
+        coalesce(firsts.new_tracks, 0) as new_tracks,
         case when months.distinct_artists > 0
-            then coalesce(new_artists.new_artists, 0) / months.distinct_artists end
+            then coalesce(firsts.new_artists, 0) / months.distinct_artists end
             as new_artist_share,
         coalesce(months.ms_on_new_artists, 0) / months.ms_played as minutes_share_on_new_artists,
 
@@ -104,10 +118,8 @@ final as (
         months.month_start
 
     from months
-    left join new_artists
-        on months.listener_sk = new_artists.listener_sk and months.month_start = new_artists.month_start
-    left join new_tracks
-        on months.listener_sk = new_tracks.listener_sk and months.month_start = new_tracks.month_start
+    left join firsts
+        on months.listener_sk = firsts.listener_sk and months.month_start = firsts.month_start
 
 )
 

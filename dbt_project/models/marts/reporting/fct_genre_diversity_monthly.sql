@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_reporting_window() }}"
+    )
+}}
+-- depends_on: {{ ref('int_reporting_window') }}
+-- Incremental by local month (macro reporting_window): a build recomputes the local months from
+-- int_reporting_window's first day on, and keeps the others; a full refresh gives the same rows.
 -- How varied each listener's music is per local month: distinct genres, Shannon entropy of
 -- the genre shares, its evenness (0-1) and the effective number of genres (exp(entropy)).
 -- Computed over known genres; unknown_share says how much is not tagged yet.
@@ -6,6 +17,9 @@ with
 shares as (
 
     select * from {{ ref('fct_genre_share_monthly') }}
+    {%- if is_incremental() %}
+    where month_start >= date_trunc('month', {{ reporting_since() }})
+    {%- endif %}
 
 ),
 

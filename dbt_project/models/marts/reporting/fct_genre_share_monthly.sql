@@ -1,13 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_reporting_window() }}"
+    )
+}}
+-- depends_on: {{ ref('int_reporting_window') }}
+-- Incremental by local month (macro reporting_window): a build recomputes the months from
+-- int_reporting_window's first day on, and keeps the others; a full refresh gives the same rows.
 -- Genre share of each listener's music minutes per local month (artist genres weighted, so
 -- a month's shares sum to 1; Unknown is the share of artists without genres yet).
 with
-
-items as (
-
-    select * from {{ ref('int_music_plays_by_item') }}
-    where item_type = 'genre'
-
-),
 
 genres as (
 
@@ -20,13 +24,16 @@ monthly as (
     select
         listener_sk,
         account,
-        cast(date_trunc('month', local_date) as date) as month_start,
+        month_start,
         item_sk as genre_sk,
-        sum(ms_played * weight) as ms_played,
-        sum(weight) as weighted_plays
+        weighted_ms_played as ms_played,
+        weighted_plays
 
-    from items
-    group by all
+    from {{ ref('int_item_months') }}
+    where item_type = 'genre'
+    {%- if is_incremental() %}
+        and month_start >= date_trunc('month', {{ reporting_since() }})
+    {%- endif %}
 
 ),
 

@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_reporting_window() }}"
+    )
+}}
+-- depends_on: {{ ref('int_reporting_window') }}
+-- Incremental by local year (macro reporting_window): a build recomputes the local years from
+-- int_reporting_window's first day on, and keeps the others; a full refresh gives the same rows.
 -- How old the music is when played: release year (album release, from the catalogue) against
 -- the local play year, per listener. Plays of albums without a known release year are kept
 -- with a null release year, so coverage is visible.
@@ -7,6 +18,9 @@ plays as (
 
     select * from {{ ref('fct_plays') }}
     where content_type = 'music'
+    {%- if is_incremental() %}
+        and local_date >= date_trunc('year', {{ reporting_since() }})
+    {%- endif %}
 
 ),
 

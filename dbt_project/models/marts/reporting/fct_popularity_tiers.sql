@@ -6,7 +6,8 @@ with
 
 items as (
 
-    select * from {{ ref('int_music_plays_by_item') }}
+    -- Per month already (int_item_months); this whole-history mart is rebuilt in full.
+    select * from {{ ref('int_item_months') }}
     where item_type in ('artist', 'track') and item_sk <> {{ unknown_key() }}
 
 ),
@@ -33,8 +34,8 @@ tracks as (
 totals as (
 
     select listener_sk, account, item_type, item_sk,
-        count(*) as plays, sum(ms_played) as ms_played,
-        min(local_date) as first_played_date, max(local_date) as last_played_date
+        cast(sum(plays) as bigint) as plays, sum(ms_played) as ms_played,
+        min(first_played_date) as first_played_date, max(last_played_date) as last_played_date
     from items
     group by all
 

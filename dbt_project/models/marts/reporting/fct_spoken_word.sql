@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_reporting_window() }}"
+    )
+}}
+-- depends_on: {{ ref('int_reporting_window') }}
+-- Incremental by local month (macro reporting_window): a build recomputes the local months from
+-- int_reporting_window's first day on, and keeps the others; a full refresh gives the same rows.
 -- Podcasts and audiobooks, kept apart from music: per listener, show (or audiobook) and
 -- local month.
 with
@@ -6,6 +17,9 @@ plays as (
 
     select * from {{ ref('fct_plays') }}
     where content_type in ('podcast', 'audiobook')
+    {%- if is_incremental() %}
+        and local_date >= date_trunc('month', {{ reporting_since() }})
+    {%- endif %}
 
 ),
 

@@ -3,13 +3,6 @@
 -- Unknown members are left out of the ranking (they stay in the facts).
 with
 
-items as (
-
-    select * from {{ ref('int_music_plays_by_item') }}
-    where item_sk <> {{ unknown_key() }}
-
-),
-
 names as (
 
     select * from {{ ref('int_item_names') }}
@@ -18,12 +11,14 @@ names as (
 
 monthly as (
 
-    -- One pass over the plays' items; years and all time add up the (much smaller) months.
+    -- int_item_months (incremental by month) already adds up the plays' items per month;
+    -- years and all time add up the months. Rebuilt in full every build: the all-time ranks
+    -- span every period, and item names change (a spelling, a new primary genre).
     select
-        listener_sk, account, cast(date_trunc('month', local_date) as date) as month_start,
-        item_type, item_sk, count(*) as plays, sum(ms_played * weight) as ms_played
-    from items
-    group by all
+        listener_sk, account, month_start, item_type, item_sk, plays,
+        weighted_ms_played as ms_played
+    from {{ ref('int_item_months') }}
+    where item_sk <> {{ unknown_key() }}
 
 ),
 

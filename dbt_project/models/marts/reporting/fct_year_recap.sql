@@ -3,12 +3,6 @@
 -- year (a streak over New Year counts in both years, each with its own days).
 with
 
-plays as (
-
-    select * from {{ ref('fct_plays') }}
-
-),
-
 days as (
 
     select * from {{ ref('fct_daily_listening') }}
@@ -35,25 +29,10 @@ discovery as (
 
 totals as (
 
-    select
-        listener_sk,
-        account,
-        year(local_date) as year,
-        count(*) as plays,
-        sum(ms_played) as ms_played,
-        sum(ms_played) filter (where content_type = 'music') as music_ms_played,
-        sum(ms_played) filter (where content_type <> 'music') as spoken_ms_played,
-        count(distinct track_sk) filter (where content_type = 'music') as distinct_tracks,
-        count(distinct artist_sk) filter (
-            where content_type = 'music' and artist_sk <> {{ unknown_key() }}
-        ) as distinct_artists,
-        count(distinct session_sk) as sessions,
-        count(distinct local_date) as active_days,
-        avg(case when is_skipped then 1.0 when is_skipped is not null then 0.0 end)
-            filter (where content_type = 'music') as skip_rate
-
-    from plays
-    group by all
+    -- Yearly totals from the plays, per year already (int_year_totals, incremental by year).
+    -- This mart is rebuilt in full (a few rows per listener and year): its top lists carry
+    -- names, which change without a play (a spelling, a primary genre).
+    select * from {{ ref('int_year_totals') }}
 
 ),
 

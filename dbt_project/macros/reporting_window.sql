@@ -1,0 +1,90 @@
+{#- The reporting marts' window: which local days, and so which months and years, a build
+    recomputes. DbtBuild writes DATA_DIR/state/dbt/reporting_window.json for an incremental
+    build: {"lookups": {dataset: [changed keys]}, "full_tests": bool (every day, as `cron daily`
+    asks)}, next to the changed play
+    days (plays_changed_dates). No file means a full window (first build, `rebuild`,
+    `--full-refresh`, dbt run by hand), which is always correct. int_reporting_window turns
+    both into one date; every incremental mart and its tests read that date. -#}
+{% macro reporting_window_request() %}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set path = env_var('DATA_DIR') ~ '/state/dbt/reporting_window.json' -%}
+    {%- set found = run_query("select content from read_text('" ~ path ~ "')") -%}
+    {%- if found.rows | length == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(fromjson(found.rows[0][0])) }}
+{% endmacro %}
+
+{#- A SQL list of string literals (`null` when empty, which matches nothing). -#}
+{% macro sql_string_list(values) -%}
+    {%- if values | length == 0 -%}
+        null
+    {%- else -%}
+        {%- for value in values %}'{{ value | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The first local day an incremental reporting mart recomputes (a scalar subquery). -#}
+{% macro reporting_since() -%}
+    (select since from {{ ref('int_reporting_window') }})
+{%- endmacro %}
+
+{#- The incremental marts, each with the predicate that selects the rows of its window, given
+    the window's first day: whole periods (a month mart recomputes every month touching the
+    window, a year mart every year). The pre-hook deletes these rows, the model inserts them
+    again, and the tests (get_where_subquery below) check only them. -#}
+{% macro reporting_window_predicate(model_name, since) -%}
+    {%- set predicates = {
+        'fct_daily_listening': "local_date >= " ~ since,
+        'fct_discovery_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'fct_genre_share_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'fct_genre_diversity_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'fct_spoken_word': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'fct_music_age': "play_year >= year(" ~ since ~ ")",
+        'int_item_months': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'int_year_totals': "year >= year(" ~ since ~ ")",
+    } -%}
+    {{ return(predicates.get(model_name)) }}
+{%- endmacro %}
+
+{#- Pre-hook of an incremental reporting mart: drop the rows of the window (then the model
+    appends them again). Deleting whole periods, not matching keys, also drops a period that
+    lost all its plays. -#}
+{% macro delete_reporting_window() %}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where {{ reporting_window_predicate(this.identifier, reporting_since()) }}
+    {%- endif -%}
+{% endmacro %}
+
+{#- Override of dbt's get_where_subquery: a test of an incremental reporting mart checks only
+    the rows this build rebuilt (whole periods of the window; every such test is per row or
+    per period, so that is sound); a full build's window is every day. The `where` config of a
+    test still applies on top. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- set window = none -%}
+    {%- if relation.identifier is defined and relation.schema is defined -%}
+        {%- set window = reporting_window_predicate(
+            relation.identifier,
+            '(select since from ' ~ relation.database ~ '.intermediate.int_reporting_window)'
+        ) -%}
+    {%- endif -%}
+    {%- if window and execute -%}
+        {%- set exists = adapter.get_relation(relation.database, 'intermediate', 'int_reporting_window') -%}
+        {%- if exists is none -%}{%- set window = none -%}{%- endif -%}
+    {%- endif -%}
+    {%- set filters = [] -%}
+    {%- if where -%}{%- do filters.append('(' ~ where ~ ')') -%}{%- endif -%}
+    {%- if window -%}{%- do filters.append('(' ~ window ~ ')') -%}{%- endif -%}
+    {%- if filters -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ filters | join(' and ') }}) dbt_subquery
+        {%- endset -%}
+        {% do return(filtered) %}
+    {%- else -%}
+        {% do return(relation) %}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,199 @@
+"""The incremental warehouse equals a full refresh, through the product's own cycle.
+
+The module imports the bundled sample (a full build), then, as a cycle would bring them, new
+plays on a few days (a second export file, imported with ``music-tracker import``: staging,
+an incremental ``DbtBuild`` that selects what changed and recomputes only the periods it
+touches, publish) and a Spotify answer with genres for an artist first played late in the
+year (a changed lookup). A copy of the staged data is then built with ``--full-refresh`` in
+another lake, and every table of both warehouses must hold the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from bench.compare import mart_tables, warehouse_differences
+from tests.dbt.harness import dbt, lake_at, query
+
+pytestmark = pytest.mark.slow
+
+#: Days (UTC) the second export adds plays on, all in the sample's last two months.
+NEW_DAYS = ("2025-11-20", "2025-12-02", "2025-12-30")
+
+
+def _new_plays(sample: Path) -> list[dict]:
+    """Five plays per new day: copies of sample plays (same tracks), at new times."""
+    rows = json.loads((sample / "Streaming_History_Audio_2025_0.json").read_text("utf-8"))
+    music = [r for r in rows if r.get("spotify_track_uri")]
+    plays = []
+    for d, day in enumerate(NEW_DAYS):
+        for i in range(5):
+            row = dict(music[(d * 37 + i * 11) % len(music)])
+            row["ts"] = f"{day}T{20 + i // 3:02d}:{(i * 17) % 60:02d}:07Z"
+            plays.append(row)
+    # And a track nobody played before: a discovery on the last day.
+    first = dict(music[0])
+    first.update(
+        ts=f"{NEW_DAYS[-1]}T23:50:00Z",
+        spotify_track_uri="spotify:track:0000000000000000000new",
+        master_metadata_track_name="A New Song",
+    )
+    return [*plays, first]
+
+
+@pytest.fixture(scope="module")
+def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Sample imported, a cycle's worth of change built incrementally, and a full refresh."""
+    from pipeline import schemas
+    from pipeline.cli import import_paths
+    from pipeline.io.parquet import write_parquet_atomic
+    from pipeline.paths import lake
+    from pipeline.settings import get_settings
+
+    root = tmp_path_factory.mktemp("incremental_equals_full")
+    inc_dir, full_dir = root / "incremental" / "data", root / "full" / "data"
+    inc_dir.mkdir(parents=True)
+    with lake_at(inc_dir):
+        settings = get_settings()
+        account = settings.default_account
+        assert import_paths([settings.paths.sample_dir], account) == 0
+        the_lake = lake()
+        late_artist = query(
+            the_lake.warehouse,
+            "select a.artist_name, min(p.local_date) from marts.fct_plays as p "
+            "inner join marts.dim_artist as a using (artist_sk) where a.artist_key <> '-1' "
+            "group by all having min(p.local_date) < date '2025-11-01' "
+            "order by 2 desc, 1 limit 1",
+        )[0][0]
+        write_parquet_atomic(
+            the_lake.dated_partition("lookups/spotify_artists", dt.date(2025, 12, 30)),
+            pa.Table.from_pylist(
+                [
+                    {
+                        "artist_id": "0000000000000000artist",
+                        "artist_name": late_artist,
+                        "genres": ["bossa nova", "jazz"],
+                        "popularity": 40,
+                        "followers": 1000,
+                        "status": "found",
+                        "source": "spotify_api",
+                        "fetched_at": dt.datetime(2025, 12, 30, tzinfo=dt.UTC),
+                    }
+                ],
+                schema=schemas.SPOTIFY_ARTISTS,
+            ),
+        )
+        export = root / "export" / "Streaming_History_Audio_2025_9.json"
+        export.parent.mkdir()
+        export.write_text(json.dumps(_new_plays(settings.paths.sample_dir)), "utf-8")
+        assert import_paths([export.parent], account) == 0
+        marker = json.loads(
+            max(
+                the_lake.dbt_runs_dir.glob("date=*/run_results.json"),
+                key=lambda p: p.stat().st_mtime_ns,
+            ).read_text("utf-8")
+        )
+        since = query(the_lake.warehouse, "select since from intermediate.int_reporting_window")
+        shutil.copytree(the_lake.staged, full_dir / "staged")
+    with lake_at(full_dir):
+        dbt(["build", "--full-refresh", "--exclude-resource-type", "test"])
+    yield {
+        "incremental": inc_dir / "warehouse" / "build.duckdb",
+        "full": full_dir / "warehouse" / "build.duckdb",
+        "marker": marker,
+        "since": since[0][0],
+        "late_artist": late_artist,
+    }
+
+
+def test_incremental_build_equals_full_refresh(warehouses: dict) -> None:
+    """Every mart (and incremental intermediate) holds the same rows as a full refresh."""
+    tables = mart_tables(warehouses["incremental"])
+    assert {"marts.fct_daily_listening", "marts.fct_top_items", "intermediate.int_item_months"} <= (
+        set(tables)
+    )
+    assert warehouse_differences(warehouses["incremental"], warehouses["full"]) == {}
+
+
+def test_cycle_recomputed_only_the_changed_periods(warehouses: dict) -> None:
+    """The cycle's window starts at the first play of the artist whose genres arrived (earlier
+    than the new plays' days), not at the first day of the history."""
+    first_play, first_of_artist = query(
+        warehouses["incremental"],
+        "select min(p.local_date), min(p.local_date) filter (where a.artist_name = ?) "
+        "from marts.fct_plays as p inner join marts.dim_artist as a using (artist_sk)",
+        [warehouses["late_artist"]],
+    )[0]
+    assert warehouses["since"] == first_of_artist  # before the new plays' days
+    assert warehouses["since"] > first_play
+
+
+def test_cycle_selected_what_changed_and_tested_it(warehouses: dict) -> None:
+    """The incremental build ran the marts and their tests, and skipped the untouched seed."""
+    ids = [r["unique_id"] for r in warehouses["marker"]["results"]]
+    assert "model.music_tracker.fct_daily_listening" in ids
+    assert any(i.startswith("test.music_tracker.") and "fct_daily_listening" in i for i in ids)
+    assert not any(i.startswith("seed.") for i in ids)
+    assert set(warehouses["marker"]["counts"]) <= {"success", "pass"}
+
+
+def test_discoveries_agree_across_marts(warehouses: dict) -> None:
+    """New tracks and artists per listener and year are the same in the daily, monthly and
+    recap marts (one definition: int_plays_discoveries)."""
+    for db in (warehouses["incremental"], warehouses["full"]):
+        daily = query(
+            db,
+            "select account, year(local_date), sum(new_tracks), sum(new_artists) "
+            "from marts.fct_daily_listening group by all order by all",
+        )
+        monthly = query(
+            db,
+            "select account, year(month_start), sum(new_tracks), sum(new_artists) "
+            "from marts.fct_discovery_monthly group by all order by all",
+        )
+        recap = query(
+            db,
+            "select account, year, new_tracks, new_artists from marts.fct_year_recap "
+            "where new_tracks > 0 or new_artists > 0 order by all",
+        )
+        assert daily == monthly == recap
+        assert daily and all(row[2] > 0 for row in daily)
+
+
+def test_daily_runs_every_model_period_and_test(warehouses: dict, tmp_path: Path) -> None:
+    """Under whole_suite (cron daily, rebuild) a build that is otherwise current runs again:
+    every model and seed, every period, every test, and the marts keep their rows."""
+    from pipeline.runner import run_tasks
+    from pipeline.tasks.warehouse import DbtBuild, latest_marker, whole_suite
+
+    lake_dir = tmp_path / "data"
+    shutil.copytree(warehouses["incremental"].parent.parent, lake_dir)
+    day = dt.date.fromisoformat(warehouses["marker"]["date"])
+    with lake_at(lake_dir):
+        from pipeline.paths import lake
+
+        the_lake = lake()
+        assert DbtBuild(date=day).complete()
+        with whole_suite():
+            assert not DbtBuild(date=day).complete()
+            assert run_tasks([DbtBuild(date=day)]) == 0
+            assert DbtBuild(date=day).complete()
+        built = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
+        assert built is not None and built[1]["full_tests"]
+        ids = [r["unique_id"] for r in built[1]["results"]]
+        assert any(i.startswith("seed.") for i in ids)
+        tests = [i for i in ids if i.startswith("test.")]
+        incremental_tests = [
+            r for r in warehouses["marker"]["results"] if r["unique_id"].startswith("test.")
+        ]
+        assert len(tests) > len(incremental_tests)
+        since = query(the_lake.warehouse, "select since from intermediate.int_reporting_window")
+        assert since == [(dt.date(1, 1, 1),)]
+    assert warehouse_differences(lake_dir / "warehouse" / "build.duckdb", warehouses["full"]) == {}
