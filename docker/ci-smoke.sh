@@ -24,7 +24,7 @@ source "$ENGINE"
 cd "$REPO"
 
 cleanup() {
-  docker rm -f "$PROJECT-demo" >/dev/null 2>&1 || true
+  docker rm -f "$PROJECT-demo" "$PROJECT-import" "$PROJECT-build" >/dev/null 2>&1 || true
   MT_CI_DATA=$WORK/data docker-compose -p "$PROJECT" -f docker-compose.yml \
     -f docker/compose.ci.yml down -v --remove-orphans >/dev/null 2>&1 || true
   rm -rf "$WORK"
@@ -61,6 +61,31 @@ if [[ $code != 0 || $oom != false ]]; then
   exit 1
 fi
 docker rm -f "$id" >/dev/null
+
+# 1b. Optional (MT_CI_HISTORY=folder of export files, e.g. bench/.cache/histories/1M-seed42):
+# `music-tracker import` of that history, then a `build` with nothing new, each in its own
+# container under -m 400m on one data volume: what a ten-year import does on the NAS.
+if [[ -n ${MT_CI_HISTORY:-} ]]; then
+  mkdir -p "$WORK/hist-data"
+  chown 1000:1000 "$WORK/hist-data" 2>/dev/null || chmod 0777 "$WORK/hist-data"
+  for step in import build; do
+    args=(music-tracker build)
+    [[ $step == import ]] && args=(music-tracker import /history)
+    step_start=$(date +%s)
+    id=$(docker run -d -m 400m --memory-swap 400m --name "$PROJECT-$step" \
+      -v "$(cd "$MT_CI_HISTORY" && pwd):/history:ro" -v "$WORK/hist-data:/data" "$TAG" "${args[@]}")
+    peak=$(peak_while_running "$id")
+    code=$(docker inspect -f '{{.State.ExitCode}}' "$id")
+    oom=$(docker inspect -f '{{.State.OOMKilled}}' "$id")
+    say "history $step under -m 400m: exit $code, OOMKilled=$oom, peak ${peak} MiB, $(($(date +%s) - step_start)) s"
+    if [[ $code != 0 || $oom != false ]]; then
+      docker logs "$id" 2>&1 | tail -30
+      say "FAILED: history $step in the image under -m 400m"
+      exit 1
+    fi
+    docker rm -f "$id" >/dev/null
+  done
+fi
 
 # 2. luigid + pipeline from the real docker-compose.yml (Metabase left out), export-only
 # (docker/compose.ci.yml: no Spotify app in CI, so polling is switched off).
