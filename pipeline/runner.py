@@ -26,7 +26,6 @@ import luigi
 import luigi.configuration
 import luigi.execution_summary
 import luigi.retcodes
-import requests
 from luigi.execution_summary import LuigiStatusCode
 
 from pipeline import settings as settings_mod
@@ -105,12 +104,22 @@ def _load_luigi_cfg() -> None:
 
 
 def luigid_reachable(url: str, timeout: float) -> bool:
-    """Whether a luigid answers at ``url`` (any HTTP answer counts)."""
+    """Whether something listens at luigid's ``url`` (a TCP connect, so no HTTP client is used).
+
+    A socket, not an HTTP request: the check runs before every command's Luigi run, and an HTTP
+    client may be replaced (a test's cassette, a proxy setting) where luigid itself is not.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        requests.get(url.rstrip("/") + "/api/task_list?data={}", timeout=timeout)
-    except requests.RequestException:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
         return False
-    return True
 
 
 #: Set by a parent that announced the scheduler for its child (``pipeline.ops.stage_child``).
