@@ -92,7 +92,7 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = False)
     Luigi's retcodes when a task failed. Nothing importable starts no dbt build.
     """
     from pipeline.ops.stage_child import run_stage_child
-    from pipeline.report import (
+    from pipeline.summary import (
         NOTHING_IMPORTED_EXIT,
         import_exit_code,
         import_report,
@@ -152,8 +152,8 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from pipeline.report import print_summary
     from pipeline.runner import run_tasks
+    from pipeline.summary import print_summary
     from pipeline.tasks import DailyPipeline
 
     date = args.date or _today()
@@ -166,7 +166,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """Recreate staged/, the warehouse and reporting/ from raw/ alone."""
     from pipeline.ops.stage_child import run_stage_child
-    from pipeline.report import print_summary
+    from pipeline.summary import print_summary
 
     code = run_stage_child(rebuild=True)
     if code == 0:

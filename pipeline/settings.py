@@ -1,7 +1,8 @@
 """Typed settings, loaded once from ``config/`` and the environment.
 
-This is the only module that reads configuration files or environment variables (ARCHITECTURE
-invariant 7). Layering, lowest to highest:
+This is the only module meant to read configuration files or environment variables
+(docs/architecture.md, invariant 7, which lists where the code still departs). Layering,
+lowest to highest:
 
 1. ``config/base.yaml`` (committed defaults, every setting named there),
 2. ``config/<MUSIC_TRACKER_ENV>.yaml`` (``development``, ``testing``, ``production``),

@@ -1,2 +1,2 @@
-"""The network lives here (ARCHITECTURE invariant 4): each client owns its service's rate limit,
-retries, quota handling and budget. Tasks never sleep on a Retry-After."""
+"""The network lives here (docs/architecture.md, invariant 4): each client owns its service's
+rate limit, retries, quota handling and budget. Tasks never sleep on a Retry-After."""

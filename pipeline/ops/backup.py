@@ -1,7 +1,7 @@
 """A consistent, restorable copy of what cannot be rebuilt: raw data, state, fetched lookups.
 
 ``staged/`` plays, the warehouse and ``reporting/`` are rebuilt from ``raw/`` by
-``music-tracker rebuild`` (ARCHITECTURE invariant 1), so they are left out. Kept: ``raw/``
+``music-tracker rebuild`` (docs/architecture.md, invariant 1), so they are left out. Kept: ``raw/``
 (every export file and API response), ``state/`` (cursors, lookup state, token caches with their
 0600 modes), and the staged datasets that came from the network (lookups, polls, gaps), which
 would cost API budget to fetch again.

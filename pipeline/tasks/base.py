@@ -56,9 +56,9 @@ def fingerprint(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
 
     Keys are ``date=YYYY-MM-DD`` for files inside such a partition and ``""`` for the rest;
     values hash the (path, size, mtime) of their files. Tasks whose inputs can grow compare what
-    they were built from with what is there now in ``complete()`` (ARCHITECTURE invariant 2),
-    and can ignore the days after their own (``up_to``): a backfill staging later days does
-    not undo the build of an earlier one.
+    they were built from with what is there now in ``complete()`` (docs/architecture.md,
+    invariant 2), and can ignore the days after their own (``up_to``): a backfill staging later
+    days does not undo the build of an earlier one.
     """
     entries: dict[str, list[str]] = {}
     if root.exists():

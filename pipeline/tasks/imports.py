@@ -83,7 +83,7 @@ def unit_id(path: Path, account: str) -> str:
 
 #: Mode of the raw copies: every row of an export holds the listener's IP address.
 RAW_MODE = 0o600
-#: Provenance key saying a .zip held no streaming-history file (see ``report.import_exit_code``).
+#: Provenance key saying a .zip held no streaming-history file (see ``summary.import_exit_code``).
 NO_EXPORT = "no_export"
 
 

@@ -1,1 +1,4 @@
-"""Pure transforms: data in, data out; no Luigi, files or network (ARCHITECTURE invariant 5)."""
+"""Pure transforms: data in, data out; no Luigi, files or network.
+
+See docs/architecture.md, invariant 5 (and the departures it lists).
+"""

@@ -19,7 +19,7 @@ import pytest
 
 from pipeline import cli, settings
 from pipeline.paths import Lake, lake
-from pipeline.report import NO_EXPORT_EXIT, import_report
+from pipeline.summary import NO_EXPORT_EXIT, import_report
 from pipeline.tasks import ImportExports, StageAllPlays
 from pipeline.tasks.imports import unit_id
 from tests.conftest import run_luigi

@@ -89,7 +89,7 @@ def test_sample_reaches_the_warehouse_with_every_play(built: Path) -> None:
 
 def test_demo_style_summary_is_printed(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The summary names plays, hours, top artists and where both databases are."""
-    from pipeline.report import print_summary
+    from pipeline.summary import print_summary
 
     print_summary()
     out = capsys.readouterr().out
