@@ -10,7 +10,7 @@
         {{ return(none) }}
     {%- endif -%}
     {%- set path = env_var('DATA_DIR') ~ '/state/dbt/reporting_window.json' -%}
-    {%- set found = run_query("select content from read_text('" ~ path ~ "')") -%}
+    {%- set found = run_query("select content from read_text('" ~ path | replace("'", "''") ~ "')") -%}
     {%- if found.rows | length == 0 -%}
         {{ return(none) }}
     {%- endif -%}
