@@ -60,7 +60,7 @@ def run_stage_child(
         cmd,
         env=env,
         start_new_session=True,
-        preexec_fn=dbt_process.die_with_parent,  # noqa: PLW1509 - set before exec, on purpose
+        preexec_fn=dbt_process.die_with_parent(),  # noqa: PLW1509 - set before exec, on purpose
     )
     with dbt_process.tracked(proc):
         code = proc.wait()

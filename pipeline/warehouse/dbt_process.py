@@ -79,16 +79,26 @@ class DbtResult:
         return "\n".join(line for line in picked[-limit:] if line.strip())
 
 
-def die_with_parent() -> None:
-    """In the child, before exec: be SIGKILLed when the parent dies (Linux only)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux/glibc: the session kill still applies
-        pass
-    # The parent may have died between fork and prctl: then no signal would ever come.
-    if os.getppid() == 1:
-        os._exit(1)
+def die_with_parent(parent: int | None = None) -> Callable[[], None]:
+    """A ``preexec_fn``: in the child, before exec, be SIGKILLed when ``parent`` dies (Linux).
+
+    ``parent`` is the pid that starts the child (this process by default), taken before the
+    fork: the child compares it with its parent pid after ``prctl`` to catch a parent that died
+    in between. (Comparing with 1 instead would kill every child of a pipeline running as PID 1,
+    as ``docker run IMAGE music-tracker ...`` does.)
+    """
+    expected = os.getpid() if parent is None else parent
+
+    def preexec() -> None:
+        try:
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # not Linux/glibc: the session kill still applies
+            pass
+        if os.getppid() != expected:  # the parent died before prctl: no signal would come
+            os._exit(1)
+
+    return preexec
 
 
 def stop_group(pgid: int, grace_s: float = STOP_GRACE_S) -> None:
@@ -225,7 +235,7 @@ def run_dbt_process(
         text=True,
         bufsize=1,
         start_new_session=True,
-        preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+        preexec_fn=die_with_parent() if sys.platform.startswith("linux") else None,  # noqa: PLW1509
     )
     assert proc.stdout is not None
     with tracked(proc):

@@ -195,3 +195,24 @@ def test_a_real_build_reports_every_node_to_luigi(
     assert any(re.match(r"dbt build: model \d+/\d+: fct_plays$", m) for m in progress)
     assert max(percents) == 100 and min(percents) < 50
     assert len(set(percents)) > 10
+
+
+def test_a_child_runs_whatever_its_parents_pid_and_stops_when_its_parent_is_gone() -> None:
+    """A child of this process runs (even as a child of PID 1, as in `docker run`); a child
+    whose expected parent is not its parent (that parent died before prctl) exits at once."""
+    ok = subprocess.run(
+        [sys.executable, "-c", "print('ran')"],
+        capture_output=True,
+        text=True,
+        preexec_fn=dbt_process.die_with_parent(),  # noqa: PLW1509 - what the pipeline does
+        timeout=30,
+    )
+    assert (ok.returncode, ok.stdout.strip()) == (0, "ran")
+    orphan = subprocess.run(
+        [sys.executable, "-c", "print('ran')"],
+        capture_output=True,
+        text=True,
+        preexec_fn=dbt_process.die_with_parent(parent=1),  # noqa: PLW1509
+        timeout=30,
+    )
+    assert (orphan.returncode, orphan.stdout) == (1, "")
