@@ -369,6 +369,8 @@ def run_dbt(the_lake: Lake, args: list[str], on_progress: Progress | None = None
     if result.out_of_memory:
         message = oom_message(f"dbt {args[0]}", settings.duckdb.memory_limit)
         logger.error("%s (exit %s)", message, result.returncode)
+        if result.errors:  # which model, and DuckDB's own words, for the log file
+            logger.error("dbt %s errors:\n%s", args[0], result.summary())
         raise DbtOutOfMemory(message)
     if not result.ok:
         logger.error("dbt %s failed (exit %s):\n%s", args[0], result.returncode, result.summary())
