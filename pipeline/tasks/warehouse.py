@@ -509,6 +509,9 @@ class DbtBuild(luigi.Task):
         with timed_result(self, "warehouse", self.date) as result:
             set_aside_if_unreadable(the_lake.warehouse)  # then every day is built again
             write_listeners(the_lake)
+            from pipeline.enrich.runs import upgrade_origin_keys
+
+            upgrade_origin_keys(the_lake)  # lookups from before origin_place_key: dbt reads it
             ensure_placeholders(the_lake)
             fp = staged_fingerprint(the_lake)
             plays_fp = fingerprint(the_lake.plays_dir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from pipeline import schemas
@@ -86,6 +87,8 @@ def test_whole_suite_reaches_every_dbt_build(data_dir: Path) -> None:
         assert DbtBuild(date=day).full_tests
     assert not DbtBuild(date=day).full_tests
     the_lake = lake()
+    the_lake.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    duckdb.connect(str(the_lake.warehouse)).close()  # a build's warehouse exists
     marker = {"status": "success", "staged_fingerprint": staged_fingerprint(the_lake)}
     marker["plays_fingerprint"] = fingerprint(the_lake.plays_dir)
     write_json_atomic(the_lake.dbt_run_marker(day), {**marker, "full_tests": False})
