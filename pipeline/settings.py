@@ -97,6 +97,9 @@ class DbtSettings:
 
     target: str
     timeout_minutes: int
+    #: Where dbt writes its artifacts (manifest, run_results, partial parse) and its log; ""
+    #: is the project's target/. One folder per concurrent builder (parallel test workers).
+    target_path: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,13 @@ FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parent.parent
 
 os.environ["MUSIC_TRACKER_ENV"] = "testing"
+# Parallel workers (pytest -n): each its own dbt artifacts folder (manifest, run_results,
+# partial parse), so two workers' builds never overwrite each other's.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault(
+        "MUSIC_TRACKER__DBT__TARGET_PATH",
+        str(REPO / "dbt_project" / f"target-{os.environ['PYTEST_XDIST_WORKER']}"),
+    )
 
 
 @pytest.fixture

@@ -335,6 +335,14 @@ def dbt_env(the_lake: Lake) -> dict[str, str]:
     return env
 
 
+def dbt_target_dir() -> Path:
+    """dbt's artifacts folder (``dbt.target_path``, default the project's ``target/``)."""
+    settings = get_settings()
+    if settings.dbt.target_path:
+        return Path(settings.dbt.target_path)
+    return settings.paths.dbt_project_dir / "target"
+
+
 def run_dbt(the_lake: Lake, args: list[str], on_progress: Progress | None = None) -> DbtResult:
     """Run one dbt command on the project in its own process group (``dbt_process``).
 
@@ -356,6 +364,10 @@ def run_dbt(the_lake: Lake, args: list[str], on_progress: Progress | None = None
         str(project),
         "--vars",
         json.dumps(vars_),
+        "--target-path",
+        str(dbt_target_dir()),
+        "--log-path",
+        str(dbt_target_dir() / "logs"),
     ]
     the_lake.warehouse_dir.mkdir(parents=True, exist_ok=True)
     timeout_s = settings.dbt.timeout_minutes * 60
@@ -543,7 +555,7 @@ class DbtBuild(luigi.Task):
                     full_tests=self.full_tests,
                     select=lambda lookups: build_selection(changed, lookups, whole),
                 )
-                run_results = get_settings().paths.dbt_project_dir / "target" / "run_results.json"
+                run_results = dbt_target_dir() / "run_results.json"
                 if proc.returncode != 0:
                     record_failed_build(the_lake, self.date, run_results, proc.returncode)
                     raise RuntimeError(

@@ -63,7 +63,9 @@ def sample_build(module_lake: Path) -> Iterator[dict]:
             sorted(the_lake.dbt_runs_dir.glob("date=*/run_results.json"))[-1].read_text()
         )
         dbt(["docs", "generate"])
-        target = settings.paths.dbt_project_dir / "target"
+        from pipeline.tasks.warehouse import dbt_target_dir
+
+        target = dbt_target_dir()
         yield {
             "reporting": the_lake.reporting_db,
             "warehouse": the_lake.warehouse,

@@ -61,9 +61,9 @@ def built(module_lake: Path) -> Iterator[dict]:
 
 
 def _read_sources_json() -> str:
-    from pipeline.settings import get_settings
+    from pipeline.tasks.warehouse import dbt_target_dir
 
-    return (get_settings().paths.dbt_project_dir / "target" / "sources.json").read_text()
+    return (dbt_target_dir() / "sources.json").read_text()
 
 
 def _fct(built: dict, where: str, columns: str) -> list[tuple]:
