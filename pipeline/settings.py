@@ -22,13 +22,14 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 ENV_PREFIX = "MUSIC_TRACKER__"
 ENVIRONMENTS = ("development", "testing", "production")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SectionT = TypeVar("SectionT")
 
 
 class SettingsError(ValueError):
@@ -330,7 +331,7 @@ def validate_sections() -> None:
             raise SettingsError(f"{name}: {exc}") from exc
 
 
-def section(name: str, cls: type[Any]) -> Any:
+def section(name: str, cls: type[SectionT]) -> SectionT:
     """Validate a top-level section owned by another module (e.g. ``spotify``) into ``cls``.
 
     Modules that add a section declare a frozen dataclass and call this, so the section gets the

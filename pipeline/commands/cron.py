@@ -26,14 +26,18 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import luigi
 
 from pipeline.log import set_run_id
 from pipeline.ops.schedule import JOBS, CronSettings, cron_settings, crontab, next_run
 from pipeline.paths import lake
+
+if TYPE_CHECKING:
+    from pipeline.tasks.spotify import PollRecentlyPlayed
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ def polling_enabled() -> bool:
     return spotify_settings().enabled and any(a.poll for a in get_settings().accounts)
 
 
-def poll_tasks(now: dt.datetime) -> list[luigi.Task]:
+def poll_tasks(now: dt.datetime) -> list[PollRecentlyPlayed]:
     """The poll of one cycle: every polling account, then the days the polls touched."""
     from pipeline.tasks import PollRecentlyPlayed
 
@@ -93,7 +97,7 @@ def polled_new_plays(now: dt.datetime) -> int:
     return sum(int(o.get("plays") or 0) for o in outcomes.values())
 
 
-def job_phases(job: str, now: dt.datetime) -> list[list[luigi.Task]]:
+def job_phases(job: str, now: dt.datetime) -> list[Sequence[luigi.Task]]:
     """What a cron job runs, as phases run one after the other (empty phases are skipped).
 
     Why phases: ``DbtBuild(date)`` is complete only while the staged-data fingerprint it built
@@ -127,7 +131,7 @@ def job_phases(job: str, now: dt.datetime) -> list[list[luigi.Task]]:
     raise ValueError(f"unknown cron job {job!r}")
 
 
-def run_phases(phases: list[list[luigi.Task]], central: bool, workers: int):
+def run_phases(phases: list[Sequence[luigi.Task]], central: bool, workers: int):
     """Run each non-empty phase; stop at the first that fails. Returns the last outcome."""
     from pipeline.runner import RunOutcome, run_luigi
 
@@ -345,7 +349,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     return start_luigid(args.dry_run)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cron = sub.add_parser("cron", help="scheduled jobs: poll, daily, serve (the loop), crontab")
     cron.add_argument("job", choices=[*JOBS, "serve", "crontab"])
     cron.add_argument(

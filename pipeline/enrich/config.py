@@ -77,18 +77,16 @@ class SpotifyCatalogueSettings:
 
 
 def enrichment() -> EnrichmentSettings:
-    return settings_mod.section("enrichment", EnrichmentSettings)  # type: ignore[no-any-return]
+    return settings_mod.section("enrichment", EnrichmentSettings)
 
 
 def musicbrainz() -> MusicBrainzSettings:
-    return settings_mod.section("musicbrainz", MusicBrainzSettings)  # type: ignore[no-any-return]
+    return settings_mod.section("musicbrainz", MusicBrainzSettings)
 
 
 def nominatim() -> NominatimSettings:
-    return settings_mod.section("nominatim", NominatimSettings)  # type: ignore[no-any-return]
+    return settings_mod.section("nominatim", NominatimSettings)
 
 
 def spotify_catalogue() -> SpotifyCatalogueSettings:
-    return settings_mod.section(  # type: ignore[no-any-return]
-        "spotify_catalogue", SpotifyCatalogueSettings
-    )
+    return settings_mod.section("spotify_catalogue", SpotifyCatalogueSettings)

@@ -417,10 +417,10 @@ def last_build(the_lake: Lake) -> dict[str, Any] | None:
         marker_path = the_lake.dbt_run_marker(found[0])
         candidates.append((marker_path.stat().st_mtime, {"marker": found[1], "ok": True}))
     # A failed build leaves no marker; DbtBuild keeps its results in state/ instead.
-    failed = the_lake.failed_build_record
-    data = read_json(failed)
+    failed_record = the_lake.failed_build_record
+    data = read_json(failed_record)
     if data is not None:
-        candidates.append((failed.stat().st_mtime, {"marker": data, "ok": None}))
+        candidates.append((failed_record.stat().st_mtime, {"marker": data, "ok": None}))
     if not candidates:
         return None
     mtime, best = max(candidates, key=lambda c: c[0])

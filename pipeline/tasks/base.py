@@ -7,7 +7,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -95,8 +95,24 @@ def report_progress(task: luigi.Task, percent: float, message: str) -> None:
     (a direct ``run()`` in a test has neither); ``Event.PROGRESS`` feeds ``pipeline.progress``.
     """
     percent = max(0, min(100, round(percent)))
-    if callable(getattr(task, "set_status_message", None)):
-        task.set_status_message(message)
-    if callable(getattr(task, "set_progress_percentage", None)):
-        task.set_progress_percentage(percent)
+    status_message(task, message)
+    progress_percentage(task, percent)
     task.trigger_event(luigi.Event.PROGRESS, task, percent, message)
+
+
+def status_message(task: luigi.Task, message: str) -> None:
+    """Show ``message`` for ``task`` in the visualiser, when a worker runs it.
+
+    Luigi's ``Task.__init__`` sets ``set_status_message`` to None and the worker replaces it
+    with a callback, so the attribute is typed None; this is the one place that calls it.
+    """
+    setter: Callable[[str], None] | None = getattr(task, "set_status_message", None)
+    if callable(setter):
+        setter(message)
+
+
+def progress_percentage(task: luigi.Task, percent: int) -> None:
+    """Set ``task``'s progress bar in the visualiser, when a worker runs it (as above)."""
+    setter: Callable[[int], None] | None = getattr(task, "set_progress_percentage", None)
+    if callable(setter):
+        setter(percent)

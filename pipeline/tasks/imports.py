@@ -30,7 +30,7 @@ from pipeline.io.atomic import temp_name, write_json_atomic
 from pipeline.io.duck import connect
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.settings import get_settings
-from pipeline.tasks.base import current_lake, report_progress, timed_result
+from pipeline.tasks.base import current_lake, report_progress, status_message, timed_result
 from pipeline.transform.export import ExportFormatError, Limits, ParsedExport
 from pipeline.transform.export_fast import parse_export_file
 
@@ -57,8 +57,10 @@ def find_export_files(paths: list[Path]) -> list[Path]:
                     found.append(child)
         else:
             found.append(path)
-    seen: set[Path] = set()
-    return [p for p in found if not (p.resolve() in seen or seen.add(p.resolve()))]
+    unique: dict[Path, Path] = {}  # resolved -> first path given for it, in order
+    for p in found:
+        unique.setdefault(p.resolve(), p)
+    return list(unique.values())
 
 
 @functools.lru_cache(maxsize=4096)
@@ -328,8 +330,8 @@ class ImportExport(luigi.Task):
         with timed_result(self, "imports") as result:
             counts = import_file(path, self._account())
             result["rows"] = counts["plays"]
-        self.set_status_message(
-            f"{counts['plays']} plays, {counts['quarantined']} quarantined from {path.name}"
+        status_message(
+            self, f"{counts['plays']} plays, {counts['quarantined']} quarantined from {path.name}"
         )
 
 
@@ -393,7 +395,8 @@ class ImportExports(luigi.Task):
         if failed:
             # The other files are imported (their units are complete); a rerun retries these.
             raise RuntimeError(f"{len(failed)} of {len(todo)} files failed: " + "; ".join(failed))
-        self.set_status_message(
+        status_message(
+            self,
             f"{result['rows']} plays, {sum(c['quarantined'] for c in counts)} quarantined "
-            f"from {len(todo)} files"
+            f"from {len(todo)} files",
         )

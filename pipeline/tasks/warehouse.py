@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import luigi
 import pyarrow as pa
@@ -38,6 +39,7 @@ from pipeline.tasks.base import (
     current_lake,
     fingerprint,
     report_progress,
+    status_message,
     timed_result,
     up_to,
 )
@@ -417,7 +419,7 @@ def run_dbt_for_days(
     return result
 
 
-def summarise_run_results(path: Path) -> dict:
+def summarise_run_results(path: Path) -> dict[str, Any]:
     """Counts by status from dbt's run_results.json (models, tests, failures)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     counts: dict[str, int] = {}
@@ -514,7 +516,7 @@ class DbtBuild(luigi.Task):
                 get_settings().paths.dbt_project_dir, dbt_vars(), (the_lake.listeners_file,)
             )
             if not any(the_lake.plays_dir.glob("date=*/*.parquet")):
-                marker = {"status": "skipped", "reason": "no plays staged yet"}
+                marker: dict[str, Any] = {"status": "skipped", "reason": "no plays staged yet"}
             else:
                 changed = plays_changed_dates(the_lake, plays_fp, self.full_refresh)
                 previous = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
@@ -522,11 +524,12 @@ class DbtBuild(luigi.Task):
                     previous[1].get("project_fingerprint") != project_fp
                 )
                 whole = self.full_refresh or self.full_tests or project_changed
-                self.set_status_message(
+                status_message(
+                    self,
                     "dbt build running ("
                     + ("every day" if changed is None else f"{len(changed)} changed days")
                     + (", whole suite" if whole else "")
-                    + ")"
+                    + ")",
                 )
                 args = ["build"] + (["--full-refresh"] if self.full_refresh else [])
                 proc = run_dbt_for_days(
@@ -560,7 +563,7 @@ class DbtBuild(luigi.Task):
             marker["date"] = self.date.isoformat()
             write_json_atomic(self.output().path, marker)
             result["rows"] = sum(marker.get("counts", {}).values())
-        self.set_status_message(f"dbt: {marker.get('counts', marker.get('reason'))}")
+        status_message(self, f"dbt: {marker.get('counts', marker.get('reason'))}")
 
 
 class PublishReporting(luigi.Task):
@@ -610,4 +613,4 @@ class PublishReporting(luigi.Task):
                     "reporting_db": str(the_lake.reporting_db),
                 },
             )
-        self.set_status_message(f"published {len(marts)} marts")
+        status_message(self, f"published {len(marts)} marts")

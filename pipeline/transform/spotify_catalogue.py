@@ -79,7 +79,9 @@ def artist_row(artist: dict[str, Any], source: str, fetched_at: dt.datetime) -> 
     }
 
 
-def missing_row(key_field: str, key: str, status: str, source: str, fetched_at: dt.datetime):  # type: ignore[no-untyped-def]
+def missing_row(
+    key_field: str, key: str, status: str, source: str, fetched_at: dt.datetime
+) -> dict[str, Any]:
     """A row that records a not_found/failed lookup (every other column null)."""
     return {key_field: key, "status": status, "source": source, "fetched_at": fetched_at}
 
