@@ -74,7 +74,7 @@ def unbuilt_inputs() -> bool:
     An import left unbuilt (killed, or run as a bare Luigi task) is something new even when
     this cycle polled nothing; an empty lake, or one built since its last input, is not.
     """
-    from pipeline.tasks.warehouse import latest_marker
+    from pipeline.io.markers import latest_marker
 
     the_lake = lake()
     found = latest_marker(the_lake.dbt_runs_dir, "run_results.json")

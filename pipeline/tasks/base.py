@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import luigi
 
-from pipeline.io.atomic import TMP_MARK
+from pipeline.io.markers import fingerprint as fingerprint  # re-exported: tasks and tests use it
 from pipeline.paths import Lake, lake
 
 logger = logging.getLogger("pipeline.tasks")
@@ -49,37 +46,6 @@ def timed_result(task: luigi.Task, dataset: str, date: dt.date | None = None) ->
             "seconds": seconds,
         },
     )
-
-
-def fingerprint(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
-    """A cheap fingerprint of every Parquet file under ``root``, per dated partition.
-
-    Keys are ``date=YYYY-MM-DD`` for files inside such a partition and ``""`` for the rest;
-    values hash the (path, size, mtime) of their files. Tasks whose inputs can grow compare what
-    they were built from with what is there now in ``complete()`` (ARCHITECTURE invariant 2),
-    and can ignore the days after their own (``up_to``): a backfill staging later days does
-    not undo the build of an earlier one.
-    """
-    entries: dict[str, list[str]] = {}
-    if root.exists():
-        for dirpath, dirnames, filenames in os.walk(root):
-            rel = os.path.relpath(dirpath, root)
-            parts = rel.split(os.sep)
-            if rel != "." and parts[0] in exclude:
-                dirnames[:] = []
-                continue
-            key = next((part for part in parts if part.startswith("date=")), "")
-            for name in filenames:
-                if not name.endswith(".parquet") or TMP_MARK in name:
-                    continue
-                stat = os.stat(os.path.join(dirpath, name))
-                entries.setdefault(key, []).append(
-                    f"{rel}/{name}:{stat.st_size}:{stat.st_mtime_ns}"
-                )
-    return {
-        key: hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()[:16]
-        for key, files in sorted(entries.items())
-    }
 
 
 def up_to(prints: dict[str, str], day: dt.date) -> dict[str, str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import functools
 import hashlib
 import json
 import logging
@@ -25,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import schemas
+from pipeline.ingest_units import NO_EXPORT, unit_id
 from pipeline.io.archive import ArchiveLimits, Member, expand
 from pipeline.io.atomic import temp_name, write_json_atomic
 from pipeline.io.duck import connect
@@ -63,30 +63,8 @@ def find_export_files(paths: list[Path]) -> list[Path]:
     return list(unique.values())
 
 
-@functools.lru_cache(maxsize=4096)
-def _sha_of(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
-def file_sha(path: Path) -> str:
-    """Content hash of a file, cached on (path, size, mtime) since output() asks often."""
-    stat = path.stat()
-    return _sha_of(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-def unit_id(path: Path, account: str) -> str:
-    """One unit per (file content, account): the same bytes for the same listener import once."""
-    return f"{file_sha(path)}-{account}"
-
-
 #: Mode of the raw copies: every row of an export holds the listener's IP address.
 RAW_MODE = 0o600
-#: Provenance key saying a .zip held no streaming-history file (see ``report.import_exit_code``).
-NO_EXPORT = "no_export"
 
 
 def keep_raw(path: Path) -> tuple[str, Path]:

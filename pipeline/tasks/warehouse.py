@@ -31,13 +31,13 @@ import pyarrow as pa
 from pipeline import schemas
 from pipeline.io.atomic import write_json_atomic
 from pipeline.io.duck import release_memory, set_aside_if_unreadable, unreadable_reason
+from pipeline.io.markers import fingerprint, latest_marker
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.reporting import publish_marts
 from pipeline.settings import get_settings
 from pipeline.tasks.base import (
     current_lake,
-    fingerprint,
     report_progress,
     status_message,
     timed_result,
@@ -252,29 +252,6 @@ def build_selection(
     if lookups is None or "geo_places" in lookups:
         selected.append("stg_geo__places+")
     return ["--select", *selected]
-
-
-def latest_marker(directory: Path, name: str) -> tuple[dt.date, dict] | None:
-    """The most recently *written* ``date=*/name`` JSON marker under ``directory``, with its date.
-
-    Written last, not dated last: the warehouse is whatever the last build made, whichever day it
-    was run for (a backfill builds older days after newer ones).
-    """
-    if not directory.exists():
-        return None
-    found: list[tuple[int, Path]] = []
-    for path in directory.glob(f"date=*/{name}"):
-        try:
-            found.append((path.stat().st_mtime_ns, path))
-        except OSError:
-            continue
-    for _, path in sorted(found, reverse=True):
-        try:
-            day = dt.date.fromisoformat(path.parent.name.removeprefix("date="))
-            return day, json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, OSError):
-            continue
-    return None
 
 
 def write_listeners(the_lake: Lake) -> None:
