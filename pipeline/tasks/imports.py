@@ -28,11 +28,11 @@ from pipeline.ingest_units import NO_EXPORT, unit_id
 from pipeline.io.archive import ArchiveLimits, Member, expand
 from pipeline.io.atomic import temp_name, write_json_atomic
 from pipeline.io.duck import connect
+from pipeline.io.export_fast import parse_export_file
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.settings import get_settings
 from pipeline.tasks.base import current_lake, report_progress, status_message, timed_result
 from pipeline.transform.export import ExportFormatError, Limits, ParsedExport
-from pipeline.transform.export_fast import parse_export_file
 
 logger = logging.getLogger(__name__)
 
