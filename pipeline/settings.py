@@ -289,11 +289,44 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str, root: Path) -> 
     return cls(**kwargs)
 
 
+def env_name(dotted: str) -> str:
+    """A setting's variable: ``paths.data_dir`` is ``MUSIC_TRACKER__PATHS__DATA_DIR``."""
+    return ENV_PREFIX + "__".join(part.upper() for part in dotted.split("."))
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a command line sets on top of the files and the environment (``--data-dir``, demo).
+
+    Values are text parsed like environment values (YAML scalars). ``values`` beat the
+    environment; ``defaults`` only fill settings the environment does not set (they beat the
+    files). The same layering as writing ``MUSIC_TRACKER__...`` variables, without doing it.
+    """
+
+    values: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, str] = field(default_factory=dict)
+
+    def environ(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """``environ`` with these overrides applied, as ``MUSIC_TRACKER__`` variables."""
+        merged = {env_name(k): v for k, v in self.defaults.items()}
+        merged.update(environ)
+        merged.update({env_name(k): v for k, v in self.values.items()})
+        return merged
+
+
+#: The overrides of this process's command line (``use_overrides``); none outside the CLI.
+_overrides = Overrides()
+
+
 def load_settings(
-    config_dir: Path | None = None, environ: Mapping[str, str] | None = None
+    config_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Overrides | None = None,
 ) -> Settings:
     """Read and validate the settings; raise SettingsError naming any bad setting."""
     environ = os.environ if environ is None else environ
+    if overrides is not None:
+        environ = overrides.environ(environ)
     config_dir = Path(
         environ.get("MUSIC_TRACKER_CONFIG_DIR", config_dir or PROJECT_ROOT / "config")
     )
@@ -404,14 +437,35 @@ def section(name: str, cls: type[SectionT]) -> SectionT:
 
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return load_settings()
+    """The process-wide settings, read once (with the command line's overrides, if any)."""
+    return load_settings(overrides=_overrides)
 
 
 def reload_settings() -> Settings:
-    """Forget the cached settings (tests and the CLI's --data-dir use this) and read again."""
+    """Read the files and the environment again, without command-line overrides (tests, bench)."""
+    return use_overrides(Overrides())
+
+
+def use_overrides(overrides: Overrides) -> Settings:
+    """Make ``overrides`` this process's command-line layer (the CLI's ``--data-dir``) and reload.
+
+    Child interpreters get them through ``child_environment()``.
+    """
+    global _overrides
+    _overrides = overrides
     get_settings.cache_clear()
     return get_settings()
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """The environment for a child process: this one's, plus the command line's overrides.
+
+    A child ``music-tracker`` (the ingest child, a cron job, dbt) then reads the same settings
+    as its parent, as when the CLI wrote them into ``os.environ``.
+    """
+    env = _overrides.environ(os.environ)
+    env.update(extra)
+    return env
 
 
 def secret(name: str) -> str | None:

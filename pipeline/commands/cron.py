@@ -35,6 +35,7 @@ import luigi
 from pipeline.log import set_run_id
 from pipeline.ops.schedule import JOBS, CronSettings, cron_settings, crontab, next_run
 from pipeline.paths import lake
+from pipeline.settings import child_environment
 
 if TYPE_CHECKING:
     from pipeline.tasks.spotify import PollRecentlyPlayed
@@ -243,7 +244,7 @@ def serve(
             pending = [job for job in JOBS if due[job] == when]
         job = pending.pop(0)
         cmd = [sys.executable, "-m", "pipeline.cli", "cron", job]
-        code = subprocess.run(cmd, check=False).returncode
+        code = subprocess.run(cmd, check=False, env=child_environment()).returncode
         if code:
             logger.error("cron %s exited %d", job, code, extra={"job": job})
         runs += 1
@@ -260,7 +261,7 @@ def start_luigid(dry_run: bool = False) -> int:
     logdir = the_lake.logs_dir / "luigid"
     state_dir.mkdir(parents=True, exist_ok=True)
     logdir.mkdir(parents=True, exist_ok=True)  # luigid dies if --logdir does not exist
-    env = dict(os.environ, LUIGI_STATE_DIR=str(state_dir.resolve()))
+    env = child_environment(LUIGI_STATE_DIR=str(state_dir.resolve()))
     env.setdefault("LUIGI_CONFIG_PATH", str(LUIGI_CFG))
     luigid = os.path.join(os.path.dirname(sys.executable), "luigid")
     cmd = [

@@ -17,7 +17,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -35,7 +34,7 @@ from pipeline.io.markers import fingerprint, latest_marker
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.reporting import publish_marts
-from pipeline.settings import get_settings
+from pipeline.settings import child_environment, get_settings
 from pipeline.tasks.base import (
     current_lake,
     report_progress,
@@ -302,7 +301,7 @@ def dbt_executable() -> str:
 def dbt_env(the_lake: Lake) -> dict[str, str]:
     """Environment for the dbt subprocess: absolute paths and resource caps from settings."""
     settings = get_settings()
-    env = dict(os.environ)
+    env = child_environment()
     env.update(
         DATA_DIR=str(the_lake.root.resolve()),
         DBT_DUCKDB_PATH=str(the_lake.warehouse.resolve()),
