@@ -38,6 +38,7 @@ from pipeline.paths import lake
 from pipeline.settings import child_environment
 
 if TYPE_CHECKING:
+    from pipeline.runner import RunOutcome
     from pipeline.tasks.spotify import PollRecentlyPlayed
 
 logger = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def job_phases(job: str, now: dt.datetime) -> list[Sequence[luigi.Task]]:
     raise ValueError(f"unknown cron job {job!r}")
 
 
-def run_phases(phases: list[Sequence[luigi.Task]], central: bool, workers: int):
+def run_phases(phases: list[Sequence[luigi.Task]], central: bool, workers: int) -> RunOutcome:
     """Run each non-empty phase; stop at the first that fails. Returns the last outcome."""
     from pipeline.runner import RunOutcome, run_luigi
 
