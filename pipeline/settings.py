@@ -472,3 +472,15 @@ def secret(name: str) -> str | None:
     """Read a secret from the environment (never from a committed file); None if unset."""
     value = os.environ.get(name)
     return value or None
+
+
+def secret_values(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Values of the environment variables whose names contain one of ``words`` (for redaction)."""
+    return tuple(
+        v for k, v in os.environ.items() if any(w in k.upper() for w in words) and len(v) >= 4
+    )
+
+
+def early_logging(name: str, default: str) -> str:
+    """``MUSIC_TRACKER_LOG_<name>``, read before the settings load: settings errors get logged."""
+    return os.environ.get(f"MUSIC_TRACKER_LOG_{name}", default)

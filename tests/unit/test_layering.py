@@ -40,12 +40,6 @@ ENV_EXCEPTIONS: dict[str, tuple[int, str]] = {
         "sets ARROW_DEFAULT_MEMORY_POOL before pyarrow is first imported: an allocator switch "
         "for this process that must precede every other import, not a setting",
     ),
-    "pipeline/log.py": (
-        3,
-        "redaction scans the environment for secret-looking values to hide; "
-        "MUSIC_TRACKER_LOG_FORMAT/LEVEL are read by setup_logging(), which runs before the "
-        "settings are loaded so that a settings error is logged",
-    ),
     "pipeline/runner.py": (
         1,
         "ANNOUNCED_ENV is a marker from a parent command to its child (the scheduler was "
