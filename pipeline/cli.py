@@ -239,15 +239,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging()
     try:
+        # The command line is a settings layer above the environment (load_settings'
+        # overrides), never written into os.environ; children get it via child_environment().
+        values: dict[str, str] = {}
+        defaults: dict[str, str] = {}
         if args.data_dir:
-            os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(Path(args.data_dir).resolve())
-        settings = settings_mod.reload_settings()
+            values["paths.data_dir"] = str(Path(args.data_dir).resolve())
+        settings = settings_mod.use_overrides(settings_mod.Overrides(values))
         if getattr(args, "demo", False):
-            # The demo is offline: no network enrichment (issue 4).
-            os.environ.setdefault("MUSIC_TRACKER__ENRICHMENT__ENABLED", "false")
+            # The demo is offline: no network enrichment (issue 4), unless the environment
+            # asks for it.
+            defaults["enrichment.enabled"] = "false"
             if not args.data_dir:
-                os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(settings.paths.demo_data_dir)
-            settings_mod.reload_settings()
+                values["paths.data_dir"] = str(settings.paths.demo_data_dir)
+            settings_mod.use_overrides(settings_mod.Overrides(values, defaults))
         settings_mod.validate_sections()  # every setting type-checked before any work
         data_dir = settings_mod.get_settings().paths.data_dir
         if getattr(args, "needs_lake", False) and not data_dir.is_dir():

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -82,10 +81,9 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
 
 def _known_secrets() -> tuple[str, ...]:
     """Values of secret-looking environment variables: masked wherever they appear."""
-    words = ("SECRET", "TOKEN", "PASSWORD", "API_KEY", "APIKEY")
-    return tuple(
-        v for k, v in os.environ.items() if any(w in k.upper() for w in words) and len(v) >= 4
-    )
+    from pipeline.settings import secret_values
+
+    return secret_values(("SECRET", "TOKEN", "PASSWORD", "API_KEY", "APIKEY"))
 
 
 class RedactingFilter(logging.Filter):
@@ -141,11 +139,13 @@ def _ours(tag: str) -> list[logging.Handler]:
 
 def setup_logging(level: str | int | None = None, console_format: str | None = None) -> None:
     """Configure the console handler once (before settings are known; JSON unless told)."""
-    fmt = console_format or os.environ.get("MUSIC_TRACKER_LOG_FORMAT", "auto")
+    from pipeline.settings import early_logging
+
+    fmt = console_format or early_logging("FORMAT", "auto")
     if fmt == "auto":
         # A person at a terminal reads text; docker logs, cron mail and files get JSON lines.
         fmt = "text" if sys.stderr.isatty() else "json"
-    level = level or os.environ.get("MUSIC_TRACKER_LOG_LEVEL", "INFO")
+    level = level or early_logging("LEVEL", "INFO")
     root = logging.getLogger()
     for old in _ours("console"):
         root.removeHandler(old)

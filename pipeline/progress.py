@@ -93,7 +93,7 @@ def bar(enabled: bool = True) -> Iterator[None]:
     for event, callback in callbacks.items():
         luigi.Task.event_handler(event)(callback)
     handlers = _console_handlers()
-    streams = [h.setStream(_BarStream()) for h in handlers]  # type: ignore[arg-type]
+    streams = [h.setStream(_BarStream()) for h in handlers]
     try:
         yield
     finally:

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,7 +173,7 @@ def retcode_of(result: luigi.execution_summary.LuigiRunResult) -> int:
 
 
 def run_luigi(
-    tasks: list[luigi.Task], central: bool = False, workers: int = 1, interactive: bool = False
+    tasks: Sequence[luigi.Task], central: bool = False, workers: int = 1, interactive: bool = False
 ) -> RunOutcome:
     """Build ``tasks`` on luigid (``central``, falling back to local) or the local scheduler.
 
@@ -231,7 +232,7 @@ def run_luigi(
     return outcome
 
 
-def run_tasks(tasks: list[luigi.Task], local_scheduler: bool = False, workers: int = 1) -> int:
+def run_tasks(tasks: Sequence[luigi.Task], local_scheduler: bool = False, workers: int = 1) -> int:
     """Build ``tasks`` for an interactive command; return Luigi's retcode (0 when all done).
 
     On luigid when it answers (``local_scheduler=True`` forces the local one, for tests and

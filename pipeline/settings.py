@@ -23,13 +23,14 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 ENV_PREFIX = "MUSIC_TRACKER__"
 ENVIRONMENTS = ("development", "testing", "production")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SectionT = TypeVar("SectionT")
 
 
 class SettingsError(ValueError):
@@ -107,6 +108,62 @@ class SessionSettings:
     """Listening-session analytics."""
 
     idle_gap_minutes: int
+
+
+# The sections of the HTTP clients (pipeline/clients/), read by ``pipeline.enrich.config``
+# through ``section()``: declared here so a client needs no import of enrich/.
+@dataclass(frozen=True)
+class MusicBrainzSettings:
+    """MusicBrainz ws/2 (or a self-hosted mirror)."""
+
+    base_url: str = "https://musicbrainz.org"
+    app_name: str = "music-tracker"
+    app_version: str = "0.1.0"
+    contact: str = ""
+    format: str = "json"
+    min_interval_seconds: float = 1.0
+    timeout_seconds: float = 20.0
+    max_retries: int = 3
+    backoff_seconds: float = 2.0
+    max_wait_seconds: float = 60.0
+    search_min_score: int = 90
+    search_limit: int = 10
+    calls_per_run: int = 1500
+    calls_per_day: int = 20000
+
+
+@dataclass(frozen=True)
+class NominatimSettings:
+    """Nominatim through geopy (public instance or your own)."""
+
+    domain: str = "nominatim.openstreetmap.org"
+    scheme: str = "https"
+    user_agent: str = ""
+    min_delay_seconds: float = 1.0
+    timeout_seconds: float = 20.0
+    max_retries: int = 2
+    error_wait_seconds: float = 5.0
+    max_wait_seconds: float = 60.0
+    language: str = "en"
+    calls_per_run: int = 500
+    calls_per_day: int = 5000
+    attribution: str = "Data © OpenStreetMap contributors, ODbL 1.0. https://osm.org/copyright"
+
+
+@dataclass(frozen=True)
+class SpotifyCatalogueSettings:
+    """Spotify Web API catalogue lookups (per item only: batch ?ids= answers 403)."""
+
+    base_url: str = "https://api.spotify.com/v1"
+    min_interval_seconds: float = 0.2
+    timeout_seconds: float = 20.0
+    max_retries: int = 3
+    backoff_seconds: float = 1.0
+    max_wait_seconds: float = 60.0
+    calls_per_run: int = 300
+    calls_per_day: int = 500
+    fetch_albums: bool = True
+    fetch_artists: bool = True
 
 
 @dataclass(frozen=True)
@@ -236,11 +293,44 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str, root: Path) -> 
     return cls(**kwargs)
 
 
+def env_name(dotted: str) -> str:
+    """A setting's variable: ``paths.data_dir`` is ``MUSIC_TRACKER__PATHS__DATA_DIR``."""
+    return ENV_PREFIX + "__".join(part.upper() for part in dotted.split("."))
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a command line sets on top of the files and the environment (``--data-dir``, demo).
+
+    Values are text parsed like environment values (YAML scalars). ``values`` beat the
+    environment; ``defaults`` only fill settings the environment does not set (they beat the
+    files). The same layering as writing ``MUSIC_TRACKER__...`` variables, without doing it.
+    """
+
+    values: Mapping[str, str] = field(default_factory=dict)
+    defaults: Mapping[str, str] = field(default_factory=dict)
+
+    def environ(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """``environ`` with these overrides applied, as ``MUSIC_TRACKER__`` variables."""
+        merged = {env_name(k): v for k, v in self.defaults.items()}
+        merged.update(environ)
+        merged.update({env_name(k): v for k, v in self.values.items()})
+        return merged
+
+
+#: The overrides of this process's command line (``use_overrides``); none outside the CLI.
+_overrides = Overrides()
+
+
 def load_settings(
-    config_dir: Path | None = None, environ: Mapping[str, str] | None = None
+    config_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Overrides | None = None,
 ) -> Settings:
     """Read and validate the settings; raise SettingsError naming any bad setting."""
     environ = os.environ if environ is None else environ
+    if overrides is not None:
+        environ = overrides.environ(environ)
     config_dir = Path(
         environ.get("MUSIC_TRACKER_CONFIG_DIR", config_dir or PROJECT_ROOT / "config")
     )
@@ -334,7 +424,7 @@ def validate_sections() -> None:
             raise SettingsError(f"{name}: {exc}") from exc
 
 
-def section(name: str, cls: type[Any]) -> Any:
+def section(name: str, cls: type[SectionT]) -> SectionT:
     """Validate a top-level section owned by another module (e.g. ``spotify``) into ``cls``.
 
     Modules that add a section declare a frozen dataclass and call this, so the section gets the
@@ -351,17 +441,50 @@ def section(name: str, cls: type[Any]) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once."""
-    return load_settings()
+    """The process-wide settings, read once (with the command line's overrides, if any)."""
+    return load_settings(overrides=_overrides)
 
 
 def reload_settings() -> Settings:
-    """Forget the cached settings (tests and the CLI's --data-dir use this) and read again."""
+    """Read the files and the environment again, without command-line overrides (tests, bench)."""
+    return use_overrides(Overrides())
+
+
+def use_overrides(overrides: Overrides) -> Settings:
+    """Make ``overrides`` this process's command-line layer (the CLI's ``--data-dir``) and reload.
+
+    Child interpreters get them through ``child_environment()``.
+    """
+    global _overrides
+    _overrides = overrides
     get_settings.cache_clear()
     return get_settings()
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """The environment for a child process: this one's, plus the command line's overrides.
+
+    A child ``music-tracker`` (the ingest child, a cron job, dbt) then reads the same settings
+    as its parent, as when the CLI wrote them into ``os.environ``.
+    """
+    env = _overrides.environ(os.environ)
+    env.update(extra)
+    return env
 
 
 def secret(name: str) -> str | None:
     """Read a secret from the environment (never from a committed file); None if unset."""
     value = os.environ.get(name)
     return value or None
+
+
+def secret_values(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Values of the environment variables whose names contain one of ``words`` (for redaction)."""
+    return tuple(
+        v for k, v in os.environ.items() if any(w in k.upper() for w in words) and len(v) >= 4
+    )
+
+
+def early_logging(name: str, default: str) -> str:
+    """``MUSIC_TRACKER_LOG_<name>``, read before the settings load: settings errors get logged."""
+    return os.environ.get(f"MUSIC_TRACKER_LOG_{name}", default)

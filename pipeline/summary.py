@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.ingest_units import NO_EXPORT, unit_id
 from pipeline.io.duck import connect
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import lake
-from pipeline.tasks.imports import NO_EXPORT, unit_id
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from geopy.exc import GeocoderParseError, GeocoderRateLimited, GeocoderServiceEr
 from geopy.geocoders import Nominatim
 
 from pipeline.clients.http import BadResponse, HttpError, RateLimited, shared_limiter, utcnow
-from pipeline.enrich.config import NominatimSettings
+from pipeline.settings import NominatimSettings
 
 logger = logging.getLogger(__name__)
 

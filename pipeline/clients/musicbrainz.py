@@ -37,7 +37,7 @@ from pipeline.clients.http import (
     shared_limiter,
     utcnow,
 )
-from pipeline.enrich.config import MusicBrainzSettings
+from pipeline.settings import MusicBrainzSettings
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ caching it); this client never sees client secrets and never logs the token.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,17 +18,11 @@ from typing import Any
 import requests
 
 from pipeline.clients.http import HttpClient, utcnow
-from pipeline.enrich.config import SpotifyCatalogueSettings
+from pipeline.settings import SpotifyCatalogueSettings
+from pipeline.transform.spotify_catalogue import is_spotify_id as is_spotify_id  # re-exported
 
 SERVICE = "spotify_api"
 TokenProvider = Callable[[], str]
-
-_SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
-
-
-def is_spotify_id(value: str | None) -> bool:
-    """Whether ``value`` looks like a Spotify base-62 ID (local files have none)."""
-    return bool(value) and bool(_SPOTIFY_ID.match(value or ""))
 
 
 class SpotifyCatalogue:

@@ -36,7 +36,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("backup", help="copy raw data, state and lookups to DEST")
     parser.add_argument("dest", help="folder that receives music-tracker-<time>/")
     parser.add_argument(

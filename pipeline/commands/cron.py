@@ -26,14 +26,20 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import luigi
 
 from pipeline.log import set_run_id
 from pipeline.ops.schedule import JOBS, CronSettings, cron_settings, crontab, next_run
 from pipeline.paths import lake
+from pipeline.settings import child_environment
+
+if TYPE_CHECKING:
+    from pipeline.runner import RunOutcome
+    from pipeline.tasks.spotify import PollRecentlyPlayed
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +61,7 @@ def polling_enabled() -> bool:
     return spotify_settings().enabled and any(a.poll for a in get_settings().accounts)
 
 
-def poll_tasks(now: dt.datetime) -> list[luigi.Task]:
+def poll_tasks(now: dt.datetime) -> list[PollRecentlyPlayed]:
     """The poll of one cycle: every polling account, then the days the polls touched."""
     from pipeline.tasks import PollRecentlyPlayed
 
@@ -70,7 +76,7 @@ def unbuilt_inputs() -> bool:
     An import left unbuilt (killed, or run as a bare Luigi task) is something new even when
     this cycle polled nothing; an empty lake, or one built since its last input, is not.
     """
-    from pipeline.tasks.warehouse import latest_marker
+    from pipeline.io.markers import latest_marker
 
     the_lake = lake()
     found = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
@@ -93,7 +99,7 @@ def polled_new_plays(now: dt.datetime) -> int:
     return sum(int(o.get("plays") or 0) for o in outcomes.values())
 
 
-def job_phases(job: str, now: dt.datetime) -> list[list[luigi.Task]]:
+def job_phases(job: str, now: dt.datetime) -> list[Sequence[luigi.Task]]:
     """What a cron job runs, as phases run one after the other (empty phases are skipped).
 
     Why phases: ``DbtBuild(date)`` is complete only while the staged-data fingerprint it built
@@ -127,7 +133,7 @@ def job_phases(job: str, now: dt.datetime) -> list[list[luigi.Task]]:
     raise ValueError(f"unknown cron job {job!r}")
 
 
-def run_phases(phases: list[list[luigi.Task]], central: bool, workers: int):
+def run_phases(phases: list[Sequence[luigi.Task]], central: bool, workers: int) -> RunOutcome:
     """Run each non-empty phase; stop at the first that fails. Returns the last outcome."""
     from pipeline.runner import RunOutcome, run_luigi
 
@@ -239,7 +245,7 @@ def serve(
             pending = [job for job in JOBS if due[job] == when]
         job = pending.pop(0)
         cmd = [sys.executable, "-m", "pipeline.cli", "cron", job]
-        code = subprocess.run(cmd, check=False).returncode
+        code = subprocess.run(cmd, check=False, env=child_environment()).returncode
         if code:
             logger.error("cron %s exited %d", job, code, extra={"job": job})
         runs += 1
@@ -256,7 +262,7 @@ def start_luigid(dry_run: bool = False) -> int:
     logdir = the_lake.logs_dir / "luigid"
     state_dir.mkdir(parents=True, exist_ok=True)
     logdir.mkdir(parents=True, exist_ok=True)  # luigid dies if --logdir does not exist
-    env = dict(os.environ, LUIGI_STATE_DIR=str(state_dir.resolve()))
+    env = child_environment(LUIGI_STATE_DIR=str(state_dir.resolve()))
     env.setdefault("LUIGI_CONFIG_PATH", str(LUIGI_CFG))
     luigid = os.path.join(os.path.dirname(sys.executable), "luigid")
     cmd = [
@@ -345,7 +351,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     return start_luigid(args.dry_run)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cron = sub.add_parser("cron", help="scheduled jobs: poll, daily, serve (the loop), crontab")
     cron.add_argument("job", choices=[*JOBS, "serve", "crontab"])
     cron.add_argument(

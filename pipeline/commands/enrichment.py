@@ -75,7 +75,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``enrich refresh-genres`` and ``enrich status``."""
     enrich = subparsers.add_parser("enrich", help="enrichment: genre list, lookup status")
     sub = enrich.add_subparsers(dest="enrich_command", required=True)

@@ -54,7 +54,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     mb = sub.add_parser("metabase", help="Metabase: provision the dashboards from config")
     mb_sub = mb.add_subparsers(dest="metabase_command", required=True)
     prov = mb_sub.add_parser("provision", help="create or update database, cards, dashboards")

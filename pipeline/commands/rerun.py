@@ -81,7 +81,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     return rerun(args.task, list(args.params))
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "rerun",
         help="run a finished task again (removes its outputs first)",

@@ -62,7 +62,7 @@ def cmd_auth(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``auth`` to the CLI."""
     auth = subparsers.add_parser(
         "auth", help="authorise a listener's Spotify account (headless, one time)"

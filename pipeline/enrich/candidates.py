@@ -43,7 +43,7 @@ _STATS: dict[str, tuple[dict[str, str], list[TrackStat]]] = {}
 
 def track_stats(lake: Lake) -> list[TrackStat]:
     """Music plays grouped by track (or by artist name when there is no track ID), ranked."""
-    from pipeline.tasks.base import fingerprint
+    from pipeline.io.markers import fingerprint
 
     if not _has_parquet(lake.plays_dir):
         return []

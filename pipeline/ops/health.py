@@ -409,7 +409,7 @@ def enrichment_backlog(the_lake: Lake, now: dt.datetime) -> dict[str, int] | str
 
 def last_build(the_lake: Lake) -> dict[str, Any] | None:
     """The newest dbt build: when, status, and its test results (pass/fail/warn/error)."""
-    from pipeline.tasks.warehouse import latest_marker
+    from pipeline.io.markers import latest_marker
 
     found = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
     candidates: list[tuple[float, dict[str, Any]]] = []
@@ -417,10 +417,10 @@ def last_build(the_lake: Lake) -> dict[str, Any] | None:
         marker_path = the_lake.dbt_run_marker(found[0])
         candidates.append((marker_path.stat().st_mtime, {"marker": found[1], "ok": True}))
     # A failed build leaves no marker; DbtBuild keeps its results in state/ instead.
-    failed = the_lake.failed_build_record
-    data = read_json(failed)
+    failed_record = the_lake.failed_build_record
+    data = read_json(failed_record)
     if data is not None:
-        candidates.append((failed.stat().st_mtime, {"marker": data, "ok": None}))
+        candidates.append((failed_record.stat().st_mtime, {"marker": data, "ok": None}))
     if not candidates:
         return None
     mtime, best = max(candidates, key=lambda c: c[0])
@@ -566,7 +566,7 @@ def collect(the_lake: Lake, now: dt.datetime | None = None) -> Status:
     if status.last_build and status.last_build["status"] == "failed":
         failing = ", ".join(status.last_build["failing"]) or "see the log"
         status.problems.append(f"last dbt build failed ({failing})")
-    from pipeline.tasks.warehouse import latest_marker
+    from pipeline.io.markers import latest_marker
 
     published = latest_marker(the_lake.staged / "published", "manifest.json")
     if published:

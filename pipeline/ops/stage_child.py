@@ -15,7 +15,6 @@ parent (``PR_SET_PDEATHSIG``), so no child outlives the lake lock its parent hol
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ logger = logging.getLogger(__name__)
 def stage_command(
     files: list[Path] | None, account: str | None, rebuild: bool, local_scheduler: bool
 ) -> list[str]:
-    """The child's command line (settings reach it through the environment it inherits)."""
+    """The child's command line (settings reach it through ``child_environment()``)."""
     cmd = [sys.executable, "-m", "pipeline.cli", "_stage"]
     if rebuild:
         cmd.append("--rebuild")
@@ -48,7 +47,9 @@ def run_stage_child(
     from pipeline.warehouse import dbt_process
 
     cmd = stage_command(files, account, rebuild, local_scheduler)
-    env = dict(os.environ)
+    from pipeline.settings import child_environment
+
+    env = child_environment()  # the parent's settings, --data-dir included
     if not local_scheduler:  # one line for the whole command, said before the child starts
         from pipeline.runner import ANNOUNCED_ENV, announce, luigid_reachable, scheduler_settings
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
-import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import luigi
 
-from pipeline.io.atomic import TMP_MARK
+from pipeline.io.markers import fingerprint as fingerprint  # re-exported: tasks and tests use it
 from pipeline.paths import Lake, lake
 
 logger = logging.getLogger("pipeline.tasks")
@@ -51,37 +48,6 @@ def timed_result(task: luigi.Task, dataset: str, date: dt.date | None = None) ->
     )
 
 
-def fingerprint(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
-    """A cheap fingerprint of every Parquet file under ``root``, per dated partition.
-
-    Keys are ``date=YYYY-MM-DD`` for files inside such a partition and ``""`` for the rest;
-    values hash the (path, size, mtime) of their files. Tasks whose inputs can grow compare what
-    they were built from with what is there now in ``complete()`` (docs/architecture.md,
-    invariant 2), and can ignore the days after their own (``up_to``): a backfill staging later
-    days does not undo the build of an earlier one.
-    """
-    entries: dict[str, list[str]] = {}
-    if root.exists():
-        for dirpath, dirnames, filenames in os.walk(root):
-            rel = os.path.relpath(dirpath, root)
-            parts = rel.split(os.sep)
-            if rel != "." and parts[0] in exclude:
-                dirnames[:] = []
-                continue
-            key = next((part for part in parts if part.startswith("date=")), "")
-            for name in filenames:
-                if not name.endswith(".parquet") or TMP_MARK in name:
-                    continue
-                stat = os.stat(os.path.join(dirpath, name))
-                entries.setdefault(key, []).append(
-                    f"{rel}/{name}:{stat.st_size}:{stat.st_mtime_ns}"
-                )
-    return {
-        key: hashlib.sha256("\n".join(sorted(files)).encode()).hexdigest()[:16]
-        for key, files in sorted(entries.items())
-    }
-
-
 def up_to(prints: dict[str, str], day: dt.date) -> dict[str, str]:
     """The part of a fingerprint a build for ``day`` depends on (undated + days <= day)."""
     limit = f"date={day.isoformat()}"
@@ -95,8 +61,24 @@ def report_progress(task: luigi.Task, percent: float, message: str) -> None:
     (a direct ``run()`` in a test has neither); ``Event.PROGRESS`` feeds ``pipeline.progress``.
     """
     percent = max(0, min(100, round(percent)))
-    if callable(getattr(task, "set_status_message", None)):
-        task.set_status_message(message)
-    if callable(getattr(task, "set_progress_percentage", None)):
-        task.set_progress_percentage(percent)
+    status_message(task, message)
+    progress_percentage(task, percent)
     task.trigger_event(luigi.Event.PROGRESS, task, percent, message)
+
+
+def status_message(task: luigi.Task, message: str) -> None:
+    """Show ``message`` for ``task`` in the visualiser, when a worker runs it.
+
+    Luigi's ``Task.__init__`` sets ``set_status_message`` to None and the worker replaces it
+    with a callback, so the attribute is typed None; this is the one place that calls it.
+    """
+    setter: Callable[[str], None] | None = getattr(task, "set_status_message", None)
+    if callable(setter):
+        setter(message)
+
+
+def progress_percentage(task: luigi.Task, percent: int) -> None:
+    """Set ``task``'s progress bar in the visualiser, when a worker runs it (as above)."""
+    setter: Callable[[int], None] | None = getattr(task, "set_progress_percentage", None)
+    if callable(setter):
+        setter(percent)

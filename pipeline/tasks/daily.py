@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 
 import luigi
 
+from pipeline.tasks.base import status_message
 from pipeline.tasks.staging import (
     StageAllPlays,
     StagePlays,
@@ -76,5 +77,4 @@ class DailyPipeline(luigi.Task):
     def run(self) -> Iterator[PublishReporting]:
         publish = self.publish()
         yield publish
-        if callable(self.set_status_message):
-            self.set_status_message(f"staged {self.date}; warehouse published for {publish.date}")
+        status_message(self, f"staged {self.date}; warehouse published for {publish.date}")

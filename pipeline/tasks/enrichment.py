@@ -19,7 +19,7 @@ from collections.abc import Callable
 import luigi
 
 from pipeline.enrich import runs
-from pipeline.tasks.base import current_lake, timed_result
+from pipeline.tasks.base import current_lake, progress_percentage, status_message, timed_result
 from pipeline.tasks.staging import StagePlays
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ class _EnrichTask(luigi.Task):
         }
 
     def progress(self, done: int, total: int, what: str) -> None:
-        self.set_status_message(f"{done}/{total} {what}s")
-        self.set_progress_percentage(int(100 * done / total) if total else 100)
+        status_message(self, f"{done}/{total} {what}s")
+        progress_percentage(self, int(100 * done / total) if total else 100)
         logger.info("%s: %d/%d %ss", self.get_task_family(), done, total, what)
 
     def enrich(self, ctx: runs.RunContext) -> runs.RunResult:
@@ -76,8 +76,8 @@ class _EnrichTask(luigi.Task):
                 outcome.report.stopped = f"error: {exc.__class__.__name__}: {exc}"
             runs.finish(lake, self.date, outcome, list(self.datasets))
             result["rows"] = sum(outcome.report.rows.values())
-        self.set_status_message(outcome.report.summary())
-        self.set_progress_percentage(100)
+        status_message(self, outcome.report.summary())
+        progress_percentage(self, 100)
 
 
 class EnrichCatalogue(_EnrichTask):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import functools
 import hashlib
 import json
 import logging
@@ -25,14 +24,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import schemas
+from pipeline.ingest_units import NO_EXPORT, unit_id
 from pipeline.io.archive import ArchiveLimits, Member, expand
 from pipeline.io.atomic import temp_name, write_json_atomic
 from pipeline.io.duck import connect
+from pipeline.io.export_fast import parse_export_file
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.settings import get_settings
-from pipeline.tasks.base import current_lake, report_progress, timed_result
+from pipeline.tasks.base import current_lake, report_progress, status_message, timed_result
 from pipeline.transform.export import ExportFormatError, Limits, ParsedExport
-from pipeline.transform.export_fast import parse_export_file
 
 logger = logging.getLogger(__name__)
 
@@ -57,34 +57,14 @@ def find_export_files(paths: list[Path]) -> list[Path]:
                     found.append(child)
         else:
             found.append(path)
-    seen: set[Path] = set()
-    return [p for p in found if not (p.resolve() in seen or seen.add(p.resolve()))]
-
-
-@functools.lru_cache(maxsize=4096)
-def _sha_of(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
-
-
-def file_sha(path: Path) -> str:
-    """Content hash of a file, cached on (path, size, mtime) since output() asks often."""
-    stat = path.stat()
-    return _sha_of(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-def unit_id(path: Path, account: str) -> str:
-    """One unit per (file content, account): the same bytes for the same listener import once."""
-    return f"{file_sha(path)}-{account}"
+    unique: dict[Path, Path] = {}  # resolved -> first path given for it, in order
+    for p in found:
+        unique.setdefault(p.resolve(), p)
+    return list(unique.values())
 
 
 #: Mode of the raw copies: every row of an export holds the listener's IP address.
 RAW_MODE = 0o600
-#: Provenance key saying a .zip held no streaming-history file (see ``summary.import_exit_code``).
-NO_EXPORT = "no_export"
 
 
 def keep_raw(path: Path) -> tuple[str, Path]:
@@ -328,8 +308,8 @@ class ImportExport(luigi.Task):
         with timed_result(self, "imports") as result:
             counts = import_file(path, self._account())
             result["rows"] = counts["plays"]
-        self.set_status_message(
-            f"{counts['plays']} plays, {counts['quarantined']} quarantined from {path.name}"
+        status_message(
+            self, f"{counts['plays']} plays, {counts['quarantined']} quarantined from {path.name}"
         )
 
 
@@ -393,7 +373,8 @@ class ImportExports(luigi.Task):
         if failed:
             # The other files are imported (their units are complete); a rerun retries these.
             raise RuntimeError(f"{len(failed)} of {len(todo)} files failed: " + "; ".join(failed))
-        self.set_status_message(
+        status_message(
+            self,
             f"{result['rows']} plays, {sum(c['quarantined'] for c in counts)} quarantined "
-            f"from {len(todo)} files"
+            f"from {len(todo)} files",
         )

@@ -98,7 +98,7 @@ from pipeline.io.atomic import write_bytes_atomic, write_json_atomic
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.settings import get_settings
-from pipeline.tasks.base import current_lake, timed_result
+from pipeline.tasks.base import current_lake, status_message, timed_result
 from pipeline.tasks.staging import StagePlays
 from pipeline.transform.recently_played import (
     PollFormatError,
@@ -512,7 +512,7 @@ class IngestRecentlyPlayed(luigi.Task):
         with timed_result(self, "polls") as result:
             outcome = poll_account(self.account, self.slot)
             result["rows"] = outcome.plays
-        self.set_status_message(f"{self.account}: {outcome.message}")
+        status_message(self, f"{self.account}: {outcome.message}")
 
 
 def slot_outcomes(the_lake: Lake, slot: dt.datetime) -> dict[str, dict[str, Any]]:
@@ -562,7 +562,7 @@ class PollRecentlyPlayed(luigi.Task):
             + (f" +{o['plays']}" if o.get("plays") else "")
             for name, o in outcomes.items()
         )
-        self.set_status_message(summary)
+        status_message(self, summary)
 
 
 #: Poll errors that are not a failure of the run: Spotify asked us to wait, and we do.

@@ -29,7 +29,7 @@ from pipeline.io.atomic import clean_temp_files
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.settings import get_settings
-from pipeline.tasks.base import current_lake, report_progress, timed_result
+from pipeline.tasks.base import current_lake, report_progress, status_message, timed_result
 from pipeline.tasks.imports import unit_dates
 from pipeline.transform.dedupe import dedupe_plays, show_key, shows_digest
 
@@ -226,7 +226,7 @@ class StagePlays(luigi.Task):
         the_lake = current_lake()
         with timed_result(self, "plays", self.date) as result:
             result["rows"] = stage_days(the_lake, [self.date], inputs_by_date(the_lake))
-        self.set_status_message(f"{result['rows']} plays")
+        status_message(self, f"{result['rows']} plays")
 
 
 class StageAllPlays(luigi.Task):
@@ -257,4 +257,4 @@ class StageAllPlays(luigi.Task):
         with timed_result(self, "plays") as result:
             report_progress(self, 0, f"staging {len(days)} days")
             result["rows"] = stage_days(current_lake(), days, index, self.report_month)
-        self.set_status_message(f"{result['rows']} plays over {len(days)} days")
+        status_message(self, f"{result['rows']} plays over {len(days)} days")

@@ -17,12 +17,12 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import luigi
 import pyarrow as pa
@@ -30,14 +30,15 @@ import pyarrow as pa
 from pipeline import schemas
 from pipeline.io.atomic import write_json_atomic
 from pipeline.io.duck import release_memory, set_aside_if_unreadable, unreadable_reason
+from pipeline.io.markers import fingerprint, latest_marker
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.reporting import publish_marts
-from pipeline.settings import get_settings
+from pipeline.settings import child_environment, get_settings
 from pipeline.tasks.base import (
     current_lake,
-    fingerprint,
     report_progress,
+    status_message,
     timed_result,
     up_to,
 )
@@ -252,29 +253,6 @@ def build_selection(
     return ["--select", *selected]
 
 
-def latest_marker(directory: Path, name: str) -> tuple[dt.date, dict] | None:
-    """The most recently *written* ``date=*/name`` JSON marker under ``directory``, with its date.
-
-    Written last, not dated last: the warehouse is whatever the last build made, whichever day it
-    was run for (a backfill builds older days after newer ones).
-    """
-    if not directory.exists():
-        return None
-    found: list[tuple[int, Path]] = []
-    for path in directory.glob(f"date=*/{name}"):
-        try:
-            found.append((path.stat().st_mtime_ns, path))
-        except OSError:
-            continue
-    for _, path in sorted(found, reverse=True):
-        try:
-            day = dt.date.fromisoformat(path.parent.name.removeprefix("date="))
-            return day, json.loads(path.read_text(encoding="utf-8"))
-        except (ValueError, OSError):
-            continue
-    return None
-
-
 def write_listeners(the_lake: Lake) -> None:
     """Write the configured listeners for dbt, only when they changed (keeps fingerprints)."""
     rows = [
@@ -323,7 +301,7 @@ def dbt_executable() -> str:
 def dbt_env(the_lake: Lake) -> dict[str, str]:
     """Environment for the dbt subprocess: absolute paths and resource caps from settings."""
     settings = get_settings()
-    env = dict(os.environ)
+    env = child_environment()
     env.update(
         DATA_DIR=str(the_lake.root.resolve()),
         DBT_DUCKDB_PATH=str(the_lake.warehouse.resolve()),
@@ -431,7 +409,7 @@ def run_dbt_for_days(
     return result
 
 
-def summarise_run_results(path: Path) -> dict:
+def summarise_run_results(path: Path) -> dict[str, Any]:
     """Counts by status from dbt's run_results.json (models, tests, failures)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     counts: dict[str, int] = {}
@@ -531,7 +509,7 @@ class DbtBuild(luigi.Task):
                 get_settings().paths.dbt_project_dir, dbt_vars(), (the_lake.listeners_file,)
             )
             if not any(the_lake.plays_dir.glob("date=*/*.parquet")):
-                marker = {"status": "skipped", "reason": "no plays staged yet"}
+                marker: dict[str, Any] = {"status": "skipped", "reason": "no plays staged yet"}
             else:
                 changed = plays_changed_dates(the_lake, plays_fp, self.full_refresh)
                 previous = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
@@ -539,11 +517,12 @@ class DbtBuild(luigi.Task):
                     previous[1].get("project_fingerprint") != project_fp
                 )
                 whole = self.full_refresh or self.full_tests or project_changed
-                self.set_status_message(
+                status_message(
+                    self,
                     "dbt build running ("
                     + ("every day" if changed is None else f"{len(changed)} changed days")
                     + (", whole suite" if whole else "")
-                    + ")"
+                    + ")",
                 )
                 args = ["build"] + (["--full-refresh"] if self.full_refresh else [])
                 proc = run_dbt_for_days(
@@ -577,7 +556,7 @@ class DbtBuild(luigi.Task):
             marker["date"] = self.date.isoformat()
             write_json_atomic(self.output().path, marker)
             result["rows"] = sum(marker.get("counts", {}).values())
-        self.set_status_message(f"dbt: {marker.get('counts', marker.get('reason'))}")
+        status_message(self, f"dbt: {marker.get('counts', marker.get('reason'))}")
 
 
 class PublishReporting(luigi.Task):
@@ -627,4 +606,4 @@ class PublishReporting(luigi.Task):
                     "reporting_db": str(the_lake.reporting_db),
                 },
             )
-        self.set_status_message(f"published {len(marts)} marts")
+        status_message(self, f"published {len(marts)} marts")

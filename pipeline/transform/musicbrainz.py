@@ -40,7 +40,7 @@ def split_credit(name: str) -> list[str]:
 
 
 def _score(artist: dict[str, Any]) -> int:
-    raw = artist.get("score", artist.get("ext:score"))
+    raw: Any = artist.get("score", artist.get("ext:score"))  # untyped JSON; bad values give 0
     try:
         return int(raw)
     except (TypeError, ValueError):
@@ -105,10 +105,12 @@ def artist_facts(artist: dict[str, Any], genre_list: frozenset[str]) -> dict[str
     """
     from pipeline.transform.geo import origin_place_key
 
-    area = artist.get("area") if isinstance(artist.get("area"), dict) else None
+    area = artist.get("area")
+    area = area if isinstance(area, dict) else None
     begin = artist.get("begin-area") or artist.get("begin_area")
     begin = begin if isinstance(begin, dict) else None
-    life = artist.get("life-span") if isinstance(artist.get("life-span"), dict) else {}
+    life = artist.get("life-span")
+    life = life if isinstance(life, dict) else {}
     tags = _tags(artist.get("tags") or artist.get("tag-list"))
     explicit = _tags(artist.get("genres") or artist.get("genre-list"))
     genres = {g["name"]: g for g in explicit if g["count"] > 0}
@@ -193,7 +195,8 @@ def choose_by_name(name: str, candidates: list[dict[str, Any]], min_score: int) 
 
 def url_artists(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """Artists related to a URL lookup (JSON ``relations`` or XML ``artist-relation-list``)."""
-    url = payload.get("url") if isinstance(payload.get("url"), dict) else payload
+    url = payload.get("url")
+    url = url if isinstance(url, dict) else payload
     found: dict[str, dict[str, Any]] = {}
     relations = list(url.get("relations") or []) + list(url.get("artist-relation-list") or [])
     for rel in relations:
@@ -205,7 +208,8 @@ def url_artists(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 def isrc_artists(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """Every artist credited on the recordings of an ISRC lookup (JSON or XML shape)."""
-    holder = payload.get("isrc") if isinstance(payload.get("isrc"), dict) else payload
+    holder = payload.get("isrc")
+    holder = holder if isinstance(holder, dict) else payload
     recordings = holder.get("recordings") or holder.get("recording-list") or []
     found: dict[str, dict[str, Any]] = {}
     for rec in recordings:

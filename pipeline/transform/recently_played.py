@@ -75,9 +75,11 @@ def _play_row(item: Mapping[str, Any], played_at: dt.datetime) -> dict[str, Any]
     if not isinstance(track, Mapping):
         raise ValueError(f"track is a {type(track).__name__}, not an object")
     kind = track.get("type") or "track"
-    artists = track.get("artists") if isinstance(track.get("artists"), list) else []
+    artists = track.get("artists")
+    artists = artists if isinstance(artists, list) else []
     first_artist = artists[0] if artists and isinstance(artists[0], Mapping) else {}
-    album = track.get("album") if isinstance(track.get("album"), Mapping) else {}
+    album = track.get("album")
+    album = album if isinstance(album, Mapping) else {}
     duration = track.get("duration_ms")
     if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
         duration = 0
@@ -93,7 +95,8 @@ def _play_row(item: Mapping[str, Any], played_at: dt.datetime) -> dict[str, Any]
     name = _text(track.get("name"))
     spotify_id = _text(track.get("id"))
     if kind == "episode":
-        show = track.get("show") if isinstance(track.get("show"), Mapping) else {}
+        show = track.get("show")
+        show = show if isinstance(show, Mapping) else {}
         if not spotify_id:
             raise ValueError("episode without an id")
         row.update(

@@ -4,13 +4,19 @@ harvest: polled plays already carry full track objects, so their metadata costs 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.clients.spotify_catalogue import is_spotify_id
-
 FOUND = "found"
+
+_SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
+
+
+def is_spotify_id(value: str | None) -> bool:
+    """Whether ``value`` looks like a Spotify base-62 ID (local files have none)."""
+    return bool(value) and bool(_SPOTIFY_ID.match(value or ""))
 
 
 def _int(value: Any) -> int | None:
@@ -79,7 +85,9 @@ def artist_row(artist: dict[str, Any], source: str, fetched_at: dt.datetime) -> 
     }
 
 
-def missing_row(key_field: str, key: str, status: str, source: str, fetched_at: dt.datetime):  # type: ignore[no-untyped-def]
+def missing_row(
+    key_field: str, key: str, status: str, source: str, fetched_at: dt.datetime
+) -> dict[str, Any]:
     """A row that records a not_found/failed lookup (every other column null)."""
     return {key_field: key, "status": status, "source": source, "fetched_at": fetched_at}
 

@@ -93,3 +93,34 @@ def test_wrongly_typed_section_setting_stops_the_program_at_start(tmp_path: Path
             "configuration error: status.max_poll_age_hours: expected a number, got 'x'"
         ]
     assert not (lake / "staged").exists()
+
+
+def test_command_line_overrides_layer_without_touching_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--data-dir beats the environment, the demo's default loses to it; a child gets both."""
+    import os
+
+    from pipeline import settings
+
+    monkeypatch.setenv("MUSIC_TRACKER__ENRICHMENT__ENABLED", "true")
+    monkeypatch.setenv("MUSIC_TRACKER__PATHS__DATA_DIR", str(tmp_path / "env"))
+    before = dict(os.environ)
+    overrides = settings.Overrides(
+        {"paths.data_dir": str(tmp_path / "cli")},
+        {"enrichment.enabled": "false", "duckdb.threads": "1"},
+    )
+    try:
+        s = settings.use_overrides(overrides)
+        assert s.paths.data_dir == tmp_path / "cli"
+        assert s.duckdb.threads == 1
+        assert s.extra["enrichment"]["enabled"] is True  # the environment's, not the default
+        assert dict(os.environ) == before
+        child = settings.child_environment(EXTRA="x")
+        assert child["MUSIC_TRACKER__PATHS__DATA_DIR"] == str(tmp_path / "cli")
+        assert child["MUSIC_TRACKER__ENRICHMENT__ENABLED"] == "true"
+        assert child["MUSIC_TRACKER__DUCKDB__THREADS"] == "1"
+        assert child["EXTRA"] == "x"
+    finally:
+        settings.reload_settings()
+    assert settings.get_settings().paths.data_dir == tmp_path / "env"

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipeline.io.export_fast import parse_export_file
 from pipeline.transform.export import (
     MAX_MS_PLAYED,
     MAX_TEXT,
@@ -20,7 +21,6 @@ from pipeline.transform.export import (
     Limits,
     parse_export,
 )
-from pipeline.transform.export_fast import parse_export_file
 
 #: Multiplies the examples per property: HYPOTHESIS_EXAMPLES_SCALE=20 for a long soak.
 SCALE = int(os.environ.get("HYPOTHESIS_EXAMPLES_SCALE", "1"))

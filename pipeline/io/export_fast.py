@@ -14,7 +14,8 @@ reason, and every row's outcome, is exactly what the reference parser gives. If 
 read the file at all (bad JSON, not a list, not UTF-8) or it is not an extended-history file,
 the whole file goes to the reference parser, which names the problem.
 
-The equivalence with the reference parser is a property test (tests/unit/transform).
+It lives in io/ because it reads files (through DuckDB); the equivalence with the reference
+parser is a property test (tests/unit/transform/test_export_properties.py).
 """
 
 from __future__ import annotations
