@@ -29,12 +29,12 @@
     again, and the tests (get_where_subquery below) check only them. -#}
 {% macro reporting_window_predicate(model_name, since) -%}
     {%- set predicates = {
-        'fct_daily_listening': "local_date >= " ~ since,
-        'fct_discovery_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
-        'fct_genre_share_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
-        'fct_genre_diversity_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
-        'fct_spoken_word': "month_start >= date_trunc('month', " ~ since ~ ")",
-        'fct_music_age': "play_year >= year(" ~ since ~ ")",
+        'agg_daily_listening': "local_date >= " ~ since,
+        'agg_discovery_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'agg_genre_share_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'agg_genre_diversity_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'agg_spoken_word': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'agg_music_age': "play_year >= year(" ~ since ~ ")",
         'int_item_months': "month_start >= date_trunc('month', " ~ since ~ ")",
         'int_year_totals': "year >= year(" ~ since ~ ")",
     } -%}

@@ -116,7 +116,7 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 def test_incremental_build_equals_full_refresh(warehouses: dict) -> None:
     """Every mart (and incremental intermediate) holds the same rows as a full refresh."""
     tables = mart_tables(warehouses["incremental"])
-    assert {"marts.fct_daily_listening", "marts.fct_top_items", "intermediate.int_item_months"} <= (
+    assert {"marts.agg_daily_listening", "marts.agg_top_items", "intermediate.int_item_months"} <= (
         set(tables)
     )
     assert warehouse_differences(warehouses["incremental"], warehouses["full"]) == {}
@@ -138,8 +138,8 @@ def test_cycle_recomputed_only_the_changed_periods(warehouses: dict) -> None:
 def test_cycle_selected_what_changed_and_tested_it(warehouses: dict) -> None:
     """The incremental build ran the marts and their tests, and skipped the untouched seed."""
     ids = [r["unique_id"] for r in warehouses["marker"]["results"]]
-    assert "model.music_tracker.fct_daily_listening" in ids
-    assert any(i.startswith("test.music_tracker.") and "fct_daily_listening" in i for i in ids)
+    assert "model.music_tracker.agg_daily_listening" in ids
+    assert any(i.startswith("test.music_tracker.") and "agg_daily_listening" in i for i in ids)
     assert not any(i.startswith("seed.") for i in ids)
     assert set(warehouses["marker"]["counts"]) <= {"success", "pass"}
 
@@ -151,16 +151,16 @@ def test_discoveries_agree_across_marts(warehouses: dict) -> None:
         daily = query(
             db,
             "select account, year(local_date), sum(new_tracks), sum(new_artists) "
-            "from marts.fct_daily_listening group by all order by all",
+            "from marts.agg_daily_listening group by all order by all",
         )
         monthly = query(
             db,
             "select account, year(month_start), sum(new_tracks), sum(new_artists) "
-            "from marts.fct_discovery_monthly group by all order by all",
+            "from marts.agg_discovery_monthly group by all order by all",
         )
         recap = query(
             db,
-            "select account, year, new_tracks, new_artists from marts.fct_year_recap "
+            "select account, year, new_tracks, new_artists from marts.agg_year_recap "
             "where new_tracks > 0 or new_artists > 0 order by all",
         )
         assert daily == monthly == recap

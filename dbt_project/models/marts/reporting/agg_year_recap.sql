@@ -5,25 +5,25 @@ with
 
 days as (
 
-    select * from {{ ref('fct_daily_listening') }}
+    select * from {{ ref('agg_daily_listening') }}
 
 ),
 
 tops as (
 
-    select * from {{ ref('fct_year_recap_top') }}
+    select * from {{ ref('agg_year_recap_top') }}
 
 ),
 
 genre_shares as (
 
-    select * from {{ ref('fct_genre_share_monthly') }}
+    select * from {{ ref('agg_genre_share_monthly') }}
 
 ),
 
 discovery as (
 
-    select * from {{ ref('fct_discovery_monthly') }}
+    select * from {{ ref('agg_discovery_monthly') }}
 
 ),
 
