@@ -1,31 +1,7 @@
 -- A yearly recap ("Wrapped") for every listener and local year: minutes, plays, top 5s,
--- discoveries, longest streak, biggest day and top genre. Streaks are counted within the
--- year (a streak over New Year counts in both years, each with its own days).
+-- discoveries, longest streak, biggest day and top genre. Each part is an int_recap_* step
+-- (one per listener and year); this model only puts them side by side.
 with
-
-days as (
-
-    select * from {{ ref('agg_daily_listening') }}
-
-),
-
-tops as (
-
-    select * from {{ ref('agg_year_recap_top') }}
-
-),
-
-genre_shares as (
-
-    select * from {{ ref('agg_genre_share_monthly') }}
-
-),
-
-discovery as (
-
-    select * from {{ ref('agg_discovery_monthly') }}
-
-),
 
 totals as (
 
@@ -38,85 +14,31 @@ totals as (
 
 biggest_day as (
 
-    select
-        listener_sk,
-        year(local_date) as year,
-        first(local_date order by minutes_played desc, local_date) as biggest_day,
-        max(minutes_played) as biggest_day_minutes
-
-    from days
-    group by all
-
-),
-
-year_islands as (
-
-    select
-        listener_sk,
-        year(local_date) as year,
-        local_date - cast(row_number() over (
-            partition by listener_sk, year(local_date) order by local_date
-        ) as integer) as island
-
-    from days
+    select * from {{ ref('int_recap_biggest_days') }}
 
 ),
 
 longest_streak as (
 
-    select listener_sk, year, max(streak_days) as longest_streak_days
-    from (
-        select listener_sk, year, island, count(*) as streak_days
-        from year_islands group by all
-    ) as streaks
-    group by all
+    select * from {{ ref('int_recap_streaks') }}
 
 ),
 
 new_music as (
 
-    select listener_sk, year(month_start) as year,
-        sum(new_artists) as new_artists, sum(new_tracks) as new_tracks
-    from discovery
-    group by all
+    select * from {{ ref('int_recap_discoveries') }}
 
 ),
 
 top_genre as (
 
-    select
-        listener_sk,
-        year,
-        first(genre_name order by minutes desc, genre_name) as top_genre
-
-    from (
-        select listener_sk, year, genre_name, sum(minutes_played) as minutes
-        from genre_shares
-        where genre_name <> 'Unknown'
-        group by all
-    ) as by_genre
-    group by all
+    select * from {{ ref('int_recap_top_genres') }}
 
 ),
 
 top_lists as (
 
-    select
-        listener_sk,
-        year,
-        string_agg(item_name, ', ' order by item_rank) filter (where item_type = 'artist')
-            as top_artists,
-        string_agg(item_name || coalesce(' - ' || item_subtitle, ''), ', ' order by item_rank)
-            filter (where item_type = 'track') as top_tracks,
-        string_agg(item_name, ', ' order by item_rank) filter (where item_type = 'album')
-            as top_albums,
-        string_agg(item_name, ', ' order by item_rank) filter (where item_type = 'genre')
-            as top_genres,
-        max(item_name) filter (where item_type = 'artist' and item_rank = 1) as top_artist,
-        max(item_name) filter (where item_type = 'track' and item_rank = 1) as top_track
-
-    from tops
-    group by all
+    select * from {{ ref('int_recap_top_lists') }}
 
 ),
 
