@@ -1,18 +1,24 @@
-{#- The UTC days whose staged plays changed since the last successful build, as the pipeline
-    wrote them for this build (DATA_DIR/state/dbt/plays_changed_dates.json: a JSON list of
-    ISO dates), or none when every day must be reloaded (no such file: a first build, a full
-    rebuild, or dbt run by hand). Read at execution time, not parse time, so a new list never
-    invalidates dbt's partial parsing. -#}
-{% macro plays_changed_dates() %}
+{#- The JSON in a build-request source (source build_request: the pipeline writes it for this
+    build), or none when there is no request. The source is named before `execute` so dbt
+    records the dependency at parse time; it is read at execution time, so a new request never
+    invalidates partial parsing. -#}
+{% macro build_request(name) %}
+    {%- set relation = source('build_request', name) -%}
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set path = env_var('DATA_DIR') ~ '/state/dbt/plays_changed_dates.json' -%}
-    {%- set found = run_query("select content from read_text('" ~ path | replace("'", "''") ~ "')") -%}
+    {%- set found = run_query("select content from " ~ relation) -%}
     {%- if found.rows | length == 0 -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return(fromjson(found.rows[0][0])) }}
+{% endmacro %}
+
+{#- The UTC days whose staged plays changed since the last successful build (a list of ISO
+    dates), or none when every day must be reloaded (no request: a first build, a full
+    rebuild, or dbt run by hand). -#}
+{% macro plays_changed_dates() %}
+    {{ return(build_request('plays_changed_dates')) }}
 {% endmacro %}
 
 {#- A SQL list of date literals (`null` when empty, which matches nothing). -#}

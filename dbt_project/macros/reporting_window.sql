@@ -1,20 +1,12 @@
 {#- The reporting marts' window: which local days, and so which months and years, a build
-    recomputes. DbtBuild writes DATA_DIR/state/dbt/reporting_window.json for an incremental
+    recomputes. DbtBuild writes the request (source build_request.reporting_window) for an incremental
     build: {"lookups": {dataset: [changed keys]}, "full_tests": bool (every day, as `cron daily`
     asks)}, next to the changed play
     days (plays_changed_dates). No file means a full window (first build, `rebuild`,
     `--full-refresh`, dbt run by hand), which is always correct. int_reporting_window turns
     both into one date; every incremental mart and its tests read that date. -#}
 {% macro reporting_window_request() %}
-    {%- if not execute -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set path = env_var('DATA_DIR') ~ '/state/dbt/reporting_window.json' -%}
-    {%- set found = run_query("select content from read_text('" ~ path | replace("'", "''") ~ "')") -%}
-    {%- if found.rows | length == 0 -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {{ return(fromjson(found.rows[0][0])) }}
+    {{ return(build_request('reporting_window')) }}
 {% endmacro %}
 
 {#- A SQL list of string literals (`null` when empty, which matches nothing). -#}
@@ -37,12 +29,12 @@
     again, and the tests (get_where_subquery below) check only them. -#}
 {% macro reporting_window_predicate(model_name, since) -%}
     {%- set predicates = {
-        'fct_daily_listening': "local_date >= " ~ since,
-        'fct_discovery_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
-        'fct_genre_share_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
-        'fct_genre_diversity_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
-        'fct_spoken_word': "month_start >= date_trunc('month', " ~ since ~ ")",
-        'fct_music_age': "play_year >= year(" ~ since ~ ")",
+        'agg_daily_listening': "local_date >= " ~ since,
+        'agg_discovery_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'agg_genre_share_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'agg_genre_diversity_monthly': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'agg_spoken_word': "month_start >= date_trunc('month', " ~ since ~ ")",
+        'agg_music_age': "play_year >= year(" ~ since ~ ")",
         'int_item_months': "month_start >= date_trunc('month', " ~ since ~ ")",
         'int_year_totals': "year >= year(" ~ since ~ ")",
     } -%}

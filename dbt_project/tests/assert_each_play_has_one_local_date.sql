@@ -28,7 +28,7 @@ counted as (
 
     select
         (select count(*) from plays) as plays,
-        (select coalesce(sum(plays), 0) from {{ ref('fct_daily_listening') }}) as daily_plays
+        (select coalesce(sum(plays), 0) from {{ ref('agg_daily_listening') }}) as daily_plays
 
 )
 

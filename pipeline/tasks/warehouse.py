@@ -224,6 +224,10 @@ def dbt_vars() -> dict:
     return {"session_idle_gap_minutes": get_settings().sessions.idle_gap_minutes}
 
 
+#: What a cycle's build leaves to the whole suite (``--exclude``).
+CYCLE_EXCLUDES = ("test_type:unit", "tag:whole_suite")
+
+
 def build_selection(
     changed: list[str] | None, lookups: dict[str, list[str]] | None, whole: bool
 ) -> list[str]:
@@ -233,7 +237,9 @@ def build_selection(
     the pipeline's own tables (quarantine, gaps) are cheap and always rebuilt. Seeds, source
     freshness tests and what only unchanged lookups feed are left alone. ``whole`` (or no
     list of changed days) selects everything: a first build, a rebuild, an upgrade, the
-    whole suite.
+    whole suite. Only the whole suite runs the unit tests (the project is unchanged between
+    cycles) and the tests tagged whole_suite (they recompute an ephemeral model over every
+    play).
     """
     if whole or changed is None:
         return []
@@ -250,7 +256,7 @@ def build_selection(
         ]
     if lookups is None or "geo_places" in lookups:
         selected.append("stg_geo__places+")
-    return ["--select", *selected]
+    return ["--select", *selected, "--exclude", *CYCLE_EXCLUDES]
 
 
 def write_listeners(the_lake: Lake) -> None:

@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -90,6 +91,11 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                 schema=schemas.SPOTIFY_ARTISTS,
             ),
         )
+        # A mart an older version made under a name no model has any more (fct_year_recap,
+        # before the aggregates became agg_*): the next build must drop it, not publish it.
+        con = duckdb.connect(str(the_lake.warehouse))
+        con.execute("create table marts.fct_year_recap as select * from marts.agg_year_recap")
+        con.close()
         export = root / "export" / "Streaming_History_Audio_2025_9.json"
         export.parent.mkdir()
         export.write_text(json.dumps(_new_plays(settings.paths.sample_dir)), "utf-8")
@@ -101,6 +107,15 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
             ).read_text("utf-8")
         )
         since = query(the_lake.warehouse, "select since from intermediate.int_reporting_window")
+        published = query(
+            the_lake.reporting_db,
+            "select view_name from duckdb_views() "
+            "where not internal and view_name like 'fct_year%'",
+        )
+        stale = query(
+            the_lake.warehouse,
+            "select table_name from information_schema.tables where table_name = 'fct_year_recap'",
+        )
         shutil.copytree(the_lake.staged, full_dir / "staged")
     with lake_at(full_dir):
         dbt(["build", "--full-refresh", "--exclude-resource-type", "test"])
@@ -110,13 +125,15 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         "marker": marker,
         "since": since[0][0],
         "late_artist": late_artist,
+        "published_old_names": published,
+        "stale_tables": stale,
     }
 
 
 def test_incremental_build_equals_full_refresh(warehouses: dict) -> None:
     """Every mart (and incremental intermediate) holds the same rows as a full refresh."""
     tables = mart_tables(warehouses["incremental"])
-    assert {"marts.fct_daily_listening", "marts.fct_top_items", "intermediate.int_item_months"} <= (
+    assert {"marts.agg_daily_listening", "marts.agg_top_items", "intermediate.int_item_months"} <= (
         set(tables)
     )
     assert warehouse_differences(warehouses["incremental"], warehouses["full"]) == {}
@@ -138,10 +155,17 @@ def test_cycle_recomputed_only_the_changed_periods(warehouses: dict) -> None:
 def test_cycle_selected_what_changed_and_tested_it(warehouses: dict) -> None:
     """The incremental build ran the marts and their tests, and skipped the untouched seed."""
     ids = [r["unique_id"] for r in warehouses["marker"]["results"]]
-    assert "model.music_tracker.fct_daily_listening" in ids
-    assert any(i.startswith("test.music_tracker.") and "fct_daily_listening" in i for i in ids)
+    assert "model.music_tracker.agg_daily_listening" in ids
+    assert any(i.startswith("test.music_tracker.") and "agg_daily_listening" in i for i in ids)
     assert not any(i.startswith("seed.") for i in ids)
+    assert not any(i.startswith("unit_test.") for i in ids), "unit tests belong to the daily run"
     assert set(warehouses["marker"]["counts"]) <= {"success", "pass"}
+
+
+def test_a_mart_no_model_makes_is_dropped_and_not_published(warehouses: dict) -> None:
+    """A table left by a renamed mart is dropped by the next build and never reaches Metabase."""
+    assert warehouses["stale_tables"] == []
+    assert warehouses["published_old_names"] == []
 
 
 def test_discoveries_agree_across_marts(warehouses: dict) -> None:
@@ -151,16 +175,16 @@ def test_discoveries_agree_across_marts(warehouses: dict) -> None:
         daily = query(
             db,
             "select account, year(local_date), sum(new_tracks), sum(new_artists) "
-            "from marts.fct_daily_listening group by all order by all",
+            "from marts.agg_daily_listening group by all order by all",
         )
         monthly = query(
             db,
             "select account, year(month_start), sum(new_tracks), sum(new_artists) "
-            "from marts.fct_discovery_monthly group by all order by all",
+            "from marts.agg_discovery_monthly group by all order by all",
         )
         recap = query(
             db,
-            "select account, year, new_tracks, new_artists from marts.fct_year_recap "
+            "select account, year, new_tracks, new_artists from marts.agg_year_recap "
             "where new_tracks > 0 or new_artists > 0 order by all",
         )
         assert daily == monthly == recap
@@ -189,6 +213,7 @@ def test_daily_runs_every_model_period_and_test(warehouses: dict, tmp_path: Path
         assert built is not None and built[1]["full_tests"]
         ids = [r["unique_id"] for r in built[1]["results"]]
         assert any(i.startswith("seed.") for i in ids)
+        assert any(i.startswith("unit_test.") for i in ids)
         tests = [i for i in ids if i.startswith("test.")]
         incremental_tests = [
             r for r in warehouses["marker"]["results"] if r["unique_id"].startswith("test.")

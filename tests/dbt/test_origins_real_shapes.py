@@ -5,7 +5,7 @@ only the artist has a ``country``: exactly where the origin key used to be built
 ("Bergen|NO" in Python, "Bergen|" in SQL). Here the search answer (the real Burzum answer with
 its area a country, see tests/fixtures/PROVENANCE.md) is replayed through the shipped client
 and run loop, the origin is geocoded (``city=Bergen&countrycodes=no``), dbt builds, and the
-artist must have a real location with coordinates in dim_artist, fct_artist_origins and both
+artist must have a real location with coordinates in dim_artist, agg_artist_origins and both
 origin map cards.
 """
 
@@ -89,11 +89,11 @@ def test_dim_artist_has_the_geocoded_origin(warehouse: Path) -> None:
 
 
 def test_origins_fact_and_both_maps_show_the_place(warehouse: Path) -> None:
-    """fct_artist_origins carries the coordinates; the country map and the places map both
+    """agg_artist_origins carries the coordinates; the country map and the places map both
     show Bergen's minutes (the cards' own SQL)."""
     facts = query(
         warehouse,
-        "select place_name, country_code, latitude, minutes_played from marts.fct_artist_origins",
+        "select place_name, country_code, latitude, minutes_played from marts.agg_artist_origins",
     )
     assert facts == [("Bergen", "NO", 60.3943055, 6.0)]
     con = duckdb.connect(str(warehouse), read_only=True)

@@ -114,14 +114,14 @@ def test_weekday_hour_pattern_counts_the_repeated_hour(built: dict) -> None:
     """The heatmap puts both 02:30 plays of the fall-back night in Sunday 02:00."""
     rows = query(
         built["db"],
-        "select hour_of_day, plays from marts.fct_listening_patterns "
+        "select hour_of_day, plays from marts.agg_listening_patterns "
         "where account = 'me' and iso_weekday = 7 and hour_of_day in (0, 1, 2, 3) "
         "order by hour_of_day",
     )
     # Sunday 2024-10-27: m3 at 00:30, m4 + m5 at 02:30; Sunday 2024-03-31: m1 01:54, m2 03:10;
     # Sunday 2024-05-05: nothing before 10:00 local.
     assert rows == [(0, 1), (1, 1), (2, 2), (3, 1)]
-    cells = query(built["db"], "select count(*) from marts.fct_listening_patterns")
+    cells = query(built["db"], "select count(*) from marts.agg_listening_patterns")
     assert cells == [(3 * 7 * 24,)]
 
 
@@ -142,13 +142,13 @@ def test_daily_streaks(built: dict) -> None:
     """Consecutive local days form streaks; the longest is 1-3 May."""
     rows = query(
         built["db"],
-        "select streak_start_date, streak_end_date, streak_days from marts.fct_listening_streaks "
+        "select streak_start_date, streak_end_date, streak_days from marts.agg_listening_streaks "
         "where account = 'me' and streak_rank = 1",
     )
     assert rows == [(dt.date(2024, 5, 1), dt.date(2024, 5, 3), 3)]
     latest = query(
         built["db"],
-        "select streak_start_date, streak_days from marts.fct_listening_streaks "
+        "select streak_start_date, streak_days from marts.agg_listening_streaks "
         "where account = 'me' and is_latest",
     )
     assert latest == [(dt.date(2024, 11, 10), 2)]
@@ -167,7 +167,7 @@ def test_first_play_discovery_follows_late_imports(built: dict) -> None:
     assert flags["m2"] == (True, True)  # first S3, first Beta (album artist)
     months = query(
         built["db"],
-        "select year_month, new_artists, new_tracks from marts.fct_discovery_monthly "
+        "select year_month, new_artists, new_tracks from marts.agg_discovery_monthly "
         "where account = 'me' order by year_month",
     )
     # New recordings: Feb Song One (ISRC), Mar Three, May Blue + Mystery.
@@ -187,7 +187,7 @@ def test_isrc_merges_releases_of_one_recording(built: dict) -> None:
     ]
     top = query(
         built["db"],
-        "select item_name, item_subtitle, plays, minutes_played from marts.fct_top_items "
+        "select item_name, item_subtitle, plays, minutes_played from marts.agg_top_items "
         "where account = 'me' and period_grain = 'year' and period_label = '2024' "
         "and item_type = 'track' order by item_rank limit 2",
     )
@@ -218,7 +218,7 @@ def test_unknown_members_keep_every_play(built: dict) -> None:
         (r[0], r[1:])
         for r in query(
             built["db"],
-            "select check_name, measured, total from marts.fct_data_quality where detail = 'all'",
+            "select check_name, measured, total from marts.agg_data_quality where detail = 'all'",
         )
     )
     assert checks["music_plays_unknown_artist"] == (1, 19)  # of 20 plays, p1 is a podcast
@@ -267,7 +267,7 @@ def test_year_recap(built: dict) -> None:
         built["db"],
         "select minutes_played, plays, top_artist, top_track, top_genre, new_artists, new_tracks, "
         "longest_streak_days, biggest_day, biggest_day_minutes, active_days, top_artists "
-        "from marts.fct_year_recap where account = 'me' and year = 2024",
+        "from marts.agg_year_recap where account = 'me' and year = 2024",
     )
     assert row == [
         (

@@ -116,9 +116,9 @@ def test_each_dashboard_shows_its_own_cards_sql(metabase_env, fake, capsys) -> N
         assert [c["dataset_query"]["native"]["query"] for c in shown] == [c.sql for c in dash.cards]
         assert [c["name"] for c in shown] == [c.name for c in dash.cards]
     overview = _by_key(fake)["overview/overview_minutes_per_month"]
-    assert "fct_daily_listening" in overview["dataset_query"]["native"]["query"]
+    assert "agg_daily_listening" in overview["dataset_query"]["native"]["query"]
     podcasts = _by_key(fake)["podcasts/podcasts_minutes_per_month"]
-    assert "fct_spoken_word" in podcasts["dataset_query"]["native"]["query"]
+    assert "agg_spoken_word" in podcasts["dataset_query"]["native"]["query"]
 
 
 def test_places_card_is_a_pin_map(metabase_env, fake, capsys) -> None:

@@ -1,7 +1,7 @@
 -- Share of music minutes per genre and month (the 8 biggest genres of the period, the rest as
 -- "other"; Unknown = artists without genres yet).
 with shares as (
-    select * from fct_genre_share_monthly
+    select * from agg_genre_share_monthly
     where true [[and year = {{year}}]] [[and account = {{listener}}]]
 ),
 top as (

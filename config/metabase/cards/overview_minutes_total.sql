@@ -1,4 +1,4 @@
 -- Minutes listened in the year (all content), for the selected listener.
 select round(coalesce(sum(minutes_played), 0), 0) as minutes_played
-from fct_daily_listening
+from agg_daily_listening
 where true [[and year(local_date) = {{year}}]] [[and account = {{listener}}]]

@@ -1,4 +1,4 @@
 -- Plays in the year.
 select coalesce(sum(plays), 0) as plays
-from fct_daily_listening
+from agg_daily_listening
 where true [[and year(local_date) = {{year}}]] [[and account = {{listener}}]]

@@ -1,6 +1,6 @@
 -- Podcast and audiobook minutes per month, kept apart from music.
 select month_start, content_type, sum(minutes_played) as minutes_played
-from fct_spoken_word
+from agg_spoken_word
 where true [[and year(month_start) = {{year}}]] [[and account = {{listener}}]]
 group by 1, 2
 order by 1, 2

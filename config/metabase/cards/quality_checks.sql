@@ -1,5 +1,5 @@
 -- Every data-quality check: plays with unknown dimensions, enrichment coverage, gaps,
 -- quarantined rows.
 select category, check_name, detail, measured, total, round(share, 3) as share
-from fct_data_quality
+from agg_data_quality
 order by category, check_name, detail

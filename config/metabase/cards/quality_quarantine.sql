@@ -1,5 +1,5 @@
 -- Rows that could not become plays, by reason (nothing is dropped silently).
 select detail as reason, measured as rows
-from fct_data_quality
+from agg_data_quality
 where check_name = 'quarantined_rows' and detail <> 'all'
 order by measured desc

@@ -1,6 +1,6 @@
 -- The day with the most listening in the year.
 select biggest_day, biggest_day_minutes
-from fct_year_recap
+from agg_year_recap
 where true [[and year = {{year}}]] [[and account = {{listener}}]]
 order by year desc
 limit 1

@@ -1,6 +1,6 @@
 -- New artists in the year.
 select new_artists
-from fct_year_recap
+from agg_year_recap
 where true [[and year = {{year}}]] [[and account = {{listener}}]]
 order by year desc
 limit 1

@@ -1,6 +1,6 @@
 -- Top artist in the year.
 select top_artist
-from fct_year_recap
+from agg_year_recap
 where true [[and year = {{year}}]] [[and account = {{listener}}]]
 order by year desc
 limit 1

@@ -8,7 +8,7 @@
 -- album-artist name), over the whole history (so incremental builds and full refreshes
 -- agree). Music plays only. fct_plays carries them as is_first_track_play /
 -- is_first_artist_play, and every mart that counts new tracks or artists
--- (fct_daily_listening, fct_discovery_monthly, fct_year_recap) counts this model's rows.
+-- (agg_daily_listening, agg_discovery_monthly, agg_year_recap) counts this model's rows.
 -- Ties at the same instant go to the lower play_id. One row per play that is a first play of
 -- something; every other play is a first of nothing. Grouping (not a window over every play)
 -- keeps this cheap at a million plays.

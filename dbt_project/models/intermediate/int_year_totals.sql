@@ -9,7 +9,7 @@
 -- depends_on: {{ ref('int_reporting_window') }}
 -- Materialized (schema intermediate, never published), incremental by local year (macro
 -- reporting_window): each listener's yearly totals from the plays (distinct counts cannot be
--- added up from days), so fct_year_recap, rebuilt in full for its names, reads a few rows.
+-- added up from days), so agg_year_recap, rebuilt in full for its names, reads a few rows.
 with
 
 plays as (

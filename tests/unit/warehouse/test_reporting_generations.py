@@ -1,7 +1,7 @@
 """A reader that holds the reporting file open (as Metabase does) sees one build at a time.
 
 The reader is another process on one long-lived read-only connection. Every query it runs reads
-two marts whose rows come from the same build (fct_plays' year parts and fct_daily's totals both
+two marts whose rows come from the same build (fct_plays' year parts and agg_daily's totals both
 carry the build number), so a query that mixed two publishes, or read a half-written one, shows
 different numbers. Publishes run meanwhile, one of them failing halfway (disk full) and one
 killed halfway (SIGKILL); afterwards the reporting file, damaged on purpose, is rewritten.
@@ -34,8 +34,8 @@ READER = textwrap.dedent(
     while not os.path.exists(sys.argv[2]) and time.monotonic() < give_up:
         row = con.execute(
             "select (select count(*) from fct_plays), (select min(build) from fct_plays), "
-            "(select max(build) from fct_plays), (select sum(plays) from marts.fct_daily), "
-            "(select min(build) from fct_daily), (select max(build) from fct_daily)"
+            "(select max(build) from fct_plays), (select sum(plays) from marts.agg_daily), "
+            "(select min(build) from agg_daily), (select max(build) from agg_daily)"
         ).fetchone()
         print(*row, flush=True)
     """
@@ -54,7 +54,7 @@ def _build(the_lake: Lake, build: int) -> None:
         f"range({10 + build}) s(i)"
     )
     con.execute(
-        "create or replace table marts.fct_daily as select partition_date, count(*) as plays, "
+        "create or replace table marts.agg_daily as select partition_date, count(*) as plays, "
         "any_value(build) as build from marts.fct_plays group by 1"
     )
     con.close()
@@ -191,7 +191,7 @@ def test_a_clock_stepped_back_keeps_whole_builds_in_publish_order(
     con = duckdb.connect(str(the_lake.reporting_db), read_only=True)
     row = con.execute(
         "select (select count(*) from fct_plays), (select min(build) from fct_plays), "
-        "(select max(build) from fct_daily), (select sum(plays) from fct_daily)"
+        "(select max(build) from agg_daily), (select sum(plays) from agg_daily)"
     ).fetchone()
     con.close()
     assert row is not None and row[1] == row[2] and row[0] == row[3] == len(YEARS) * (10 + row[1])

@@ -62,6 +62,7 @@ def test_selection_follows_what_changed() -> None:
     plays_only = build_selection(["2026-01-01"], {}, whole=False)
     assert plays_only[0] == "--select" and "stg_spotify__plays+" in plays_only
     assert not any("musicbrainz" in s or "geo" in s for s in plays_only)
+    assert plays_only[plays_only.index("--exclude") + 1 :] == ["test_type:unit", "tag:whole_suite"]
     with_genres = build_selection(["2026-01-01"], {"spotify_artists": ["b"]}, whole=False)
     assert "stg_spotify__artists+" in with_genres and "stg_geo__places+" not in with_genres
     assert "stg_spotify__plays+" not in build_selection([], {"geo_places": ["x|"]}, whole=False)

@@ -20,9 +20,11 @@
 -- a full refresh gives identical rows.
 with
 
-plays as (
+keyed as (
 
-    select * from {{ ref('int_plays_localized') }}
+    -- The plays with their own keys (int_plays_keyed: row by row, so the filter below reaches
+    -- the plays under it).
+    select * from {{ ref('int_plays_keyed') }}
 
 ),
 
@@ -44,26 +46,6 @@ tracks as (
         {{ generate_surrogate_key(['track_key']) }} as track_sk,
         duration_ms
     from {{ ref('int_tracks_resolved') }}
-
-),
-
-spine_bounds as (
-
-    select
-        cast('{{ var("date_spine_start") }}' as date) as first_day,
-        cast('{{ var("date_spine_end") }}' as date) as end_day
-
-),
-
-keyed as (
-
-    select
-        plays.*,
-        {{ generate_surrogate_key(['play_id']) }} as play_sk,
-        case when track_key is null then {{ unknown_key() }}
-            else {{ generate_surrogate_key(['track_key']) }} end as track_sk
-
-    from plays
 
 ),
 
@@ -134,24 +116,13 @@ final as (
         ---------- keys
         batch.play_sk,
         batch.play_id,
-        {{ generate_surrogate_key(['batch.account']) }} as listener_sk,
-        case
-            when batch.local_date >= spine_bounds.first_day
-                and batch.local_date < spine_bounds.end_day
-                then {{ generate_surrogate_key(['batch.local_date']) }}
-            else {{ unknown_key() }}
-        end as date_sk,
-        {{ generate_surrogate_key(['batch.local_minute_of_day']) }} as time_sk,
+        batch.listener_sk,
+        batch.date_sk,
+        batch.time_sk,
         batch.track_sk,
-        case when batch.content_type <> 'music' or batch.artist_name is null
-            then {{ unknown_key() }}
-            else {{ generate_surrogate_key(['lower(batch.artist_name)']) }} end as artist_sk,
-        case when batch.content_type <> 'music' or batch.album_name is null
-            then {{ unknown_key() }}
-            else {{ generate_surrogate_key(["lower(coalesce(batch.artist_name, '')) || '|' || lower(batch.album_name)"]) }}
-        end as album_sk,
-        case when batch.platform is null then {{ unknown_key() }}
-            else {{ generate_surrogate_key(['batch.platform']) }} end as platform_sk,
+        batch.artist_sk,
+        batch.album_sk,
+        batch.platform_sk,
         -- The start as UTC text whatever the session's TimeZone (a timestamptz cast to text is
         -- written in it): the same key as before for a UTC run, and under any TZ.
         {{ generate_surrogate_key(['batch.account', "cast(timezone('UTC', sessions.session_started_at) as varchar) || '+00'"]) }} as session_sk,
@@ -200,7 +171,6 @@ final as (
         batch.played_at_local
 
     from batch
-    cross join spine_bounds
     inner join sessions on hash(batch.play_id) = sessions.play_hash
     left join discoveries on batch.play_id = discoveries.play_id
     left join tracks on batch.track_sk = tracks.track_sk

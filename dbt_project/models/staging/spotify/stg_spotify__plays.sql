@@ -2,7 +2,7 @@
 -- Parquet files, and a dozen models read them; scanning the files once per build instead of
 -- once per reader makes a 1,000,000-play build markedly faster.
 --
--- Incremental by day: the pipeline (DbtBuild) lists the UTC days (macro plays_changed_dates)
+-- Incremental by day: the pipeline (DbtBuild) lists the UTC days (source build_request)
 -- whose staged files changed since the last successful build (added, rewritten or removed);
 -- only those days are deleted and read again, so a 30-minute cycle reads one day's files, not
 -- ten years'. Without a list (first build, `music-tracker rebuild`, a hand-run `dbt build`)

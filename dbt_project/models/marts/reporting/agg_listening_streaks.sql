@@ -3,7 +3,7 @@ with
 
 days as (
 
-    select * from {{ ref('fct_daily_listening') }}
+    select * from {{ ref('agg_daily_listening') }}
 
 ),
 

@@ -14,7 +14,7 @@ with
 
 plays as (
 
-    -- First plays from int_plays_discoveries, the one definition (as fct_discovery_monthly).
+    -- First plays from int_plays_discoveries, the one definition (as agg_discovery_monthly).
     select
         fct.* exclude (is_first_track_play, is_first_artist_play),
         coalesce(discoveries.is_first_track_play, false) as is_first_track_play,

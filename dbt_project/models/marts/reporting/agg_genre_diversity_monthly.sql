@@ -16,7 +16,7 @@ with
 
 shares as (
 
-    select * from {{ ref('fct_genre_share_monthly') }}
+    select * from {{ ref('agg_genre_share_monthly') }}
     {%- if is_incremental() %}
     where month_start >= date_trunc('month', {{ reporting_since() }})
     {%- endif %}

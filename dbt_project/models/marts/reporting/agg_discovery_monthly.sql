@@ -9,8 +9,8 @@
 -- depends_on: {{ ref('int_reporting_window') }}
 -- New music per listener and local month: artists and track recordings played for the first
 -- time ever, and how much of the month's listening went to artists discovered that month. A
--- discovery is a first play of int_plays_discoveries, the one definition fct_daily_listening
--- and fct_year_recap count too. Incremental by local month (macro
+-- discovery is a first play of int_plays_discoveries, the one definition agg_daily_listening
+-- and agg_year_recap count too. Incremental by local month (macro
 -- reporting_window): a build recomputes the months from int_reporting_window's first day on.
 with
 

@@ -4,7 +4,7 @@ with
 
 top_items as (
 
-    select * from {{ ref('fct_top_items') }}
+    select * from {{ ref('agg_top_items') }}
     where period_grain = 'year' and item_rank <= 5
 
 ),
