@@ -93,13 +93,16 @@ def _glob_sql(path: Path) -> str:
 
 
 #: A unit's rows: kept (this row is staged), duplicate (its play is staged by another row).
+#: Per import unit: rows, plays kept in the staged data, and rows that are duplicates of a
+#: staged play. All units in one statement, so the staged plays (thousands of daily files at
+#: a ten-year import) are read once, not once per file (measured: minutes at 1M plays).
 _OUTCOME_SQL = """
 with u as (
-    select play_id, source_file, played_at, track_id, episode_id,
+    select filename as unit, play_id, source_file, played_at, track_id, episode_id,
         lower(trim(coalesce(artist_name, show_name, ''))) as who,
         lower(trim(coalesce(track_name, episode_name, ''))) as what,
         played_at::date as day
-    from read_parquet(?)
+    from read_parquet(?, filename = true)
 ),
 s as (
     select play_id, source_file, played_at, track_id, episode_id,
@@ -108,19 +111,25 @@ s as (
         played_at::date as day
     from read_parquet(?) where account = ?
 ),
-kept as (select u.play_id, u.source_file from u semi join s using (play_id, source_file)),
-rest as (select * from u anti join kept using (play_id, source_file)),
-exact as (select play_id, source_file from rest semi join s using (play_id)),
+kept as (
+    select u.unit, u.play_id, u.source_file from u semi join s using (play_id, source_file)
+),
+rest as (select * from u anti join kept using (unit, play_id, source_file)),
+exact as (select unit, play_id, source_file from rest semi join s using (play_id)),
 near as (
     -- the same play from another source (dedupe rules 2 and 3 never cross midnight UTC)
-    select distinct r.play_id, r.source_file from rest r join s
+    select distinct r.unit, r.play_id, r.source_file from rest r join s
     on s.day = r.day
         and abs(epoch_ms(s.played_at) - epoch_ms(r.played_at)) <= 70000
         and (s.track_id = r.track_id or s.episode_id = r.episode_id
             or (s.who = r.who and s.what = r.what))
 ),
-dup as (select * from exact union select * from near)
-select (select count(*) from u), (select count(*) from kept), (select count(*) from dup)
+dup as (select * from exact union select * from near),
+totals as (select unit, count(*) as n from u group by unit),
+kept_n as (select unit, count(*) as n from kept group by unit),
+dup_n as (select unit, count(*) as n from dup group by unit)
+select totals.unit, totals.n, coalesce(kept_n.n, 0), coalesce(dup_n.n, 0)
+from totals left join kept_n using (unit) left join dup_n using (unit)
 """
 
 
@@ -138,9 +147,23 @@ def import_report(
     plays_glob = str(the_lake.plays_dir / "date=*" / "*.parquet")
     have_staged = any(the_lake.plays_dir.glob("date=*/*.parquet"))
     reports: list[FileReport] = []
+    units = {path: the_lake.import_unit(unit_id(path, account)) for path in files}
+    present = [str(unit) for unit in units.values() if unit.exists()]
+    outcome: dict[str, tuple[int, int, int]] = {}
+    if present and have_staged:
+        for unit_path, parsed, imported, duplicates in con.execute(
+            _OUTCOME_SQL, [present, plays_glob, account]
+        ).fetchall():
+            outcome[str(unit_path)] = (int(parsed), int(imported), int(duplicates))
+    elif present:
+        for unit_path, parsed in con.execute(
+            "select filename, count(*) from read_parquet(?, filename = true) group by 1",
+            [present],
+        ).fetchall():
+            outcome[str(unit_path)] = (int(parsed), 0, 0)
     for path in files:
         uid = unit_id(path, account)
-        unit = the_lake.import_unit(uid)
+        unit = units[path]
         prov = read_provenance(unit) or {}
         qfile = the_lake.import_quarantine(uid)
         quarantine = (
@@ -148,14 +171,7 @@ def import_report(
             if qfile.exists()
             else []
         )
-        parsed = imported = duplicates = 0
-        if unit.exists():
-            if have_staged:
-                row = con.execute(_OUTCOME_SQL, [str(unit), plays_glob, account]).fetchone()
-                parsed, imported, duplicates = (int(v) for v in row) if row else (0, 0, 0)
-            else:
-                row = con.execute("select count(*) from read_parquet(?)", [str(unit)]).fetchone()
-                parsed = int(row[0]) if row else 0
+        parsed, imported, duplicates = outcome.get(str(unit), (0, 0, 0))
         reasons = sorted({str(r[0]) for r in quarantine})
         reports.append(
             FileReport(
