@@ -23,7 +23,11 @@ logger = logging.getLogger(__name__)
 
 
 def stage_command(
-    files: list[Path] | None, account: str | None, rebuild: bool, local_scheduler: bool
+    files: list[Path] | None,
+    account: str | None,
+    rebuild: bool,
+    local_scheduler: bool,
+    facts: Path | None = None,
 ) -> list[str]:
     """The child's command line (settings reach it through ``child_environment()``)."""
     cmd = [sys.executable, "-m", "pipeline.cli", "_stage"]
@@ -33,6 +37,8 @@ def stage_command(
         cmd += ["--account", account]
     if not local_scheduler:
         cmd.append("--central")
+    if facts is not None:
+        cmd += ["--facts", str(facts)]
     cmd += [str(f) for f in files or []]
     return cmd
 
@@ -42,11 +48,12 @@ def run_stage_child(
     account: str | None = None,
     rebuild: bool = False,
     local_scheduler: bool = False,
+    facts: Path | None = None,
 ) -> int:
     """Run the ingest half in a child interpreter; its exit code (OOM kills said as such)."""
     from pipeline.warehouse import dbt_process
 
-    cmd = stage_command(files, account, rebuild, local_scheduler)
+    cmd = stage_command(files, account, rebuild, local_scheduler, facts)
     from pipeline.settings import child_environment
 
     env = child_environment()  # the parent's settings, --data-dir included
