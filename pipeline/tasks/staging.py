@@ -13,6 +13,7 @@ would cost more than the work).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -25,7 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from pipeline import schemas
-from pipeline.io.atomic import clean_temp_files
+from pipeline.io.atomic import clean_temp_files, write_json_atomic
+from pipeline.io.markers import fingerprint
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.settings import get_settings
@@ -206,6 +208,39 @@ class StagingWriteError(RuntimeError):
     """A partition could not be written (disk full, permissions); the old one is kept."""
 
 
+def staging_memo_file(the_lake: Lake) -> Path:
+    """Where the fingerprints of a fully current staging are kept (a cache, see below)."""
+    return the_lake.state / "staging_current.json"
+
+
+def staging_fingerprints(the_lake: Lake) -> dict[str, dict[str, str]]:
+    """(path, size, mtime) fingerprints of staging's inputs and of its partitions.
+
+    Cheap: a walk with ``stat`` only. Checking every partition's provenance instead reads
+    thousands of Parquet footers plus every podcast row (measured: ~2.5 s per scheduling pass
+    at 1M plays, most of a no-op cycle).
+    """
+    return {
+        "imports": fingerprint(the_lake.import_units_dir),
+        "polls": fingerprint(the_lake.polls_dir),
+        "plays": fingerprint(the_lake.plays_dir),
+    }
+
+
+def staging_known_current(the_lake: Lake) -> bool:
+    """Whether nothing staging reads or writes changed since it was last found all current."""
+    try:
+        memo = json.loads(staging_memo_file(the_lake).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return memo == staging_fingerprints(the_lake)
+
+
+def remember_staging_current(the_lake: Lake) -> None:
+    """Record that every partition is current for the inputs as they are now."""
+    write_json_atomic(staging_memo_file(the_lake), staging_fingerprints(the_lake))
+
+
 class StagePlays(luigi.Task):
     """The deduplicated plays of one UTC day, from every source."""
 
@@ -218,6 +253,8 @@ class StagePlays(luigi.Task):
 
     def complete(self) -> bool:
         the_lake = current_lake()
+        if the_lake.plays_partition(self.date).exists() and staging_known_current(the_lake):
+            return True
         index = inputs_by_date(the_lake)
         digest = shows_digest(podcast_shows(index))
         return partition_is_current(the_lake, self.date, index.get(self.date, []), digest)
@@ -244,7 +281,13 @@ class StageAllPlays(luigi.Task):
         return sorted(stale), index
 
     def complete(self) -> bool:
-        return not self.stale_days()[0]
+        the_lake = current_lake()
+        if staging_known_current(the_lake):
+            return True
+        if self.stale_days()[0]:
+            return False
+        remember_staging_current(the_lake)  # a cache: the next pass only stats the files
+        return True
 
     def report_month(self, done: int, total: int, month: str) -> None:
         """One month is being staged: the visualiser shows "month 2019-04 (48/120)"."""
@@ -257,4 +300,5 @@ class StageAllPlays(luigi.Task):
         with timed_result(self, "plays") as result:
             report_progress(self, 0, f"staging {len(days)} days")
             result["rows"] = stage_days(current_lake(), days, index, self.report_month)
+        remember_staging_current(current_lake())
         status_message(self, f"{result['rows']} plays over {len(days)} days")
