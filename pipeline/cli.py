@@ -94,7 +94,14 @@ def cmd_stage(args: argparse.Namespace) -> int:
             write_json_atomic(Path(args.facts), facts)
         if code or facts["nothing"]:
             return code
-    return run_tasks([StageAllPlays()], local_scheduler=local)
+    code = run_tasks([StageAllPlays()], local_scheduler=local)
+    if code:
+        return code
+    # The build's other inputs (the day's staging and enrichment read every staged play) run
+    # here too, so the parent schedules dbt with nothing but its own ~50 MB.
+    from pipeline.tasks import DbtBuild
+
+    return run_tasks(list(DbtBuild(date=_today()).requires()), local_scheduler=local)
 
 
 def import_paths(paths: list[Path], account: str, local_scheduler: bool = False) -> int:
