@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.ingest_units import NO_EXPORT, unit_id
-from pipeline.io.duck import connect
+from pipeline.io.duck import connect, sql_string
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import lake
 
@@ -88,10 +88,6 @@ def import_exit_code(reports: list[FileReport]) -> int:
     return NO_EXPORT_EXIT if any(r.no_export for r in reports) else 0
 
 
-def _glob_sql(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
 #: A unit's rows: kept (this row is staged), duplicate (its play is staged by another row).
 #: Per import unit: rows, plays kept in the staged data, and rows that are duplicates of a
 #: staged play. All units in one statement, so the staged plays (thousands of daily files at
@@ -167,7 +163,7 @@ def import_report(
         prov = read_provenance(unit) or {}
         qfile = the_lake.import_quarantine(uid)
         quarantine = (
-            con.execute(f"select reason from read_parquet('{_glob_sql(qfile)}')").fetchall()
+            con.execute(f"select reason from read_parquet({sql_string(qfile)})").fetchall()
             if qfile.exists()
             else []
         )
@@ -249,7 +245,7 @@ def summary() -> dict:
     row = con.execute(
         "select count(*), coalesce(sum(ms_played), 0) / 3600000.0, "
         "count(*) filter (where content_type = 'podcast') "
-        f"from read_parquet('{_glob_sql(fct / '*.parquet')}')"
+        f"from read_parquet({sql_string(fct / '*.parquet')})"
     ).fetchone()
     if row:
         out.update(plays=int(row[0]), hours=round(float(row[1]), 1), podcast_plays=int(row[2]))
@@ -259,8 +255,8 @@ def summary() -> dict:
             (str(name), round(float(hours), 1))
             for name, hours in con.execute(
                 "select a.artist_name, sum(f.ms_played) / 3600000.0 as hours "
-                f"from read_parquet('{_glob_sql(fct / '*.parquet')}') f "
-                f"join read_parquet('{_glob_sql(artists / '*.parquet')}') a using (artist_sk) "
+                f"from read_parquet({sql_string(fct / '*.parquet')}) f "
+                f"join read_parquet({sql_string(artists / '*.parquet')}) a using (artist_sk) "
                 "where a.artist_key <> '-1' group by 1 order by hours desc, 1 limit 5"
             ).fetchall()
         ]
