@@ -1,11 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='sync_all_columns',
-        pre_hook="{{ delete_reporting_window() }}"
-    )
-}}
 -- depends_on: {{ ref('int_reporting_window') }}
 -- Incremental by local day (macro reporting_window): a build recomputes the local days from
 -- int_reporting_window's first day on, and keeps the others; a full refresh gives the same rows.
@@ -14,16 +6,9 @@ with
 
 plays as (
 
-    -- First plays from int_plays_discoveries, the one definition (as agg_discovery_monthly).
-    select
-        fct.* exclude (is_first_track_play, is_first_artist_play),
-        coalesce(discoveries.is_first_track_play, false) as is_first_track_play,
-        coalesce(discoveries.is_first_artist_play, false) as is_first_artist_play
-    from {{ ref('fct_plays') }} as fct
-    left join {{ ref('int_plays_discoveries') }} as discoveries
-        on fct.play_id = discoveries.play_id
+    select * from {{ ref('int_plays_with_discoveries') }}
     {%- if is_incremental() %}
-    where fct.local_date >= {{ reporting_since() }}
+    where local_date >= {{ reporting_since() }}
     {%- endif %}
 
 ),

@@ -1,30 +1,16 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='sync_all_columns',
-        pre_hook="{{ delete_reporting_window() }}"
-    )
-}}
 -- depends_on: {{ ref('int_reporting_window') }}
 -- New music per listener and local month: artists and track recordings played for the first
 -- time ever, and how much of the month's listening went to artists discovered that month. A
--- discovery is a first play of int_plays_discoveries, the one definition agg_daily_listening
+-- discovery is a first play of int_plays_with_discoveries, the one definition agg_daily_listening
 -- and agg_year_recap count too. Incremental by local month (macro
 -- reporting_window): a build recomputes the months from int_reporting_window's first day on.
 with
 
 plays as (
 
-    select
-        fct.* exclude (is_first_track_play, is_first_artist_play),
-        coalesce(discoveries.is_first_track_play, false) as is_first_track_play,
-        coalesce(discoveries.is_first_artist_play, false) as is_first_artist_play
-    from {{ ref('fct_plays') }} as fct
-    left join {{ ref('int_plays_discoveries') }} as discoveries
-        on fct.play_id = discoveries.play_id
+    select * from {{ ref('int_plays_with_discoveries') }}
     {%- if is_incremental() %}
-    where fct.local_date >= date_trunc('month', {{ reporting_since() }})
+    where local_date >= date_trunc('month', {{ reporting_since() }})
     {%- endif %}
 
 ),
@@ -47,6 +33,7 @@ first_artist as (
 
     -- The day each listener discovered each artist, over the whole history (a few rows per
     -- artist), so a month's "minutes on new artists" is right whichever months are rebuilt.
+    -- (An inner join on the few first plays: the plays CTE above is filtered to the window.)
     select fct.listener_sk, fct.artist_sk, min(fct.local_date) as first_date
     from {{ ref('fct_plays') }} as fct
     inner join {{ ref('int_plays_discoveries') }} as discoveries
