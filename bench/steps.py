@@ -6,7 +6,8 @@ declared columns and writes one deduplicated Parquet file).
 new to fetch (not measured; ``bench.poll.prepare_cycle``).
 ``python -m bench.steps poll-cassette DATA_DIR SEED``: the product's ``PollRecentlyPlayed``
 replaying a cassette of 50 new plays written for this run (``bench.poll.poll_cassette``).
-``python -m bench.steps cards DATA_DIR``: run every dashboard card's SQL, print timings as JSON.
+``python -m bench.steps cards DATA_DIR``: run every dashboard card's SQL in the product's DuckDB
+and in the Metabase driver's, print timings as JSON.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import duckdb
 
+from bench.histories import CACHE
 from pipeline.settings import PROJECT_ROOT, get_settings
 
 #: Export fields the floor declares (all the importer reads), with DuckDB types.
@@ -108,32 +108,46 @@ def card_queries() -> dict[str, str]:
     return cards or dict(FALLBACK_CARDS)
 
 
-def cards(data_dir: Path, repeats: int = 5) -> list[dict]:
-    """Run each card on the reporting DB (read-only, as Metabase does); ms first and median."""
-    from pipeline.paths import Lake
+#: The venv of the DuckDB the Metabase driver bundles, made on first use and kept.
+METABASE_DUCKDB_ENV = CACHE / "metabase-duckdb"
+#: What each card's row gets from the driver's DuckDB, with this suffix.
+DRIVER_FIELDS = ("first_ms", "median_ms", "error")
+DRIVER_SUFFIX = "_metabase_duckdb"
 
-    con = duckdb.connect(str(Lake(data_dir).reporting_db), read_only=True)
-    con.execute(f"set threads = {int(get_settings().duckdb.threads)}")
-    results = []
-    for name, sql in card_queries().items():
-        times = []
-        error = None
-        for _ in range(repeats):
-            started = time.perf_counter()
-            try:
-                con.execute(sql).fetchall()
-            except duckdb.Error as exc:
-                error = str(exc).splitlines()[0]
-                break
-            times.append((time.perf_counter() - started) * 1000)
-        results.append(
-            {
-                "card": name,
-                "first_ms": round(times[0], 1) if times else None,
-                "median_ms": round(statistics.median(times), 1) if times else None,
-                "error": error,
-            }
-        )
+
+def cards(data_dir: Path, repeats: int = 5) -> list[dict]:
+    """Run each card on the reporting DB (read-only, as Metabase does); ms first and median.
+
+    Twice: in the product's DuckDB, then in the one Metabase's driver bundles (its own venv,
+    ``tests.metabase_duckdb``) with Metabase's connection settings, whose numbers are the
+    ``*_metabase_duckdb`` fields. Both runs use the product's thread count, so the two columns
+    differ by engine and Metabase's ``memory_limit`` only. When that DuckDB cannot run (no uv,
+    no wheel, a file it cannot open) the driver's times are None and its error says why.
+    """
+    from pipeline.ops.metabase import driver_duckdb_settings, metabase_settings
+    from pipeline.paths import Lake
+    from tests.metabase_duckdb import ensure_env, run_cards, run_cards_in
+
+    database = Lake(data_dir).reporting_db
+    threads = int(get_settings().duckdb.threads)
+    queries = card_queries()
+    con = duckdb.connect(str(database), read_only=True)
+    con.execute(f"set threads = {threads}")
+    try:
+        results = run_cards(con, queries, repeats)
+    finally:
+        con.close()
+    settings = {**driver_duckdb_settings(metabase_settings()), "threads": threads}
+    try:
+        python = ensure_env(METABASE_DUCKDB_ENV)
+        driver = {
+            c["card"]: c
+            for c in run_cards_in(python, database, queries, settings, repeats)["cards"]
+        }
+    except RuntimeError as exc:  # Unavailable, or the file did not open in that version
+        driver = {name: {"error": f"not run: {str(exc)[:300]}"} for name in queries}
+    for row in results:
+        row.update({f + DRIVER_SUFFIX: driver[row["card"]].get(f) for f in DRIVER_FIELDS})
     return results
 
 

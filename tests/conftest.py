@@ -51,3 +51,15 @@ def run_luigi(tasks: list) -> bool:
     import luigi
 
     return bool(luigi.build(tasks, local_scheduler=True, workers=1, log_level="WARNING"))
+
+
+@pytest.fixture(scope="session")
+def metabase_duckdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Python of a venv holding the DuckDB the Metabase driver bundles (one per session);
+    skips when uv is missing or cannot install it (``tests.metabase_duckdb``)."""
+    from tests.metabase_duckdb import Unavailable, ensure_env
+
+    try:
+        return ensure_env(tmp_path_factory.mktemp("metabase-duckdb") / "venv")
+    except Unavailable as exc:
+        pytest.skip(str(exc))

@@ -182,12 +182,21 @@ def visualization_problems(display: str, settings: dict[str, Any], sql: str) -> 
                 if not settings.get(key):
                     problems.append(f"map.type region needs {key}")
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", sql))
+    for key, column in setting_columns(settings):
+        if column not in words:
+            problems.append(f"{key} names column {column!r}, which the SQL never mentions")
+    return problems
+
+
+def setting_columns(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    """(setting, column) for every result column the visualization settings name: the card
+    must return each, or Metabase draws nothing."""
+    named = []
     for key in COLUMN_SETTINGS:
         value = settings.get(key)
         for column in value if isinstance(value, list) else [value] if value else []:
-            if column not in words:
-                problems.append(f"{key} names column {column!r}, which the SQL never mentions")
-    return problems
+            named.append((key, str(column)))
+    return named
 
 
 def _check_parameter(param: dict[str, Any], where: str) -> None:
@@ -288,11 +297,20 @@ def render_sql(sql: str, parameters: list[dict[str, Any]]) -> str:
     return TEMPLATE_TAG.sub(value, sql.replace("[[", " ").replace("]]", " "))
 
 
-def rendered_cards(config_dir: Path) -> dict[str, str]:
-    """Every card's SQL, rendered with its dashboard's default filters, by card key."""
+def rendered_cards(config_dir: Path, latest_year: int | None = None) -> dict[str, str]:
+    """Every card's SQL, rendered with its dashboard's default filters, by card key.
+
+    ``latest_year``: ``default: latest`` becomes that number, as ``provision`` stores it in
+    Metabase (by default it stays the subquery ``LATEST_YEAR_SQL``).
+    """
     config = load_config(config_dir)
     return {
-        card.key: render_sql(card.sql, dash.parameters)
+        card.key: render_sql(
+            card.sql,
+            dash.parameters
+            if latest_year is None
+            else resolve_defaults(dash.parameters, latest_year),
+        )
         for dash in config.dashboards
         for card in dash.cards
     }
@@ -320,6 +338,32 @@ def latest_play_year(database_file: str) -> int | None:
     finally:
         con.close()
     return int(row[0]) if row and row[0] is not None else None
+
+
+def connection_details(cfg: MetabaseSettings, database_file: str) -> dict[str, Any]:
+    """The DuckDB database's connection details as Metabase stores them.
+
+    read_only: Metabase never takes DuckDB's write lock; memory_limit: DuckDB's native memory
+    lives outside the JVM heap, so cap it to keep the container within its limit (the driver
+    passes it to DuckDB as the connection property of that name).
+    """
+    return {
+        "database_file": database_file,
+        "read_only": True,
+        "old_implicit_casting": True,
+        "memory_limit": cfg.duckdb_memory_limit,
+    }
+
+
+#: The connection details the driver hands to DuckDB as settings of the same name.
+DRIVER_DUCKDB_SETTINGS = ("old_implicit_casting", "memory_limit")
+
+
+def driver_duckdb_settings(cfg: MetabaseSettings) -> dict[str, Any]:
+    """The DuckDB settings Metabase's connection runs with: tests and benchmarks that run the
+    cards as Metabase does apply these (``SET``), so a card that only fits without them shows."""
+    details = connection_details(cfg, "")
+    return {key: details[key] for key in DRIVER_DUCKDB_SETTINGS}
 
 
 def _stable_id(*parts: str) -> str:
@@ -483,15 +527,7 @@ def provision(
     else:
         client.login(cfg.admin_email, password)
 
-    # read_only: Metabase never takes DuckDB's write lock; memory_limit: DuckDB's native memory
-    # lives outside the JVM heap, so cap it to keep the container within its limit (the driver
-    # passes it to DuckDB as the connection property of that name).
-    details = {
-        "database_file": database_file,
-        "read_only": True,
-        "old_implicit_casting": True,
-        "memory_limit": cfg.duckdb_memory_limit,
-    }
+    details = connection_details(cfg, database_file)
     db_body = {
         "engine": "duckdb",
         "name": config.database_name,
