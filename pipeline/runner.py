@@ -26,10 +26,13 @@ from pathlib import Path
 import luigi
 import luigi.configuration
 import luigi.execution_summary
+import luigi.interface
 import luigi.retcodes
+import luigi.worker
 from luigi.execution_summary import LuigiStatusCode
 
 from pipeline import settings as settings_mod
+from pipeline.io.pass_cache import scheduling_pass
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +175,31 @@ def retcode_of(result: luigi.execution_summary.LuigiRunResult) -> int:
     return code
 
 
+class _IndexedWorker(luigi.worker.Worker):
+    """A Luigi worker whose scheduling of each root task is one pass of ``pass_cache``.
+
+    ``add()`` walks the task graph asking every ``complete()`` before anything runs; the lake's
+    trees are walked and its DuckDB files opened once for all of them instead of once per
+    question. Running (``run()``, and Luigi's re-check of dependencies before each task) is
+    outside the pass and sees every file as it is.
+    """
+
+    def add(self, task: luigi.Task, multiprocess: bool = False, processes: int = 0) -> bool:
+        with scheduling_pass():
+            return bool(super().add(task, multiprocess, processes))
+
+
+class _Factory(luigi.interface._WorkerSchedulerFactory):
+    """Luigi's default scheduler and worker, but the worker is ``_IndexedWorker``."""
+
+    def create_worker(
+        self, scheduler: object, worker_processes: int, assistant: bool = False
+    ) -> luigi.worker.Worker:
+        return _IndexedWorker(
+            scheduler=scheduler, worker_processes=worker_processes, assistant=assistant
+        )
+
+
 def run_luigi(
     tasks: Sequence[luigi.Task], central: bool = False, workers: int = 1, interactive: bool = False
 ) -> RunOutcome:
@@ -206,6 +234,7 @@ def run_luigi(
                 workers=workers,
                 detailed_summary=True,
                 log_level="WARNING",
+                worker_scheduler_factory=_Factory(),
                 **params,
             )
     except Exception:

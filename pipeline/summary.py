@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.ingest_units import NO_EXPORT, unit_id
+from pipeline.io.atomic import write_json_atomic
 from pipeline.io.duck import connect, sql_string
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import lake
@@ -228,10 +231,26 @@ def print_import_report(reports: list[FileReport]) -> None:
     print(f"{len(reports)} file(s): {new:,} new plays, {quarantined:,} rows quarantined")
 
 
+def _published_key(folders: tuple[Path, ...]) -> str:
+    """(name, size, mtime) of the published files the summary reads: same key, same numbers."""
+    entries = []
+    for folder in folders:
+        for path in sorted(folder.glob("*.parquet")):
+            stat = path.stat()
+            entries.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
+
+
 def summary() -> dict:
-    """Headline numbers from the published marts (what Metabase will show)."""
+    """Headline numbers from the published marts (what Metabase will show).
+
+    Kept in ``state/summary.json`` with the key of the files it was computed from: a run that
+    published nothing new (a no-op build) prints the same numbers without scanning a million
+    plays again (~0.2 s of a 0.5 s budget).
+    """
     the_lake = lake()
     fct = the_lake.reporting_mart_dir("fct_plays")
+    artists = the_lake.reporting_mart_dir("dim_artist")
     out: dict = {
         "warehouse": str(the_lake.warehouse),
         "reporting": str(the_lake.reporting_db),
@@ -241,6 +260,25 @@ def summary() -> dict:
     }
     if not any(fct.glob("*.parquet")):
         return out
+    kept = the_lake.state / "summary.json"
+    key = _published_key((fct, artists))
+    try:
+        cached = json.loads(kept.read_text(encoding="utf-8"))
+        if cached.get("key") == key:
+            return {**out, **cached["numbers"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass  # absent or damaged: computed again below
+    numbers = _headline_numbers(fct, artists)
+    try:
+        write_json_atomic(kept, {"key": key, "numbers": numbers})
+    except OSError:
+        pass  # a read-only lake: the next run computes them again
+    return {**out, **numbers}
+
+
+def _headline_numbers(fct: Path, artists: Path) -> dict:
+    """Plays, hours, podcast plays and the top five artists, read from the published Parquet."""
+    out: dict = {"plays": 0, "hours": 0.0, "top_artists": []}
     con = connect()  # capped: a bare connection may take 80% of the RAM
     row = con.execute(
         "select count(*), coalesce(sum(ms_played), 0) / 3600000.0, "
@@ -249,10 +287,9 @@ def summary() -> dict:
     ).fetchone()
     if row:
         out.update(plays=int(row[0]), hours=round(float(row[1]), 1), podcast_plays=int(row[2]))
-    artists = the_lake.reporting_mart_dir("dim_artist")
     if any(artists.glob("*.parquet")):
         out["top_artists"] = [
-            (str(name), round(float(hours), 1))
+            [str(name), round(float(hours), 1)]
             for name, hours in con.execute(
                 "select a.artist_name, sum(f.ms_played) / 3600000.0 as hours "
                 f"from read_parquet({sql_string(fct / '*.parquet')}) f "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.io.pass_cache import memo
 from pipeline.settings import get_settings
 
 
@@ -71,11 +72,16 @@ def unreadable_reason(path: Path | str) -> str | None:
     Opens it read-only and lists its catalog: a file whose header or catalog is damaged (its
     first 8 KB overwritten, a truncated copy) fails here. A file another process holds
     read-write (dbt building) is busy, not broken: None. A missing file is not corruption
-    either (nothing built yet), so callers check ``exists()`` for that themselves.
+    either (nothing built yet), so callers check ``exists()`` for that themselves. Inside a
+    scheduling pass a file is opened once (``pass_cache``).
     """
     path = Path(path)
     if not path.exists():
         return None
+    return memo(("unreadable_reason", str(path.resolve())), lambda: _unreadable_reason(path))
+
+
+def _unreadable_reason(path: Path) -> str | None:
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
