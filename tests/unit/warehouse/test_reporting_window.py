@@ -114,3 +114,25 @@ def test_project_or_listener_change_means_a_whole_build(tmp_path: Path) -> None:
     listeners.write_bytes(b"UTC")
     (project / "models" / "m.sql").write_text("select 2", "utf-8")
     assert project_fingerprint(project, {"gap": 30}, (listeners,)) != base
+
+
+def test_the_last_written_build_decides_though_its_mtime_is_older(data_dir: Path) -> None:
+    """A backfill's build for an earlier day, written last but with an older mtime (a restore,
+    a coarse clock), is the build the warehouse is: its marker's sequence says so."""
+    import os
+
+    from pipeline.io.markers import write_marker
+    from pipeline.paths import lake
+    from pipeline.warehouse.current import build_is_current, latest_build, staged_fingerprint
+
+    the_lake = lake()
+    the_lake.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    duckdb.connect(str(the_lake.warehouse)).close()
+    now = staged_fingerprint(the_lake)
+    later, earlier = dt.date(2026, 2, 2), dt.date(2026, 2, 1)
+    write_marker(the_lake.dbt_run_marker(later), {"staged_fingerprint": now, "build_id": "x"})
+    write_marker(the_lake.dbt_run_marker(earlier), {"staged_fingerprint": {"": "old"}})
+    os.utime(the_lake.dbt_run_marker(earlier), ns=(1_000_000_000, 1_000_000_000))
+    found = latest_build(the_lake)
+    assert found is not None and found[0] == earlier
+    assert not build_is_current(the_lake, later)  # the marker by mtime would say it is
