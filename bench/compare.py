@@ -108,7 +108,8 @@ def full_refresh(data_dir: Path) -> int:
     from pipeline.log import setup_logging
     from pipeline.paths import lake
     from pipeline.settings import reload_settings
-    from pipeline.tasks.warehouse import ensure_placeholders, run_dbt_for_days, write_listeners
+    from pipeline.warehouse.prepare import ensure_placeholders, write_listeners
+    from pipeline.warehouse.run import run_dbt_for_days
 
     os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(data_dir)
     setup_logging()

@@ -31,6 +31,7 @@ views file opens (and holds every mart's view) and rewrites it when it does not.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import logging
 import os
@@ -43,7 +44,9 @@ import duckdb
 
 from pipeline.io.atomic import TMP_MARK, atomic_path, temp_name
 from pipeline.io.duck import connect, sql_string, unreadable_reason
+from pipeline.io.markers import latest_marker, write_marker
 from pipeline.paths import Lake
+from pipeline.warehouse.current import latest_build
 
 logger = logging.getLogger(__name__)
 
@@ -388,3 +391,41 @@ def write_views(the_lake: Lake, columns: dict[str, list[tuple[str, str]]]) -> bo
         stamp_tmp.write_text(signature, encoding="utf-8")
     logger.info("reporting views written: %s (%d marts)", target, len(columns))
     return True
+
+
+# --- the publish marker ------------------------------------------------------------------------
+
+#: The name of a publish's marker under ``staged/published/date=D/``.
+PUBLISH_MARKER = "manifest.json"
+
+
+def is_published(the_lake: Lake) -> bool:
+    """Whether the last publish (by marker sequence) was of the last build, and Metabase can
+    open the views file (when it cannot, publishing again rewrites it)."""
+    built = latest_build(the_lake)
+    published = latest_marker(the_lake.staged / "published", PUBLISH_MARKER)
+    if built is None or published is None:
+        return False
+    if unreadable_reason(the_lake.reporting_db) is not None:
+        return False
+    return published[1].get("build_id") == built[1].get("build_id")
+
+
+def publish(
+    the_lake: Lake, day: dt.date, on_mart: Callable[[int, int, str], None] | None = None
+) -> dict[str, int]:
+    """Publish the last build's marts (none while there is no warehouse yet) and write the
+    publish marker for ``day``, naming the build it published; rows per mart."""
+    built = latest_build(the_lake)
+    if built is None:
+        raise RuntimeError(f"nothing to publish: no build marker under {the_lake.dbt_runs_dir}")
+    marts = publish_marts(the_lake, on_mart=on_mart) if the_lake.warehouse.exists() else {}
+    write_marker(
+        the_lake.publish_marker(day),
+        {
+            "marts": marts,
+            "build_id": built[1].get("build_id"),
+            "reporting_db": str(the_lake.reporting_db),
+        },
+    )
+    return marts

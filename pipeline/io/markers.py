@@ -1,7 +1,11 @@
 """How a build tells what it was built from: fingerprints of Parquet files, JSON markers.
 
+A marker is a JSON file ``<directory>/date=D/<name>`` written at the end of a task's run. Each
+carries a sequence number (its first key), one more than any other marker of its directory, and
+the last written is the one with the highest sequence, whatever the files' mtimes say.
+
 Luigi-free, so the status report (``ops/health.py``), the enrichment candidates and the cron
-command read the same build state as the tasks (``tasks/base.py``, ``tasks/warehouse.py``)
+command read the same build state as the warehouse stage (``pipeline/warehouse/``)
 without importing the task modules.
 """
 
@@ -11,10 +15,11 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from pipeline.io.atomic import TMP_MARK
+from pipeline.io.atomic import TMP_MARK, write_bytes_atomic
 from pipeline.io.pass_cache import memo
 
 
@@ -65,21 +70,82 @@ def _fingerprint(root: Path, exclude: tuple[str, ...]) -> dict[str, str]:
     }
 
 
-def latest_marker(directory: Path, name: str) -> tuple[dt.date, dict[str, Any]] | None:
-    """The most recently *written* ``date=*/name`` JSON marker under ``directory``, with its date.
+def up_to(prints: dict[str, str], day: dt.date) -> dict[str, str]:
+    """The part of a fingerprint a build for ``day`` depends on (undated + days <= day)."""
+    limit = f"date={day.isoformat()}"
+    return {key: value for key, value in prints.items() if key <= limit}
 
-    Written last, not dated last: the warehouse is whatever the last build made, whichever day it
-    was run for (a backfill builds older days after newer ones).
+
+#: The key of a marker's build sequence number; written first, so ordering reads a file's head.
+SEQUENCE = "sequence"
+#: How much of a marker's head is read for its sequence (a run-results marker is large).
+_HEAD_BYTES = 64
+_SEQUENCE_HEAD = re.compile(rb'\A\{\s*"' + SEQUENCE.encode() + rb'":\s*(\d+)\s*[,}]')
+
+
+def marker_sequence(path: Path) -> int | None:
+    """The sequence number written at the head of a marker, or None (a marker from before
+    sequences, or one that cannot be read)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+    except OSError:
+        return None
+    found = _SEQUENCE_HEAD.match(head)
+    return int(found.group(1)) if found else None
+
+
+def _markers(directory: Path, name: str) -> list[tuple[tuple[int, int, int], Path]]:
+    """Every ``date=*/name`` marker under ``directory`` with its order key, oldest first.
+
+    The key is (has a sequence, sequence, mtime): markers from before sequences come before
+    every sequenced one, by mtime among themselves; equal sequences (two writers at once, which
+    the warehouse resource and the lake lock prevent) fall back to mtime.
     """
     if not directory.exists():
-        return None
-    found: list[tuple[int, Path]] = []
+        return []
+    found = []
     for path in directory.glob(f"date=*/{name}"):
         try:
-            found.append((path.stat().st_mtime_ns, path))
+            mtime = path.stat().st_mtime_ns
         except OSError:
             continue
-    for _, path in sorted(found, reverse=True):
+        sequence = marker_sequence(path)
+        key = (0, 0, mtime) if sequence is None else (1, sequence, mtime)
+        found.append((key, path))
+    return sorted(found)
+
+
+def next_sequence(directory: Path, name: str) -> int:
+    """One more than the highest sequence of the ``date=*/name`` markers under ``directory``."""
+    sequences = [key[1] for key, _ in _markers(directory, name) if key[0]]
+    return max(sequences, default=0) + 1
+
+
+def write_marker(path: Path, payload: dict[str, Any]) -> int:
+    """Write the marker ``path`` (``<directory>/date=D/<name>``) atomically, numbered after
+    every marker of its directory; return its sequence number.
+
+    The sequence, not the mtime, says which marker was written last (``latest_marker``): mtimes
+    tie within a filesystem's granularity and move with a copy or a restore. The payload is
+    written as ``write_json_atomic`` would (keys sorted), after the sequence.
+    """
+    sequence = next_sequence(path.parent.parent, path.name)
+    body = json.loads(json.dumps(payload, sort_keys=True, default=str))
+    body.pop(SEQUENCE, None)
+    data = json.dumps({SEQUENCE: sequence, **body}, indent=2, default=str).encode("utf-8")
+    write_bytes_atomic(path, data + b"\n")
+    return sequence
+
+
+def latest_marker(directory: Path, name: str) -> tuple[dt.date, dict[str, Any]] | None:
+    """The last *written* ``date=*/name`` JSON marker under ``directory``, with its date.
+
+    Written last, not dated last: the warehouse is whatever the last build made, whichever day it
+    was run for (a backfill builds older days after newer ones). Markers are ordered by their
+    sequence number (``write_marker``); ones from before sequences by mtime, before the rest.
+    """
+    for _, path in reversed(_markers(directory, name)):
         try:
             day = dt.date.fromisoformat(path.parent.name.removeprefix("date="))
             return day, json.loads(path.read_text(encoding="utf-8"))

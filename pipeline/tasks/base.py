@@ -1,4 +1,4 @@
-"""What every task shares: the lake, result logging, and the staged-data fingerprint."""
+"""What every task shares: the lake, result logging and the visualiser's progress."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from contextlib import contextmanager
 
 import luigi
 
-from pipeline.io.markers import fingerprint as fingerprint  # re-exported: tasks and tests use it
 from pipeline.paths import Lake, lake
 
 logger = logging.getLogger("pipeline.tasks")
@@ -46,12 +45,6 @@ def timed_result(task: luigi.Task, dataset: str, date: dt.date | None = None) ->
             "seconds": seconds,
         },
     )
-
-
-def up_to(prints: dict[str, str], day: dt.date) -> dict[str, str]:
-    """The part of a fingerprint a build for ``day`` depends on (undated + days <= day)."""
-    limit = f"date={day.isoformat()}"
-    return {key: value for key, value in prints.items() if key <= limit}
 
 
 def report_progress(task: luigi.Task, percent: float, message: str) -> None:

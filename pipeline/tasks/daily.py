@@ -22,21 +22,11 @@ from collections.abc import Iterable, Iterator
 
 import luigi
 
-from pipeline.tasks.base import status_message
-from pipeline.tasks.staging import (
-    StageAllPlays,
-    StagePlays,
-    inputs_by_date,
-    partition_is_current,
-    podcast_shows,
-)
+from pipeline.staging.inputs import current_days
+from pipeline.tasks.base import current_lake, status_message
+from pipeline.tasks.staging import StageAllPlays, StagePlays
 from pipeline.tasks.warehouse import PublishReporting
-from pipeline.transform.dedupe import shows_digest
-
-
-def build_day(day: dt.date) -> dt.date:
-    """The day a run for ``day`` builds for: today (UTC), or ``day`` if it is later."""
-    return max(day, dt.datetime.now(dt.UTC).date())
+from pipeline.warehouse.current import build_day
 
 
 class DailyPipeline(luigi.Task):
@@ -67,12 +57,7 @@ class DailyPipeline(luigi.Task):
             return []
         if not PublishReporting(date=build_day(max(days))).complete():
             return []
-        from pipeline.tasks.base import current_lake
-
-        the_lake = current_lake()
-        index = inputs_by_date(the_lake)
-        digest = shows_digest(podcast_shows(index))
-        return [d for d in days if partition_is_current(the_lake, d, index.get(d, []), digest)]
+        return current_days(current_lake(), days)
 
     def run(self) -> Iterator[PublishReporting]:
         publish = self.publish()

@@ -36,7 +36,8 @@ def dbt(args: list[str], changed_days: list[str] | None = None) -> str:
     ``changed_days``: the play days the build reloads (DbtBuild's list); None reloads every day.
     """
     from pipeline.paths import lake
-    from pipeline.tasks.warehouse import ensure_placeholders, run_dbt_for_days, write_listeners
+    from pipeline.warehouse.prepare import ensure_placeholders, write_listeners
+    from pipeline.warehouse.run import run_dbt_for_days
 
     the_lake = lake()
     write_listeners(the_lake)

@@ -194,8 +194,9 @@ def test_discoveries_agree_across_marts(warehouses: dict) -> None:
 def test_daily_runs_every_model_period_and_test(warehouses: dict, tmp_path: Path) -> None:
     """Under whole_suite (cron daily, rebuild) a build that is otherwise current runs again:
     every model and seed, every period, every test, and the marts keep their rows."""
+    from pipeline.io.markers import latest_marker
     from pipeline.runner import run_tasks
-    from pipeline.tasks.warehouse import DbtBuild, latest_marker, whole_suite
+    from pipeline.tasks.warehouse import DbtBuild, whole_suite
 
     lake_dir = tmp_path / "data"
     shutil.copytree(warehouses["incremental"].parent.parent, lake_dir)

@@ -63,7 +63,7 @@ def sample_build(module_lake: Path) -> Iterator[dict]:
             sorted(the_lake.dbt_runs_dir.glob("date=*/run_results.json"))[-1].read_text()
         )
         dbt(["docs", "generate"])
-        from pipeline.tasks.warehouse import dbt_target_dir
+        from pipeline.warehouse.run import dbt_target_dir
 
         target = dbt_target_dir()
         yield {

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def built(module_lake: Path) -> Iterator[dict]:
     """Build batch 1, add batch 2, build incrementally, snapshot, then full-refresh."""
+    from pipeline.io.markers import fingerprint
     from pipeline.paths import lake
-    from pipeline.tasks.base import fingerprint
 
     with lake_at(module_lake):
         the_lake = lake()
@@ -61,7 +61,7 @@ def built(module_lake: Path) -> Iterator[dict]:
 
 
 def _read_sources_json() -> str:
-    from pipeline.tasks.warehouse import dbt_target_dir
+    from pipeline.warehouse.run import dbt_target_dir
 
     return (dbt_target_dir() / "sources.json").read_text()
 

@@ -51,7 +51,7 @@ def install(point: str, at: int) -> None:
     import pipeline.io.atomic as atomic
     import pipeline.reporting as reporting
     import pipeline.tasks.imports as imports
-    import pipeline.tasks.warehouse as warehouse
+    import pipeline.warehouse.run as warehouse
 
     real_replace = os.replace
     real_write = pq.write_table

@@ -125,7 +125,7 @@ def test_overlapping_polls(lake_dir: Path, request: pytest.FixtureRequest) -> No
 def test_nothing_new_is_a_noop(lake_dir: Path, request: pytest.FixtureRequest) -> None:
     """A poll with nothing new writes no staged file; a rerun of a slot makes no call at all."""
     from pipeline.tasks import PollRecentlyPlayed, StagePlays
-    from pipeline.tasks.warehouse import staged_fingerprint
+    from pipeline.warehouse.current import staged_fingerprint
 
     write_token("me")
     with cassette(request):

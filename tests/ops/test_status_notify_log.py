@@ -275,7 +275,7 @@ def test_failed_build_is_reported_from_the_lake_only(
     data_dir: Path, isolated_dbt: Path, tmp_path: Path
 ) -> None:
     """A failed build of this lake is unhealthy; dbt's project target/ of another lake is not."""
-    from pipeline.tasks.warehouse import record_failed_build
+    from pipeline.warehouse.build import record_failed_build
 
     isolated_dbt.joinpath("target").mkdir(parents=True, exist_ok=True)
     write_json_atomic(

@@ -216,7 +216,8 @@ def test_failed_write_leaves_old_partition_and_no_temp(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pq, "write_table", dying_write)
-    from pipeline.tasks.staging import StagingWriteError, inputs_by_date, stage_days
+    from pipeline.staging.inputs import inputs_by_date
+    from pipeline.staging.partitions import StagingWriteError, stage_days
 
     with pytest.raises(StagingWriteError, match="No space left.*previous version .* is kept"):
         stage_days(lake(), [day], inputs_by_date(lake()))

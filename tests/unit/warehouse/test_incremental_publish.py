@@ -11,7 +11,7 @@ import pytest
 from pipeline.io.atomic import write_json_atomic
 from pipeline.paths import Lake
 from pipeline.reporting import publish_marts, published_mart_dir
-from pipeline.tasks.warehouse import MAX_CHANGED_DAYS, plays_changed_dates
+from pipeline.warehouse.changes import MAX_CHANGED_DAYS, plays_changed_dates
 
 
 def _lake_with_build(root: Path, plays_fp: dict[str, str] | None, status: str = "success") -> Lake:

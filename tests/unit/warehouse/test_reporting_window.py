@@ -37,7 +37,7 @@ def test_same_answer_fetched_again_is_no_change(data_dir: Path) -> None:
     genre changes exactly that artist."""
     from pipeline.io.atomic import write_json_atomic
     from pipeline.paths import lake
-    from pipeline.tasks.warehouse import changed_lookups, lookup_content, lookup_snapshot_file
+    from pipeline.warehouse.changes import changed_lookups, lookup_content, lookup_snapshot_file
 
     the_lake = lake()
     _write_artists(the_lake, dt.date(2026, 1, 1), [_artist("a", ["rock"], "2026-01-01T00:00")])
@@ -57,7 +57,7 @@ def test_same_answer_fetched_again_is_no_change(data_dir: Path) -> None:
 def test_selection_follows_what_changed() -> None:
     """Plays select their descendants; unchanged lookups and seeds are left out; a whole
     build (or no list of days) selects everything."""
-    from pipeline.tasks.warehouse import build_selection
+    from pipeline.warehouse.selection import build_selection
 
     plays_only = build_selection(["2026-01-01"], {}, whole=False)
     assert plays_only[0] == "--select" and "stg_spotify__plays+" in plays_only
@@ -74,14 +74,10 @@ def test_whole_suite_reaches_every_dbt_build(data_dir: Path) -> None:
     """Inside whole_suite (cron daily, rebuild) a DbtBuild made anywhere runs the whole suite,
     and an earlier incremental build does not count as one."""
     from pipeline.io.atomic import write_json_atomic
+    from pipeline.io.markers import fingerprint
     from pipeline.paths import lake
-    from pipeline.tasks.base import fingerprint
-    from pipeline.tasks.warehouse import (
-        DbtBuild,
-        build_is_current,
-        staged_fingerprint,
-        whole_suite,
-    )
+    from pipeline.tasks.warehouse import DbtBuild, whole_suite
+    from pipeline.warehouse.current import build_is_current, staged_fingerprint
 
     day = dt.date(2026, 1, 5)
     with whole_suite():
@@ -102,7 +98,7 @@ def test_whole_suite_reaches_every_dbt_build(data_dir: Path) -> None:
 def test_project_or_listener_change_means_a_whole_build(tmp_path: Path) -> None:
     """An edited model, a different var or a listener's new time zone changes the project
     fingerprint, which makes the next build rebuild every model and period."""
-    from pipeline.tasks.warehouse import project_fingerprint
+    from pipeline.warehouse.changes import project_fingerprint
 
     project = tmp_path / "dbt_project"
     (project / "models").mkdir(parents=True)
@@ -118,3 +114,25 @@ def test_project_or_listener_change_means_a_whole_build(tmp_path: Path) -> None:
     listeners.write_bytes(b"UTC")
     (project / "models" / "m.sql").write_text("select 2", "utf-8")
     assert project_fingerprint(project, {"gap": 30}, (listeners,)) != base
+
+
+def test_the_last_written_build_decides_though_its_mtime_is_older(data_dir: Path) -> None:
+    """A backfill's build for an earlier day, written last but with an older mtime (a restore,
+    a coarse clock), is the build the warehouse is: its marker's sequence says so."""
+    import os
+
+    from pipeline.io.markers import write_marker
+    from pipeline.paths import lake
+    from pipeline.warehouse.current import build_is_current, latest_build, staged_fingerprint
+
+    the_lake = lake()
+    the_lake.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    duckdb.connect(str(the_lake.warehouse)).close()
+    now = staged_fingerprint(the_lake)
+    later, earlier = dt.date(2026, 2, 2), dt.date(2026, 2, 1)
+    write_marker(the_lake.dbt_run_marker(later), {"staged_fingerprint": now, "build_id": "x"})
+    write_marker(the_lake.dbt_run_marker(earlier), {"staged_fingerprint": {"": "old"}})
+    os.utime(the_lake.dbt_run_marker(earlier), ns=(1_000_000_000, 1_000_000_000))
+    found = latest_build(the_lake)
+    assert found is not None and found[0] == earlier
+    assert not build_is_current(the_lake, later)  # the marker by mtime would say it is

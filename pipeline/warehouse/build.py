@@ -1,0 +1,127 @@
+"""One warehouse build: prepare dbt's inputs, run ``dbt build`` on what changed, write the marker.
+
+The marker (``staged/dbt_runs/date=D/run_results.json``, numbered by ``io.markers.write_marker``)
+records the counts, the staged, plays and project fingerprints the build saw, and a ``build_id``
+the publish copies; ``current.build_is_current`` reads it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pipeline.io.atomic import write_json_atomic
+from pipeline.io.duck import set_aside_if_unreadable
+from pipeline.io.markers import fingerprint, write_marker
+from pipeline.paths import Lake
+from pipeline.settings import get_settings
+from pipeline.warehouse.changes import plays_changed_dates, project_fingerprint
+from pipeline.warehouse.current import latest_build, staged_fingerprint
+from pipeline.warehouse.dbt_process import Progress
+from pipeline.warehouse.prepare import ensure_placeholders, write_listeners
+from pipeline.warehouse.run import dbt_target_dir, dbt_vars, run_dbt_for_days
+from pipeline.warehouse.selection import build_selection
+
+
+def summarise_run_results(path: Path) -> dict[str, Any]:
+    """Counts by status from dbt's run_results.json (models, tests, failures)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    counts: dict[str, int] = {}
+    for result in data.get("results", []):
+        status = str(result.get("status"))
+        counts[status] = counts.get(status, 0) + 1
+    return {"counts": counts, "elapsed_time": data.get("elapsed_time")}
+
+
+def record_failed_build(the_lake: Lake, day: dt.date, run_results: Path, code: int) -> None:
+    """Keep a failed build's results in the lake, where `music-tracker status` looks.
+
+    dbt's own ``target/`` belongs to the project, not to a lake, so it cannot say which lake's
+    build failed; the success marker is not written for a failed build.
+    """
+    results: list = []
+    if run_results.exists():
+        try:
+            results = json.loads(run_results.read_text(encoding="utf-8")).get("results", [])
+        except ValueError:
+            results = []
+    write_json_atomic(
+        the_lake.failed_build_record,
+        {"status": "failed", "date": day.isoformat(), "exit_code": code, "results": results},
+    )
+
+
+def build_warehouse(
+    the_lake: Lake,
+    day: dt.date,
+    full_refresh: bool = False,
+    full_tests: bool = False,
+    on_progress: Progress | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Build the warehouse for ``day`` and write its marker; return the marker.
+
+    A damaged warehouse file is set aside first (then every day is built again). With no plays
+    staged yet dbt is not run and the marker says "skipped". Otherwise dbt reloads the changed
+    days only and selects what they reach, unless ``full_refresh``, ``full_tests`` (the whole
+    suite) or a changed project make it build everything. A failed build is recorded
+    (``record_failed_build``) and raises; no marker is written for it.
+    """
+    set_aside_if_unreadable(the_lake.warehouse)
+    write_listeners(the_lake)
+    from pipeline.enrich.runs import upgrade_origin_keys
+
+    upgrade_origin_keys(the_lake)  # lookups from before origin_place_key: dbt reads it
+    ensure_placeholders(the_lake)
+    fp = staged_fingerprint(the_lake)
+    plays_fp = fingerprint(the_lake.plays_dir)
+    project_fp = project_fingerprint(
+        get_settings().paths.dbt_project_dir, dbt_vars(), (the_lake.listeners_file,)
+    )
+    if not any(the_lake.plays_dir.glob("date=*/*.parquet")):
+        marker: dict[str, Any] = {"status": "skipped", "reason": "no plays staged yet"}
+    else:
+        changed = plays_changed_dates(the_lake, plays_fp, full_refresh)
+        previous = latest_build(the_lake)
+        project_changed = previous is None or (previous[1].get("project_fingerprint") != project_fp)
+        whole = full_refresh or full_tests or project_changed
+        if on_status is not None:
+            on_status(
+                "dbt build running ("
+                + ("every day" if changed is None else f"{len(changed)} changed days")
+                + (", whole suite" if whole else "")
+                + ")"
+            )
+        args = ["build"] + (["--full-refresh"] if full_refresh else [])
+        proc = run_dbt_for_days(
+            the_lake,
+            args,
+            changed,
+            on_progress,
+            full_window=project_changed,
+            full_tests=full_tests,
+            select=lambda lookups: build_selection(changed, lookups, whole),
+        )
+        run_results = dbt_target_dir() / "run_results.json"
+        if proc.returncode != 0:
+            record_failed_build(the_lake, day, run_results, proc.returncode)
+            raise RuntimeError(
+                f"dbt build failed (exit {proc.returncode}): {proc.summary(1)}; see {run_results}"
+            )
+        marker = {"status": "success", **summarise_run_results(run_results)}
+        marker["results"] = json.loads(run_results.read_text(encoding="utf-8")).get("results", [])
+    marker["staged_fingerprint"] = fp
+    marker["full_tests"] = full_tests or full_refresh
+    if marker["status"] == "success":
+        marker["project_fingerprint"] = project_fp
+    marker["plays_fingerprint"] = plays_fp
+    marker["build_id"] = hashlib.sha256(
+        json.dumps([day.isoformat(), fp], sort_keys=True).encode()
+    ).hexdigest()[:16]
+    marker["date"] = day.isoformat()
+    marker["sequence"] = write_marker(the_lake.dbt_run_marker(day), marker)
+    return marker

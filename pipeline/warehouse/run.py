@@ -1,0 +1,162 @@
+"""Run a dbt command on the project for a lake: arguments, environment, the build's requests.
+
+The process itself (its own interpreter and process group, progress, timeouts, OOM) is
+``dbt_process``; this module decides what dbt is told.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.io.atomic import write_json_atomic
+from pipeline.io.duck import release_memory
+from pipeline.paths import Lake
+from pipeline.settings import child_environment, get_settings
+from pipeline.warehouse.changes import changed_lookups, lookup_content, lookup_snapshot_file
+from pipeline.warehouse.dbt_process import (
+    DbtOutOfMemory,
+    DbtResult,
+    DbtTimeout,
+    Progress,
+    oom_message,
+    run_dbt_process,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def dbt_vars() -> dict:
+    """The vars every dbt run gets from the settings."""
+    return {"session_idle_gap_minutes": get_settings().sessions.idle_gap_minutes}
+
+
+def dbt_executable() -> str:
+    """The dbt script of this environment (next to the interpreter), else the one on PATH."""
+    beside = Path(sys.executable).with_name("dbt")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("dbt")
+    if not found:
+        raise RuntimeError("dbt is not installed in this environment (uv sync installs it)")
+    return found
+
+
+def dbt_env(the_lake: Lake) -> dict[str, str]:
+    """Environment for the dbt subprocess: absolute paths and resource caps from settings."""
+    settings = get_settings()
+    env = child_environment()
+    env.update(
+        DATA_DIR=str(the_lake.root.resolve()),
+        DBT_DUCKDB_PATH=str(the_lake.warehouse.resolve()),
+        DBT_TARGET=settings.dbt.target,
+        DUCKDB_MEMORY_LIMIT=settings.duckdb.memory_limit,
+        DUCKDB_THREADS=str(settings.duckdb.threads),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    return env
+
+
+def dbt_target_dir() -> Path:
+    """dbt's artifacts folder (``dbt.target_path``, default the project's ``target/``)."""
+    settings = get_settings()
+    if settings.dbt.target_path:
+        return Path(settings.dbt.target_path)
+    return settings.paths.dbt_project_dir / "target"
+
+
+def reporting_window_file(the_lake: Lake) -> Path:
+    """The running build's request for the reporting marts' window (macro reporting_window)."""
+    return the_lake.plays_changed_dates_file.with_name("reporting_window.json")
+
+
+def run_dbt(the_lake: Lake, args: list[str], on_progress: Progress | None = None) -> DbtResult:
+    """Run one dbt command on the project in its own process group (``dbt_process``).
+
+    ``on_progress(done, total, message)`` hears of every node. A timeout or an out-of-memory
+    end raises one clear error; a failure is logged as the failing nodes' messages.
+    """
+    release_memory()
+    settings = get_settings()
+    project = settings.paths.dbt_project_dir
+    vars_ = dbt_vars()
+    cmd = [
+        dbt_executable(),
+        "--log-format",
+        "json",
+        *args,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--vars",
+        json.dumps(vars_),
+        "--target-path",
+        str(dbt_target_dir()),
+        "--log-path",
+        str(dbt_target_dir() / "logs"),
+    ]
+    the_lake.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    timeout_s = settings.dbt.timeout_minutes * 60
+    try:
+        result = run_dbt_process(cmd, dbt_env(the_lake), project, timeout_s, on_progress)
+    except DbtTimeout as exc:
+        raise RuntimeError(
+            f"dbt {args[0]} did not finish within dbt.timeout_minutes "
+            f"({timeout_s // 60} min) and was stopped"
+        ) from exc
+    if result.out_of_memory:
+        message = oom_message(f"dbt {args[0]}", settings.duckdb.memory_limit)
+        logger.error("%s (exit %s)", message, result.returncode)
+        if result.errors:  # which model, and DuckDB's own words, for the log file
+            logger.error("dbt %s errors:\n%s", args[0], result.summary())
+        raise DbtOutOfMemory(message)
+    if not result.ok:
+        logger.error("dbt %s failed (exit %s):\n%s", args[0], result.returncode, result.summary())
+    return result
+
+
+def run_dbt_for_days(
+    the_lake: Lake,
+    args: list[str],
+    changed: list[str] | None,
+    on_progress: Progress | None = None,
+    full_window: bool = False,
+    full_tests: bool = False,
+    select: Callable[[dict[str, list[str]] | None], list[str]] | None = None,
+) -> DbtResult:
+    """Run dbt with the build's requests in place, and never leave them behind.
+
+    The requests: the changed play days (staging reloads only those), and the reporting
+    window (macro reporting_window): the lookup keys whose answers changed since the last
+    successful build, so the incremental reporting marts recompute the periods those days and
+    answers touch. ``select(lookups)`` gives the ``--select`` arguments for those changes.
+    No list of days, ``full_window`` (the project changed) or no lookup snapshot means every
+    period; ``full_tests`` also means every period, and every test on every row. After a
+    successful run the lookup content is kept as the next build's baseline. A request left
+    over would make a later hand-run ``dbt build`` reload only those days.
+    """
+    request = the_lake.plays_changed_dates_file
+    window = reporting_window_file(the_lake)
+    content = lookup_content(the_lake)
+    lookups = None if changed is None or full_window else changed_lookups(the_lake, content)
+    request.unlink(missing_ok=True)
+    window.unlink(missing_ok=True)
+    if changed is not None:
+        write_json_atomic(request, changed)
+        if lookups is not None:
+            write_json_atomic(window, {"lookups": lookups, "full_tests": full_tests})
+    if select is not None:
+        args = [*args, *select(lookups)]
+    try:
+        result = run_dbt(the_lake, args, on_progress)
+    finally:
+        request.unlink(missing_ok=True)
+        window.unlink(missing_ok=True)
+    if result.ok:
+        write_json_atomic(lookup_snapshot_file(the_lake), content)
+    return result

@@ -1,0 +1,37 @@
+"""Which dbt nodes an incremental build selects: what the changed inputs reach, nothing else."""
+
+from __future__ import annotations
+
+#: What a cycle's build leaves to the whole suite (``--exclude``).
+CYCLE_EXCLUDES = ("test_type:unit", "tag:whole_suite")
+
+
+def build_selection(
+    changed: list[str] | None, lookups: dict[str, list[str]] | None, whole: bool
+) -> list[str]:
+    """``--select`` for an incremental build: what the changed inputs reach, nothing else.
+
+    Plays reach nearly every model; changed lookup answers add their staging models' children;
+    the pipeline's own tables (quarantine, gaps) are cheap and always rebuilt. Seeds, source
+    freshness tests and what only unchanged lookups feed are left alone. ``whole`` (or no
+    list of changed days) selects everything: a first build, a rebuild, an upgrade, the
+    whole suite. Only the whole suite runs the unit tests (the project is unchanged between
+    cycles) and the tests tagged whole_suite (they recompute an ephemeral model over every
+    play).
+    """
+    if whole or changed is None:
+        return []
+    selected = ["stg_pipeline__quarantine+", "stg_pipeline__gaps+"]
+    if changed:
+        selected.append("stg_spotify__plays+")
+    datasets = {"spotify_tracks", "spotify_albums", "spotify_artists", "musicbrainz_artists"}
+    if lookups is None or set(lookups) & datasets:
+        selected += [
+            "stg_spotify__tracks+",
+            "stg_spotify__albums+",
+            "stg_spotify__artists+",
+            "stg_musicbrainz__artists+",
+        ]
+    if lookups is None or "geo_places" in lookups:
+        selected.append("stg_geo__places+")
+    return ["--select", *selected, "--exclude", *CYCLE_EXCLUDES]
