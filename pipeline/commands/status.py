@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from pipeline.ops.health import collect, render
 from pipeline.paths import lake
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    # Imported here: every command builds the parser, and health's imports (Arrow compute)
+    # would cost each 30-minute cycle and no-op build their share of a 0.5 s budget.
+    from pipeline.ops.health import collect, render
+
     status = collect(lake())
     if args.json:
         print(json.dumps(status.to_dict(), indent=2, default=str))

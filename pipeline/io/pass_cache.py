@@ -46,3 +46,14 @@ def memo(key: Hashable, compute: Callable[[], T]) -> T:
     if key not in _answers:
         _answers[key] = compute()
     return _answers[key]
+
+
+def keys_of(kind: str, name: str) -> list[Hashable]:
+    """The keys of this pass's answers that start with ``(kind, name)`` (none outside a pass)."""
+    if _answers is None:
+        return []
+    return [
+        key
+        for key in _answers
+        if isinstance(key, tuple) and len(key) > 2 and key[0] == kind and key[1] == name
+    ]

@@ -11,8 +11,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-import pyarrow.dataset as ds
-
 from pipeline import schemas
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import Lake
@@ -64,6 +62,8 @@ def podcast_shows(index: InputIndex) -> set[tuple[str, str]]:
     What recognises a podcast in the oldest account-data files (see
     ``dedupe.recognise_podcasts``): the account's other files name the same shows.
     """
+    import pyarrow.dataset as ds  # here: a scheduling pass that finds staging current needs none
+
     paths = sorted({str(p) for found in index.values() for p in found})
     if not paths:
         return set()

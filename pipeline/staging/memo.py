@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from pipeline.io.atomic import write_json_atomic
-from pipeline.io.markers import fingerprint
+from pipeline.io.markers import fingerprint, index
 from pipeline.paths import Lake
 from pipeline.staging.inputs import current_days, stale_days
 
@@ -24,7 +24,12 @@ def staging_memo_file(the_lake: Lake) -> Path:
 
 
 def staging_fingerprints(the_lake: Lake) -> dict[str, dict[str, str]]:
-    """(path, size, mtime) fingerprints of staging's inputs and of its partitions."""
+    """(path, size, mtime) fingerprints of staging's inputs and of its partitions.
+
+    All three live under ``staged/``, which the build's check fingerprints whole right after:
+    indexed once for the scheduling pass (``io.markers.index``).
+    """
+    index(the_lake.staged)
     return {
         "imports": fingerprint(the_lake.import_units_dir),
         "polls": fingerprint(the_lake.polls_dir),

@@ -114,7 +114,7 @@ def test_a_scheduling_pass_walks_each_tree_once_and_running_sees_new_files(
     _write(tmp_path / "date=2026-01-01" / "a.parquet")
     walks: list[bool] = []  # per walk: inside a scheduling pass?
     asked: list[bool] = []  # per fingerprint() call: inside a pass?
-    real_walk, real_fingerprint = markers._fingerprint, markers.fingerprint
+    real_walk, real_fingerprint = markers._walk, markers.fingerprint
 
     def counting_walk(root: Path, exclude: tuple[str, ...]) -> dict[str, str]:
         walks.append(pass_cache._answers is not None)
@@ -124,7 +124,7 @@ def test_a_scheduling_pass_walks_each_tree_once_and_running_sees_new_files(
         asked.append(pass_cache._answers is not None)
         return real_fingerprint(root, exclude)
 
-    monkeypatch.setattr(markers, "_fingerprint", counting_walk)
+    monkeypatch.setattr(markers, "_walk", counting_walk)
     monkeypatch.setitem(globals(), "fingerprint", counting_fingerprint)
     outcome = run_luigi([_Reader(root=str(tmp_path))])
     assert outcome.code == 0
@@ -132,3 +132,36 @@ def test_a_scheduling_pass_walks_each_tree_once_and_running_sees_new_files(
     assert asked.count(True) >= 2  # the writer's and the source's checks while scheduling
     assert walks.count(True) == 1  # ... cost one walk
     assert walks.count(False) >= 1  # the re-check before the reader ran walked afresh
+
+
+def test_an_indexed_tree_answers_for_its_folders_with_one_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staging's fingerprints of imports/, plays/ and the build's of the whole tree (minus its
+    own outputs) come from one listing, and equal separate walks."""
+    for rel in (
+        "imports/v1/u1.parquet",
+        "plays/v1/date=2026-01-01/part-0.parquet",
+        "plays/v1/date=2026-01-02/part-0.parquet",
+        "dbt_runs/date=2026-01-01/x.parquet",
+        "lookups/t/v1/date=2026-01-01/part-0.parquet",
+    ):
+        _write(tmp_path / rel)
+    asks = [
+        (tmp_path / "imports" / "v1", ()),
+        (tmp_path / "plays" / "v1", ()),
+        (tmp_path / "nothing", ()),
+        (tmp_path, ("dbt_runs",)),
+        (tmp_path, ()),
+    ]
+    separate = [fingerprint(root, exclude) for root, exclude in asks]
+    walks: list[Path] = []
+    real = markers._walk
+    monkeypatch.setattr(markers, "_walk", lambda root, ex: walks.append(root) or real(root, ex))
+    with scheduling_pass():
+        markers.index(tmp_path)
+        shared = [fingerprint(root, exclude) for root, exclude in asks]
+    assert shared == separate
+    assert set(separate[1]) == {"date=2026-01-01", "date=2026-01-02"}
+    assert separate[3] != separate[4]  # dbt_runs/ left out of one
+    assert walks == [tmp_path]
