@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.ingest_units import NO_EXPORT, unit_id
+from pipeline.ingest.units import NO_EXPORT, unit_id
 from pipeline.io.duck import connect, sql_string
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import lake
