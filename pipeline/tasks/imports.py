@@ -7,18 +7,15 @@ parsing, the unit and its quarantine) is ``pipeline.ingest.exports.import_file``
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import luigi
 
-from pipeline.ingest.exports import import_file
+from pipeline.ingest.exports import import_file, import_files
 from pipeline.ingest.units import unit_dates, unit_id
 from pipeline.io.parquet import read_provenance
 from pipeline.settings import get_settings
 from pipeline.tasks.base import current_lake, report_progress, status_message, timed_result
-
-logger = logging.getLogger(__name__)
 
 #: Staging (``tasks/staging.py``) still imports ``unit_dates`` from here; it lives in
 #: ``pipeline.ingest.units`` now, and this name goes when staging imports it from there.
@@ -107,37 +104,23 @@ class ImportExports(luigi.Task):
         return all(self._done(task) for task in self._singles())
 
     def run(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor, as_completed
-
         todo = [task for task in self._singles() if not self._done(task)]
         if not todo:
             return
         get_settings().account(todo[0]._account())  # fail early on an unknown listener
-        counts: list[dict[str, int]] = []
-        failed: list[str] = []
+        n = len(todo)
         with timed_result(self, "imports") as result:
-            workers = min(len(todo), max(1, get_settings().duckdb.threads))
-            report_progress(self, 0, f"importing {len(todo)} files")
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = {
-                    pool.submit(import_file, Path(t.file), t._account()): t.file for t in todo
-                }
-                for done, future in enumerate(as_completed(futures), start=1):
-                    name = futures[future]
-                    try:
-                        counts.append(future.result())
-                    except Exception as exc:  # noqa: BLE001 - every file is tried, all named
-                        logger.error("import of %s failed: %s", name, exc)
-                        failed.append(f"{Path(name).name}: {exc}")
-                    report_progress(
-                        self, 100 * done / len(todo), f"file {done}/{len(todo)}: {Path(name).name}"
-                    )
-            result["rows"] = sum(c["plays"] for c in counts)
-        if failed:
+            report_progress(self, 0, f"importing {n} files")
+            batch = import_files(
+                [(Path(t.file), t._account()) for t in todo],
+                on_file=lambda done, name: report_progress(
+                    self, 100 * done / n, f"file {done}/{n}: {name}"
+                ),
+            )
+            result["rows"] = batch.plays
+        if batch.failed:
             # The other files are imported (their units are complete); a rerun retries these.
-            raise RuntimeError(f"{len(failed)} of {len(todo)} files failed: " + "; ".join(failed))
-        status_message(
-            self,
-            f"{result['rows']} plays, {sum(c['quarantined'] for c in counts)} quarantined "
-            f"from {len(todo)} files",
-        )
+            raise RuntimeError(
+                f"{len(batch.failed)} of {n} files failed: " + "; ".join(batch.failed)
+            )
+        status_message(self, f"{batch.plays} plays, {batch.quarantined} quarantined from {n} files")
