@@ -194,8 +194,8 @@ def cassette(items: list[dict[str, Any]], seed: int) -> dict[str, Any]:
 
 def newest_play_ms(day: dt.date) -> int:
     """Newest play of the account on ``day`` (staged or landed by a poll), or its poll cursor."""
+    from pipeline.ingest.poll_state import load_state
     from pipeline.paths import lake
-    from pipeline.tasks.spotify import load_state
     from pipeline.transform.recently_played import epoch_ms
 
     the_lake = lake()
@@ -231,8 +231,9 @@ def write_expired_token() -> Path:
 
 def next_slot(now: dt.datetime) -> dt.datetime:
     """The slot of ``now``, or the minute after the account's last polled slot if later."""
+    from pipeline.ingest.poll_state import load_state
+    from pipeline.ingest.polls import slot_of
     from pipeline.paths import lake
-    from pipeline.tasks.spotify import load_state, slot_of
 
     slot = slot_of(now).replace(tzinfo=dt.UTC)
     last = load_state(lake(), ACCOUNT).get("last_slot")
@@ -250,8 +251,8 @@ def poll_cassette(data_dir: Path, seed: int, cassettes: Path | None = None) -> d
     import vcr
 
     from pipeline.commands.cron import job_phases, run_phases
+    from pipeline.ingest.poll_state import load_state
     from pipeline.paths import lake
-    from pipeline.tasks.spotify import load_state
 
     now = dt.datetime.now(dt.UTC)
     day = now.date()

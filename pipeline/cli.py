@@ -64,9 +64,9 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
     local = not args.central
     if args.rebuild:
+        from pipeline.ingest.exports import raw_imports
+        from pipeline.ingest.polls import replay_all_raw_polls
         from pipeline.paths import lake
-        from pipeline.tasks.imports import raw_imports
-        from pipeline.tasks.spotify import replay_all_raw_polls
 
         by_account: dict[str, list[str]] = {}
         for path, account in raw_imports():
@@ -114,6 +114,7 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = False)
     import json
     import tempfile
 
+    from pipeline.ingest.exports import find_export_files
     from pipeline.ops.stage_child import run_stage_child
     from pipeline.summary import (
         NOTHING_IMPORTED_EXIT,
@@ -122,7 +123,6 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = False)
         print_import_report,
         print_summary,
     )
-    from pipeline.tasks.imports import find_export_files
 
     settings_mod.get_settings().account(account)  # unknown account: one line, before any work
     missing = [p for p in paths if not p.exists()]

@@ -134,7 +134,7 @@ class Lake:
         return (token_dir or self.state / "tokens") / f"{account}.json"
 
     def spotify_state(self, account: str) -> Path:
-        """Per-account polling state (cursor, last poll, errors); keys in tasks/spotify.py."""
+        """Per-account polling state (cursor, last poll, errors); keys in ingest/poll_state.py."""
         return self.spotify_state_dir / f"{account}.json"
 
     # ---------- enrichment

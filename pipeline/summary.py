@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.ingest_units import NO_EXPORT, unit_id
+from pipeline.ingest.units import NO_EXPORT, unit_id
 from pipeline.io.atomic import write_json_atomic
 from pipeline.io.duck import connect, sql_string
 from pipeline.io.parquet import read_provenance

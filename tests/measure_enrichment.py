@@ -56,11 +56,11 @@ def main() -> None:
         MUSIC_TRACKER__SPOTIFY_CATALOGUE__FETCH_ALBUMS="false",
     )
     from pipeline.enrich import candidates, config, runs
+    from pipeline.ingest.exports import find_export_files
     from pipeline.paths import lake
     from pipeline.runner import run_tasks
     from pipeline.settings import get_settings, reload_settings
     from pipeline.tasks import ImportExport, StageAllPlays
-    from pipeline.tasks.imports import find_export_files
 
     reload_settings()
     files = find_export_files([get_settings().paths.sample_dir])

@@ -124,6 +124,21 @@ class RunResult:
     responses: list[dict[str, Any]] = field(default_factory=list)
 
 
+def spotify_token_provider() -> Callable[[], str] | None:
+    """The access-token callable of the first authorised account, or None when none is.
+
+    Catalogue lookups are not personal, so any listener's token serves; without one the
+    catalogue lookups are skipped with a status message and recently-played is harvested.
+    """
+    from pipeline.clients.spotify import SpotifyClient, load_token
+    from pipeline.settings import get_settings
+
+    for account in get_settings().accounts:
+        if load_token(account.name) is not None:
+            return SpotifyClient(account.name).token
+    return None
+
+
 def _policy() -> Policy:
     e = config.enrichment()
     return Policy(

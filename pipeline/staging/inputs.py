@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pipeline import schemas
+from pipeline.ingest.units import unit_dates
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import Lake
 from pipeline.transform.dedupe import show_key, shows_digest
@@ -22,13 +23,6 @@ InputIndex = dict[dt.date, list[Path]]
 
 class StagingInputError(RuntimeError):
     """A staged input cannot be read; staging stops rather than drop its plays."""
-
-
-def unit_dates(path: Path) -> list[str]:
-    """The UTC days an import unit covers, from its provenance."""
-    prov = read_provenance(path) or {}
-    dates = prov.get("dates", [])
-    return [d for d in dates if isinstance(d, str)]
 
 
 def inputs_by_date(the_lake: Lake) -> InputIndex:

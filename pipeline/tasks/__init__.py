@@ -12,7 +12,12 @@ from pipeline.log import setup_for_luigi_cli
 from pipeline.tasks.daily import DailyPipeline
 from pipeline.tasks.enrichment import EnrichArtists, EnrichCatalogue, GeocodeOrigins
 from pipeline.tasks.imports import ExternalExportFile, ImportExport, ImportExports
-from pipeline.tasks.spotify import IngestRecentlyPlayed, PollRecentlyPlayed, PollSucceeded
+from pipeline.tasks.spotify import (
+    IngestRecentlyPlayed,
+    PollRecentlyPlayed,
+    PollSucceeded,
+    RawPoll,
+)
 from pipeline.tasks.staging import StageAllPlays, StagePlays
 from pipeline.tasks.warehouse import DbtBuild, PublishReporting
 
@@ -32,6 +37,7 @@ __all__ = [
     "PollSucceeded",
     "PublishReporting",
     "RangeDaily",
+    "RawPoll",
     "StageAllPlays",
     "StagePlays",
 ]

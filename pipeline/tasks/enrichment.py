@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 
 import luigi
 
@@ -23,21 +22,6 @@ from pipeline.tasks.base import current_lake, progress_percentage, status_messag
 from pipeline.tasks.staging import StagePlays
 
 logger = logging.getLogger(__name__)
-
-
-def spotify_token_provider() -> Callable[[], str] | None:
-    """The access-token callable of the first authorised account, or None when none is.
-
-    Catalogue lookups are not personal, so any listener's token serves; without one the
-    catalogue lookups are skipped with a status message and recently-played is harvested.
-    """
-    from pipeline.clients.spotify import SpotifyClient, load_token
-    from pipeline.settings import get_settings
-
-    for account in get_settings().accounts:
-        if load_token(account.name) is not None:
-            return SpotifyClient(account.name).token
-    return None
 
 
 class _EnrichTask(luigi.Task):
@@ -100,7 +84,7 @@ class EnrichCatalogue(_EnrichTask):
         return not runs.unharvested_poll_files(current_lake())
 
     def enrich(self, ctx: runs.RunContext) -> runs.RunResult:
-        return runs.run_catalogue(ctx, spotify_token_provider())
+        return runs.run_catalogue(ctx, runs.spotify_token_provider())
 
 
 class EnrichArtists(_EnrichTask):

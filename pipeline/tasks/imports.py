@@ -1,265 +1,23 @@
-"""Import Spotify data-export files: keep the raw bytes, then parse them into one unit.
+"""Luigi wiring of the export imports: ``ExternalExportFile`` -> ``ImportExport(s)``.
 
-``ImportExport(file=PATH)`` reads a ``.json`` export file or the ``.zip`` Spotify sends, copies
-it byte for byte into ``raw/exports/<sha>/`` (mode 0600: every row holds the listener's IP
-address) *before* parsing, streams a zip's members to disk within bounds (``io/archive.py``),
-and writes one Parquet unit of
-plays (plus a quarantine file for rows that could not become plays). The unit's provenance lists
-the UTC days it covers, which is how ``StagePlays(date)`` finds its inputs without a scan.
+``ImportExport(file=PATH)`` imports one ``.json`` export file or Spotify's ``.zip``;
+``ImportExports(files)`` imports several side by side. The work (raw copy, archive handling,
+parsing, the unit and its quarantine) is ``pipeline.ingest.exports.import_file``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import fnmatch
-import hashlib
-import json
-import logging
-import tempfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-import duckdb
 import luigi
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from pipeline import schemas
-from pipeline.ingest_units import NO_EXPORT, unit_id
-from pipeline.io.archive import ArchiveLimits, Member, expand
-from pipeline.io.atomic import temp_name, write_json_atomic
-from pipeline.io.duck import connect
-from pipeline.io.export_fast import parse_export_file
-from pipeline.io.parquet import read_provenance, write_parquet_atomic
+from pipeline.ingest.exports import import_file, import_files
+from pipeline.ingest.units import unit_id
+from pipeline.io.parquet import read_provenance
 from pipeline.settings import get_settings
 from pipeline.tasks.base import current_lake, report_progress, status_message, timed_result
-from pipeline.transform.export import ExportFormatError, Limits, ParsedExport
 
-logger = logging.getLogger(__name__)
-
-#: Rows per row group of an import unit: units are sorted by time, so staging a month reads
-#: only the row groups that overlap it instead of whole 15,000-row files.
-UNIT_ROW_GROUP = 2048
-
-
-def is_export_name(name: str) -> bool:
-    """Whether a file name is one of Spotify's streaming-history files."""
-    base = PurePosixPath(name).name
-    return any(fnmatch.fnmatch(base, p) for p in get_settings().import_.patterns)
-
-
-def find_export_files(paths: list[Path]) -> list[Path]:
-    """Expand folders into the export files and zips they hold, sorted and without repeats."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and (child.suffix == ".zip" or is_export_name(child.name)):
-                    found.append(child)
-        else:
-            found.append(path)
-    unique: dict[Path, Path] = {}  # resolved -> first path given for it, in order
-    for p in found:
-        unique.setdefault(p.resolve(), p)
-    return list(unique.values())
-
-
-#: Mode of the raw copies: every row of an export holds the listener's IP address.
-RAW_MODE = 0o600
-
-
-def keep_raw(path: Path) -> tuple[str, Path]:
-    """Copy ``path`` into raw/exports/<sha>/ (mode 0600), streamed; return (sha, the copy).
-
-    The bytes are hashed while copied, so a 1 GB file is never held in memory. A copy kept by
-    an older version with a wider mode is narrowed to 0600.
-    """
-    import os
-
-    raw_root = current_lake().raw / "exports"
-    raw_root.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    # The temp name carries TMP_MARK, so clean_temp_files removes what a killed copy leaves.
-    tmp_name = temp_name(raw_root / "incoming").name
-    with tempfile.NamedTemporaryFile(dir=raw_root, prefix=tmp_name, delete=False) as tmp:
-        try:
-            with open(path, "rb") as src:
-                for chunk in iter(lambda: src.read(1 << 20), b""):
-                    digest.update(chunk)
-                    tmp.write(chunk)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        except BaseException:
-            Path(tmp.name).unlink(missing_ok=True)
-            raise
-    sha = digest.hexdigest()[:16]
-    target = current_lake().raw_export(sha, path.name)
-    try:
-        if target.exists():
-            Path(tmp.name).unlink()
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.chmod(tmp.name, RAW_MODE)
-            os.replace(tmp.name, target)
-    finally:
-        Path(tmp.name).unlink(missing_ok=True)
-    if target.stat().st_mode & 0o777 != RAW_MODE:
-        os.chmod(target, RAW_MODE)
-    return sha, target
-
-
-def _archive_limits() -> ArchiveLimits:
-    cfg = get_settings().import_
-    mb = 1024 * 1024
-    return ArchiveLimits(
-        max_member_bytes=cfg.max_file_mb * mb,
-        max_total_bytes=cfg.max_archive_mb * mb,
-        max_ratio=cfg.max_compression_ratio,
-        max_depth=cfg.max_zip_depth,
-    )
-
-
-def _members(raw: Path, label: str, workdir: Path) -> tuple[list[Member], list[str], bool]:
-    """The export files of one input: itself for a .json, else the zip's members (streamed).
-
-    Returns (members, archive-level errors, whether a readable archive held no export at all).
-    """
-    if raw.suffix.lower() != ".zip":
-        limit = get_settings().import_.max_file_mb * 1024 * 1024
-        size = raw.stat().st_size
-        if size > limit:
-            reason = f"{label}: {size // 1048576} MB is over import.max_file_mb; not read"
-            return [Member(label, refused=reason)], [], False
-        return [Member(label, path=raw)], [], False
-    found = expand(raw, label, workdir, _archive_limits(), is_export_name)
-    errors = list(found.errors)
-    no_export = not found.members and not found.errors
-    if no_export:
-        errors.append(
-            f"{label}: no Spotify streaming-history file in the archive (looked for "
-            f"{', '.join(get_settings().import_.patterns)}); nothing imported"
-        )
-    return found.members, errors, no_export
-
-
-def _parse_member(
-    con: duckdb.DuckDBPyConnection, member: Member, account: str, limits: Limits
-) -> ParsedExport:
-    """Parse one export file on disk; any failure of any parser becomes ExportFormatError."""
-    assert member.path is not None
-    try:
-        return parse_export_file(member.path, member.name, account, con, limits)
-    except ExportFormatError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - RecursionError, MemoryError, a DuckDB bug: one file
-        raise ExportFormatError(
-            f"{member.name}: could not be parsed ({type(exc).__name__}: {exc})"
-        ) from exc
-
-
-def import_file(path: Path, account: str, now: dt.datetime | None = None) -> dict[str, int]:
-    """Keep ``path`` in raw/, parse it, and write its unit and quarantine. Returns counts.
-
-    No row, member or archive makes this raise: each problem is a quarantine row with its
-    reason, and the valid rows of the same file and of the other members still land. ``now``
-    is the import's clock (the range rule's "not in the future").
-    """
-    settings = get_settings()
-    the_lake = current_lake()
-    sha, raw_target = keep_raw(path)
-    uid = f"{sha}-{account}"
-    receipt = raw_target.with_name(f"{account}.import.json")
-    if not receipt.exists():
-        # Which listener these bytes belong to: what a rebuild from raw/ needs to know.
-        write_json_atomic(receipt, {"account": account, "file": path.name}, mode=RAW_MODE)
-    limits = Limits.at(now, settings.import_.max_future_minutes)
-    plays: list[pa.Table] = []
-    quarantine: list[pa.Table] = []
-    rows_read = 0
-    with tempfile.TemporaryDirectory(prefix="music-tracker-import-") as tmp:
-        members, errors, no_export = _members(raw_target, path.name, Path(tmp))
-        for reason in errors:
-            logger.warning("quarantined %s", reason)
-            quarantine.append(_file_error(account, path.name, reason))
-        con = connect()
-        try:
-            for member in members:
-                if member.refused is not None:
-                    logger.warning("quarantined file %s", member.refused)
-                    quarantine.append(_file_error(account, member.name, member.refused))
-                    continue
-                try:
-                    parsed = _parse_member(con, member, account, limits)
-                except ExportFormatError as exc:
-                    logger.warning("quarantined file %s: %s", member.name, exc)
-                    quarantine.append(_file_error(account, member.name, str(exc)))
-                    continue
-                rows_read += parsed.rows_read
-                plays.append(parsed.plays)
-                quarantine.append(parsed.quarantine)
-        finally:
-            con.close()
-    plays_table = (
-        pa.concat_tables(plays).sort_by([("played_at", "ascending"), ("play_id", "ascending")])
-        if plays
-        else schemas.empty(schemas.PLAYS)
-    )
-    q_table = pa.concat_tables(quarantine) if quarantine else schemas.empty(schemas.QUARANTINE)
-    dates = sorted({d.isoformat() for d in pc.unique(_dates(plays_table)).to_pylist()})
-    # Quarantine first, unit last: the unit is the completion marker of the whole import.
-    write_parquet_atomic(the_lake.import_quarantine(uid), q_table)
-    write_parquet_atomic(
-        the_lake.import_unit(uid),
-        plays_table,
-        provenance={
-            "file": path.name,
-            "sha256_16": sha,
-            "account": account,
-            "dates": dates,
-            "rows_read": rows_read,
-            "members": len(members),
-            NO_EXPORT: no_export,
-            "raw": str(raw_target.relative_to(the_lake.root)),
-        },
-        row_group_size=UNIT_ROW_GROUP,
-    )
-    return {"plays": plays_table.num_rows, "quarantined": q_table.num_rows, "rows": rows_read}
-
-
-def _dates(table: pa.Table) -> pa.Array:
-    return pc.cast(table["played_at"], pa.date32())
-
-
-def _file_error(account: str, name: str, reason: str) -> pa.Table:
-    return pa.Table.from_pylist(
-        [
-            {
-                "account": account,
-                "source": "export",
-                "source_file": name,
-                "source_row": None,
-                "reason": reason,
-                "record": None,
-            }
-        ],
-        schema=schemas.QUARANTINE,
-    )
-
-
-def raw_imports() -> list[tuple[Path, str]]:
-    """Every (raw export file, account) ever imported: enough to rebuild staged/ from raw/."""
-    root = current_lake().raw / "exports"
-    found: list[tuple[Path, str]] = []
-    for receipt in sorted(root.glob("*/*.import.json")):
-        info = json.loads(receipt.read_text(encoding="utf-8"))
-        found.append((receipt.parent / info["file"], info["account"]))
-    return found
-
-
-def unit_dates(path: Path) -> list[str]:
-    """The UTC days a unit covers, from its provenance."""
-    prov = read_provenance(path) or {}
-    dates = prov.get("dates", [])
-    return [d for d in dates if isinstance(d, str)]
+__all__ = ["ExternalExportFile", "ImportExport", "ImportExports"]
 
 
 class ExternalExportFile(luigi.ExternalTask):
@@ -344,37 +102,23 @@ class ImportExports(luigi.Task):
         return all(self._done(task) for task in self._singles())
 
     def run(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor, as_completed
-
         todo = [task for task in self._singles() if not self._done(task)]
         if not todo:
             return
         get_settings().account(todo[0]._account())  # fail early on an unknown listener
-        counts: list[dict[str, int]] = []
-        failed: list[str] = []
+        n = len(todo)
         with timed_result(self, "imports") as result:
-            workers = min(len(todo), max(1, get_settings().duckdb.threads))
-            report_progress(self, 0, f"importing {len(todo)} files")
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                futures = {
-                    pool.submit(import_file, Path(t.file), t._account()): t.file for t in todo
-                }
-                for done, future in enumerate(as_completed(futures), start=1):
-                    name = futures[future]
-                    try:
-                        counts.append(future.result())
-                    except Exception as exc:  # noqa: BLE001 - every file is tried, all named
-                        logger.error("import of %s failed: %s", name, exc)
-                        failed.append(f"{Path(name).name}: {exc}")
-                    report_progress(
-                        self, 100 * done / len(todo), f"file {done}/{len(todo)}: {Path(name).name}"
-                    )
-            result["rows"] = sum(c["plays"] for c in counts)
-        if failed:
+            report_progress(self, 0, f"importing {n} files")
+            batch = import_files(
+                [(Path(t.file), t._account()) for t in todo],
+                on_file=lambda done, name: report_progress(
+                    self, 100 * done / n, f"file {done}/{n}: {name}"
+                ),
+            )
+            result["rows"] = batch.plays
+        if batch.failed:
             # The other files are imported (their units are complete); a rerun retries these.
-            raise RuntimeError(f"{len(failed)} of {len(todo)} files failed: " + "; ".join(failed))
-        status_message(
-            self,
-            f"{result['rows']} plays, {sum(c['quarantined'] for c in counts)} quarantined "
-            f"from {len(todo)} files",
-        )
+            raise RuntimeError(
+                f"{len(batch.failed)} of {n} files failed: " + "; ".join(batch.failed)
+            )
+        status_message(self, f"{batch.plays} plays, {batch.quarantined} quarantined from {n} files")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline import schemas
 from pipeline.transform.keys import content_key, play_id
@@ -421,3 +422,26 @@ def _account_row(record: Mapping[str, Any], podcast_file: bool) -> dict[str, Any
         raise _RowError("missing field 'trackName'")
     row.update(content_type="music", track_name=track, artist_name=artist)
     return row
+
+
+def file_quarantine(account: str, name: str, reason: str) -> pa.Table:
+    """One quarantine row for a whole file (or archive) that yielded no rows, with the reason."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "account": account,
+                "source": "export",
+                "source_file": name,
+                "source_row": None,
+                "reason": reason,
+                "record": None,
+            }
+        ],
+        schema=schemas.QUARANTINE,
+    )
+
+
+def play_days(plays: pa.Table) -> list[str]:
+    """The UTC days (ISO, sorted) a plays table covers: what an import unit's provenance lists."""
+    days = pc.unique(pc.cast(plays["played_at"], pa.date32())).to_pylist()
+    return sorted({d.isoformat() for d in days})

@@ -48,9 +48,9 @@ def install(point: str, at: int) -> None:
     """Patch the pipeline's write/parse seams so the ``at``-th ``point`` kills the process."""
     import pyarrow.parquet as pq
 
+    import pipeline.ingest.exports as imports
     import pipeline.io.atomic as atomic
     import pipeline.reporting as reporting
-    import pipeline.tasks.imports as imports
     import pipeline.warehouse.run as warehouse
 
     real_replace = os.replace
@@ -127,9 +127,9 @@ def install(point: str, at: int) -> None:
 def stage_only(cli_args: list[str]) -> int:
     """``--data-dir D import FILES``, but only the import and staging tasks (no dbt)."""
     from pipeline import settings as settings_mod
+    from pipeline.ingest.exports import find_export_files
     from pipeline.runner import run_tasks
     from pipeline.tasks import ImportExports, StageAllPlays
-    from pipeline.tasks.imports import find_export_files
 
     data_dir, files = cli_args[1], cli_args[3:]
     os.environ["MUSIC_TRACKER__PATHS__DATA_DIR"] = str(Path(data_dir).resolve())

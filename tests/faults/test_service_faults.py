@@ -206,6 +206,7 @@ def run_polls(
     tmp_path: Path, fault_kind: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, Any]:
     """Poll 0 healthy; poll 1 with ``fault_kind`` on "me"; poll 2 healthy, an hour later."""
+    import pipeline.ingest.polls as polls
     import pipeline.tasks.spotify as spotify_tasks
 
     lake = Path(str(tmp_path / "data"))
@@ -238,7 +239,8 @@ def run_polls(
     out["changed_by_fault"] = sorted(k for k, v in out["after_first"].items() if now.get(k) != v)
     out["half_written_after_fault"] = unreadable_visible_files(lake) + temp_leftovers(lake)
     real_now = spotify_tasks.utcnow
-    monkeypatch.setattr(spotify_tasks, "utcnow", lambda: real_now() + dt.timedelta(hours=1))
+    for module in (polls, spotify_tasks):  # the poll's clock and its task's (complete())
+        monkeypatch.setattr(module, "utcnow", lambda: real_now() + dt.timedelta(hours=1))
     third = cassette_file(
         tmp_path / "poll2.yaml",
         [

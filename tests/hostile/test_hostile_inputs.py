@@ -18,10 +18,10 @@ import duckdb
 import pytest
 
 from pipeline import cli, settings
+from pipeline.ingest.units import unit_id
 from pipeline.paths import Lake, lake
 from pipeline.summary import NO_EXPORT_EXIT, import_report
 from pipeline.tasks import ImportExports, StageAllPlays
-from pipeline.tasks.imports import unit_id
 from tests.conftest import run_luigi
 from tests.hostile.corpus import CASES, Case
 

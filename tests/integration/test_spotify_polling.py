@@ -424,8 +424,8 @@ def test_staged_polls_rebuild_from_raw(lake_dir: Path, request: pytest.FixtureRe
     """Deleting staged/ and replaying raw/ lands the same plays (raw is enough)."""
     import shutil
 
+    from pipeline.ingest.polls import replay_all_raw_polls
     from pipeline.paths import lake
-    from pipeline.tasks.spotify import replay_all_raw_polls
 
     write_token("me")
     with player(MODULE).use_cassette("test_overlapping_polls.yaml"):

@@ -63,7 +63,7 @@ def test_every_task_has_its_completeness_rule_documented() -> None:
     """Each task class of pipeline.tasks has a row in the table, and each row names a task."""
     tasks, documented = _task_classes(), _documented_tasks()
     assert tasks, "no task classes found"
-    assert tasks - documented == set(), "tasks without a completeness rule in the document"
+    assert tasks - documented == set(), "tasks without a completeness rule"
     assert documented - tasks == set(), "rows for tasks that no longer exist"
 
 
@@ -135,7 +135,7 @@ def test_import_and_staging_rules(data_dir: Path) -> None:
 
 def _poll_state(slot_outcome: dict | None, last_slot: dt.datetime | None = SLOT) -> None:
     """Write the account's poll state as IngestRecentlyPlayed leaves it."""
-    from pipeline.tasks.spotify import slot_key
+    from pipeline.transform.slots import slot_key
 
     state: dict = {"account": "me"}
     if last_slot is not None:
@@ -143,6 +143,18 @@ def _poll_state(slot_outcome: dict | None, last_slot: dt.datetime | None = SLOT)
     if slot_outcome is not None:
         state["slots"] = {slot_key(SLOT): slot_outcome}
     write_json_atomic(lake().spotify_state("me"), state)
+
+
+def test_raw_poll_is_complete_only_when_its_file_exists(data_dir: Path) -> None:
+    """RawPoll: a kept response is the poll's outside input, done when the file is in the lake."""
+    from pipeline.tasks import RawPoll
+
+    rel = "raw/spotify/recently_played/account=me/date=2026-11-01/20261101T100000000Z-me.json"
+    task = RawPoll(file=rel)
+    assert not task.complete()
+    (lake().root / rel).parent.mkdir(parents=True)
+    (lake().root / rel).write_text("{}")
+    assert task.complete() and task.output().path == str(lake().root / rel)
 
 
 def test_a_poll_slot_is_done_once_the_state_records_it(data_dir: Path) -> None:

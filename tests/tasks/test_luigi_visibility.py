@@ -74,6 +74,43 @@ def test_unauthorised_poll_fails_for_that_account_only(
     assert "music-tracker auth me" in message
 
 
+def test_deleted_raw_poll_is_missing_with_its_path(
+    lake_dir: Path,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A kept response gone before it is landed: the poll is MISSING its RawPoll, path named."""
+    import pipeline.ingest.polls as polls
+    from pipeline.runner import run_luigi
+    from pipeline.tasks import IngestRecentlyPlayed
+
+    kept: list[Path] = []
+    real_write = polls.write_bytes_atomic
+
+    def write_then_lose(path: Path, data: bytes) -> None:
+        real_write(path, data)
+        kept.append(path)
+        path.unlink()  # a disk cleaner, a bad restore: the raw file is gone before landing
+
+    monkeypatch.setattr(polls, "write_bytes_atomic", write_then_lose)
+    write_token("me")
+    cassette = cassette_file(
+        tmp_path / "poll.yaml", [poll_interaction("me", ok(RECENTLY_PLAYED, JAVA))]
+    )
+    base = ("method", "scheme", "host", "port", "path", "query", "authorization")
+    task = IngestRecentlyPlayed(account="me", slot=slot(0))
+    with faulty_services(cassette, player("faults", match_account=True), match_on=base):
+        outcome = run_luigi([task])
+    (raw,) = kept
+    # Not an error inside run(): the landing waits on its input, which Luigi lists as missing.
+    # The exit is [retcode] not_run (25), which outranks missing_data (20): Luigi also counts
+    # the poll, suspended on a requirement it yielded, as not granted run permission.
+    assert outcome.code == 25 and not outcome.failures
+    missing = outcome.summary.split("missing external dependencies:", 1)[1]
+    assert f"RawPoll(file={raw.relative_to(lake_dir)})" in missing.split("* ", 1)[0]
+    assert not polled_ids(lake_dir, "me") and not task.complete()  # nothing landed, polls again
+
+
 def test_never_authorised_account_is_not_a_failed_poll(data_dir: Path) -> None:
     """An account with no token cache at all (export-only household) fails no run."""
     from pipeline.runner import run_luigi

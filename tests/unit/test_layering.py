@@ -2,8 +2,10 @@
 
 - ``clients/`` is HTTP and rate limits: no Luigi, no tasks, no enrichment logic;
 - ``transform/`` is pure: no Luigi, no clients, no tasks, no file or DuckDB I/O (``io/``);
-- ``enrich/`` and ``io/`` are Luigi-free;
-- only the CLI and its commands import ``pipeline.tasks`` (bench/ and tests/ may too);
+- ``enrich/``, ``ingest/`` and ``io/`` are Luigi-free and import no tasks;
+- only the CLI, its commands and bench/ import ``pipeline.tasks`` (tests/ may too);
+- a module of ``tasks/`` holds Luigi classes only: no module-level functions (``base.py``, the
+  helpers every task shares, aside);
 - only ``settings.py`` reads the environment or ``config/``;
 - no import cycles among pipeline's packages.
 
@@ -27,11 +29,30 @@ FORBIDDEN: list[tuple[str, tuple[str, ...]]] = [
     ("clients", ("luigi", "pipeline.tasks", "pipeline.enrich")),
     ("transform", ("luigi", "pipeline.clients", "pipeline.tasks", "pipeline.io")),
     ("enrich", ("luigi", "pipeline.tasks")),
+    ("ingest", ("luigi", "pipeline.tasks")),
+    ("staging", ("luigi", "pipeline.tasks")),
+    ("warehouse", ("luigi", "pipeline.tasks")),
+    ("reporting.py", ("luigi", "pipeline.tasks")),
     ("io", ("luigi", "pipeline.tasks")),
 ]
 
 #: Files (relative to the repo) that may import ``pipeline.tasks``; folders end in "/".
-TASKS_IMPORTERS = ("pipeline/tasks/", "pipeline/cli.py", "pipeline/commands/")
+TASKS_IMPORTERS = ("pipeline/tasks/", "pipeline/cli.py", "pipeline/commands/", "bench/")
+
+#: Folders (under the repo) whose imports of ``pipeline.tasks`` are checked: all but tests/.
+CHECKED_FOR_TASKS = ("pipeline", "bench")
+
+#: Shared Luigi helpers of tasks/ (the lake, result logging, progress): functions allowed.
+TASK_HELPERS = ("pipeline/tasks/base.py",)
+
+#: tasks/ module -> (how many module-level functions it may still define, why).
+TASK_FUNCTION_EXCEPTIONS: dict[str, tuple[int, str]] = {
+    "pipeline/tasks/warehouse.py": (
+        1,
+        "whole_suite sets [DbtBuild] full_tests in Luigi's config: the only way to reach the "
+        "DbtBuild instances other tasks' requires() create",
+    ),
+}
 
 #: File -> (how many reads of ``os.environ``/``os.getenv`` it may have, why).
 ENV_EXCEPTIONS: dict[str, tuple[int, str]] = {
@@ -98,7 +119,8 @@ def _under(module: str, prefix: str) -> bool:
 
 
 def _sources(root: Path = PIPELINE) -> list[Path]:
-    return sorted(root.rglob("*.py"))
+    """The Python files of a folder, or the file itself (a stage that is one module)."""
+    return [root] if root.is_file() else sorted(root.rglob("*.py"))
 
 
 def _rel(path: Path) -> str:
@@ -199,20 +221,43 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_stage_layers_import_only_what_they_may() -> None:
-    """clients/ has no Luigi, tasks or enrich; transform/ is pure; enrich/ and io/ have no Luigi."""
+    """clients/: no Luigi, tasks, enrich; transform/ is pure; enrich/, ingest/, io/: no Luigi."""
     assert forbidden_imports() == []
 
 
 def test_only_the_cli_imports_the_luigi_tasks() -> None:
-    """pipeline.tasks is imported only by tasks/ itself, cli.py and commands/."""
+    """pipeline.tasks is imported only by tasks/ itself, cli.py, commands/ and bench/."""
     offenders = [
         f"{_rel(path)}:{line} imports {module}"
-        for path in _sources()
+        for folder in CHECKED_FOR_TASKS
+        for path in _sources(ROOT / folder)
         if not _rel(path).startswith(TASKS_IMPORTERS)
         for line, module in imports(path)
         if _under(module, "pipeline.tasks")
     ]
     assert sorted(set(offenders)) == []
+
+
+def module_functions(path: Path) -> list[str]:
+    """Names of the functions ``path`` defines at module level (not methods, not nested)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    return [
+        node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
+
+
+def test_task_modules_hold_only_luigi_classes() -> None:
+    """A tasks/ module defines Luigi classes, not logic: the logic lives in its stage's package."""
+    counts = {
+        _rel(p): len(module_functions(p))
+        for p in _sources(PIPELINE / "tasks")
+        if _rel(p) not in TASK_HELPERS
+    }
+    allowed = {f: n for f, (n, _) in TASK_FUNCTION_EXCEPTIONS.items()}
+    over = {f: n for f, n in counts.items() if n > allowed.get(f, 0)}
+    assert over == {}, f"module-level functions in tasks/ (move them to the stage): {over}"
+    stale = {f for f, n in allowed.items() if counts.get(f, 0) < n}
+    assert stale == set(), f"fewer functions than excepted: lower or drop the exception for {stale}"
 
 
 def test_only_settings_reads_the_environment() -> None:
@@ -248,7 +293,7 @@ def test_pipeline_packages_have_no_import_cycle() -> None:
 def fake_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A pipeline/ with a client that imports Luigi inside a function, and a cycle a -> b -> a."""
     root = tmp_path / "pipeline"
-    for folder in ("clients", "transform", "a", "b"):
+    for folder in ("clients", "transform", "ingest", "a", "b"):
         (root / folder).mkdir(parents=True)
         (root / folder / "__init__.py").write_text("")
     (root / "__init__.py").write_text("")
@@ -256,6 +301,7 @@ def fake_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "import os\n\ndef f():\n    import luigi\n    return os.environ.get('X')\n"
     )
     (root / "transform" / "pure.py").write_text("from ..io import duck\nfrom pathlib import Path\n")
+    (root / "ingest" / "polls.py").write_text("def h():\n    from pipeline.tasks import base\n")
     (root / "a" / "one.py").write_text("def g():\n    from pipeline.b import two\n")
     (root / "b" / "two.py").write_text("from pipeline.a import one\n")
     monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
@@ -263,9 +309,11 @@ def fake_pipeline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_checker_sees_imports_inside_functions_and_relative_ones(fake_pipeline: Path) -> None:
-    """A Luigi import in a client's function and a relative io import in transform are caught."""
+    """A client's Luigi import, ingest's tasks import (in functions), transform's io: caught."""
     assert forbidden_imports(fake_pipeline) == [
         "pipeline/clients/web.py:4 imports luigi",
+        "pipeline/ingest/polls.py:2 imports pipeline.tasks",
+        "pipeline/ingest/polls.py:2 imports pipeline.tasks.base",
         "pipeline/transform/pure.py:1 imports pipeline.io",
         "pipeline/transform/pure.py:1 imports pipeline.io.duck",
     ]

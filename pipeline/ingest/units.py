@@ -1,8 +1,8 @@
-"""What names an import unit: a file's content hash and the listener it belongs to.
+"""What names an import unit (a file's content hash and its listener), and what days it covers.
 
-Luigi-free, so the CLI's import summary (``pipeline.summary``) can find the units an import
-made without importing the task modules; ``pipeline.tasks.imports`` names its outputs with the
-same functions.
+The CLI's import summary (``pipeline.summary``) finds the units an import made with these;
+``pipeline.tasks.imports`` names its outputs with the same functions, and staging reads a
+unit's days with ``unit_dates``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
+
+from pipeline.io.parquet import read_provenance
 
 #: Provenance key saying a .zip held no streaming-history file (see ``report.import_exit_code``).
 NO_EXPORT = "no_export"
@@ -33,3 +35,10 @@ def file_sha(path: Path) -> str:
 def unit_id(path: Path, account: str) -> str:
     """One unit per (file content, account): the same bytes for the same listener import once."""
     return f"{file_sha(path)}-{account}"
+
+
+def unit_dates(path: Path) -> list[str]:
+    """The UTC days a unit covers, from its provenance."""
+    prov = read_provenance(path) or {}
+    dates = prov.get("dates", [])
+    return [d for d in dates if isinstance(d, str)]
