@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io.atomic import TMP_MARK, write_bytes_atomic
-from pipeline.io.pass_cache import memo
+from pipeline.io.pass_cache import memo, peek
 
 
 def fingerprint(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
@@ -54,43 +54,36 @@ def _fingerprint(root: Path, exclude: tuple[str, ...]) -> dict[str, str]:
 _Entry = tuple[str, str, int, int]
 
 
-def index(root: Path, exclude: tuple[str, ...] = ()) -> None:
-    """List ``root`` now for the rest of the scheduling pass (nothing outside a pass).
+def index(root: Path) -> None:
+    """List every file under ``root`` now, for the rest of the scheduling pass (nothing outside
+    a pass): fingerprints of ``root`` or of any folder below it are then cut from this listing.
 
     The staged tree holds the import units, the poll files and the play partitions, which
     staging's checks fingerprint one by one before the build's check fingerprints the whole
     tree: indexed first, it is walked once instead of four times (~15,000 files at 1M plays).
     """
-    memo(("listing", str(root), exclude), lambda: _walk(root, exclude))
+    memo(("listing", str(root)), lambda: _walk(root, ()))
 
 
 def _listing_below(root: Path, exclude: tuple[str, ...]) -> list[_Entry]:
-    """The files under ``root`` (its top-level folders in ``exclude`` left out): from a listing
-    of it or of a folder above it made in this pass, else a fresh walk (kept for the pass)."""
-    from pipeline.io import pass_cache
-
+    """The files under ``root``, its top-level folders in ``exclude`` left out: cut from the
+    pass's listing of it or of a folder above it (``index``), else walked now."""
     for above in (root, *root.parents):
+        listing: list[_Entry] | None = peek(("listing", str(above)))
+        if listing is None:
+            continue
         below = root.relative_to(above).as_posix()
-        for key in pass_cache.keys_of("listing", str(above)):
-            left_out = set(key[2])  # type: ignore[index]
-            if below == "." and not left_out <= set(exclude):
-                continue  # that listing skipped files this one asks for
-            if below != "." and below.split("/")[0] in left_out:
-                continue
-            listing: list[_Entry] = memo(key, list)
-            if below == ".":
-                picked = listing
-            else:
-                prefix = below + "/"
-                picked = [
-                    (rel[len(prefix) :] if rel != below else "", name, size, mtime)
-                    for rel, name, size, mtime in listing
-                    if rel == below or rel.startswith(prefix)
-                ]
-            if not exclude:
-                return picked
-            return [entry for entry in picked if entry[0].split("/")[0] not in exclude]
-    return memo(("listing", str(root), exclude), lambda: _walk(root, exclude))
+        if below != ".":
+            prefix = below + "/"
+            listing = [
+                (rel[len(prefix) :] if rel != below else "", name, size, mtime)
+                for rel, name, size, mtime in listing
+                if rel == below or rel.startswith(prefix)
+            ]
+        if not exclude:
+            return listing
+        return [entry for entry in listing if entry[0].split("/")[0] not in exclude]
+    return _walk(root, exclude)
 
 
 def _walk(root: Path, exclude: tuple[str, ...]) -> list[_Entry]:

@@ -48,12 +48,6 @@ def memo(key: Hashable, compute: Callable[[], T]) -> T:
     return _answers[key]
 
 
-def keys_of(kind: str, name: str) -> list[Hashable]:
-    """The keys of this pass's answers that start with ``(kind, name)`` (none outside a pass)."""
-    if _answers is None:
-        return []
-    return [
-        key
-        for key in _answers
-        if isinstance(key, tuple) and len(key) > 2 and key[0] == kind and key[1] == name
-    ]
+def peek(key: Hashable) -> Any:
+    """The answer this pass holds for ``key``, or None (none yet, or outside a pass)."""
+    return None if _answers is None else _answers.get(key)
