@@ -39,14 +39,16 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from pipeline.io.atomic import TMP_MARK, atomic_path, temp_name
-from pipeline.io.duck import connect, sql_string, unreadable_reason
+from pipeline.io.duck import connect, file_stamp, sql_string, unreadable_reason
 from pipeline.io.markers import latest_marker, write_marker
 from pipeline.paths import Lake
 from pipeline.warehouse.current import latest_build
+
+if TYPE_CHECKING:
+    import duckdb
 
 logger = logging.getLogger(__name__)
 
@@ -329,6 +331,8 @@ def view_sql(root: Path, table: str) -> str:
 
 def _views_in(path: Path) -> set[str] | None:
     """The views a reporting file holds (schema.name), or None when it does not open."""
+    import duckdb
+
     if unreadable_reason(path) is not None:
         return None
     try:
@@ -349,6 +353,8 @@ def _views_in(path: Path) -> set[str] | None:
 def write_views(the_lake: Lake, columns: dict[str, list[tuple[str, str]]]) -> bool:
     """(Re)create the reporting views file when it is missing, unreadable, or the marts'
     shape changed; True if rewritten."""
+    import duckdb
+
     target = the_lake.reporting_db
     root = the_lake.reporting_marts_dir.resolve()
     signature = json.dumps(
@@ -406,7 +412,7 @@ def is_published(the_lake: Lake) -> bool:
     published = latest_marker(the_lake.staged / "published", PUBLISH_MARKER)
     if built is None or published is None:
         return False
-    if unreadable_reason(the_lake.reporting_db) is not None:
+    if unreadable_reason(the_lake.reporting_db, published[1].get("reporting_stamp")) is not None:
         return False
     return published[1].get("build_id") == built[1].get("build_id")
 
@@ -426,6 +432,9 @@ def publish(
             "marts": marts,
             "build_id": built[1].get("build_id"),
             "reporting_db": str(the_lake.reporting_db),
+            # The views file as this publish left it (checked: it opens): while it stays so,
+            # checks need not open it again.
+            "reporting_stamp": file_stamp(the_lake.reporting_db),
         },
     )
     return marts

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from pipeline.io.pass_cache import memo
 from pipeline.settings import get_settings
+
+if TYPE_CHECKING:
+    import duckdb
+
+# ``duckdb`` itself is imported where a connection is made: a scheduling pass that finds
+# everything complete opens no DuckDB file (``file_stamp``), and the import is ~10% of it.
 
 
 def connect(path: Path | str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -22,6 +27,8 @@ def connect(path: Path | str = ":memory:", read_only: bool = False) -> duckdb.Du
     It spills into the lake's ``state/duckdb_spill/``, not DuckDB's default ``.tmp`` in the
     working directory (read-only in the image).
     """
+    import duckdb
+
     from pipeline.paths import lake
 
     settings = get_settings()
@@ -66,7 +73,21 @@ def sql_string(text: str | Path) -> str:
 _BUSY = ("lock", "conflicting", "same database file")
 
 
-def unreadable_reason(path: Path | str) -> str | None:
+def file_stamp(path: Path | str) -> str | None:
+    """What a writer records of a file it has just closed: size, mtime, ctime and inode.
+
+    Equal later means nobody wrote, truncated, replaced or restored the file since: ctime
+    moves with every write and cannot be set back (``touch`` sets mtime only). None when the
+    file is absent.
+    """
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
+
+
+def unreadable_reason(path: Path | str, written: str | None = None) -> str | None:
     """Why the DuckDB file at ``path`` cannot be opened, or None when it opens (or is absent).
 
     Opens it read-only and lists its catalog: a file whose header or catalog is damaged (its
@@ -74,14 +95,22 @@ def unreadable_reason(path: Path | str) -> str | None:
     read-write (dbt building) is busy, not broken: None. A missing file is not corruption
     either (nothing built yet), so callers check ``exists()`` for that themselves. Inside a
     scheduling pass a file is opened once (``pass_cache``).
+
+    ``written``: the file's ``file_stamp`` as its writer recorded it after a successful write
+    (a build or publish marker). A file still exactly so is not opened again: a no-op pass
+    then opens no DuckDB file at all, while any later write, truncation or copy is checked.
     """
     path = Path(path)
     if not path.exists():
+        return None
+    if written is not None and file_stamp(path) == written:
         return None
     return memo(("unreadable_reason", str(path.resolve())), lambda: _unreadable_reason(path))
 
 
 def _unreadable_reason(path: Path) -> str | None:
+    import duckdb
+
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:

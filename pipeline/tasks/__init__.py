@@ -4,6 +4,11 @@ No ``task_namespace``: CLI names stay short (``StagePlays``, ``DbtBuild``...). L
 tools are re-exported so ``luigi --module pipeline.tasks RangeDaily --of DailyPipeline`` works.
 Under the ``luigi`` binary, importing this package sets up the pipeline's logging
 (``logs/pipeline.log``, secrets redacted), as ``music-tracker`` does.
+
+A task's ``complete()`` uses the stage's checks, imported with the task module; the stage's
+work (parsing, staging, dbt, publishing, with DuckDB and Arrow's compute kernels behind them)
+is imported inside ``run()``. A scheduling pass that finds everything complete (the 30-minute
+cycle with nothing new) then loads only what it asks, not every stage's machinery.
 """
 
 from luigi.tools.range import RangeDaily

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import luigi
 
-from pipeline.ingest.exports import import_file, import_files
 from pipeline.ingest.units import unit_id
 from pipeline.io.parquet import read_provenance
 from pipeline.settings import get_settings
@@ -61,6 +60,8 @@ class ImportExport(luigi.Task):
         return read_provenance(self.output().path) is not None
 
     def run(self) -> None:
+        from pipeline.ingest.exports import import_file  # the work: see tasks/__init__
+
         path = Path(self.file)
         get_settings().account(self._account())  # fail early on an unknown listener
         with timed_result(self, "imports") as result:
@@ -102,6 +103,8 @@ class ImportExports(luigi.Task):
         return all(self._done(task) for task in self._singles())
 
     def run(self) -> None:
+        from pipeline.ingest.exports import import_files  # the work: see tasks/__init__
+
         todo = [task for task in self._singles() if not self._done(task)]
         if not todo:
             return

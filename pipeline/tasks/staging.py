@@ -13,7 +13,6 @@ import luigi
 
 from pipeline.staging.inputs import inputs_by_date, stale_days
 from pipeline.staging.memo import all_current, day_is_current
-from pipeline.staging.partitions import stage_days, stage_stale_days
 from pipeline.tasks.base import current_lake, report_progress, status_message, timed_result
 
 
@@ -31,6 +30,8 @@ class StagePlays(luigi.Task):
         return day_is_current(current_lake(), self.date)
 
     def run(self) -> None:
+        from pipeline.staging.partitions import stage_days  # the work: see tasks/__init__
+
         the_lake = current_lake()
         with timed_result(self, "plays", self.date) as result:
             result["rows"] = stage_days(the_lake, [self.date], inputs_by_date(the_lake))
@@ -50,6 +51,8 @@ class StageAllPlays(luigi.Task):
         report_progress(self, 100 * done / max(total, 1), f"month {month} ({done + 1}/{total})")
 
     def run(self) -> None:
+        from pipeline.staging.partitions import stage_stale_days  # the work: see tasks/__init__
+
         the_lake = current_lake()
         days, index = stale_days(the_lake)
         with timed_result(self, "plays") as result:

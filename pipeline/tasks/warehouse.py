@@ -16,10 +16,9 @@ from contextlib import contextmanager
 
 import luigi
 
-from pipeline.reporting import is_published, publish
+from pipeline.reporting import is_published
 from pipeline.tasks.base import current_lake, report_progress, status_message, timed_result
 from pipeline.tasks.staging import StagePlays
-from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.current import build_is_current
 
 
@@ -83,6 +82,8 @@ class DbtBuild(luigi.Task):
         report_progress(self, 100 * done / max(total, 1), f"dbt build: {message}")
 
     def run(self) -> None:
+        from pipeline.warehouse.build import build_warehouse  # the work: see tasks/__init__
+
         with timed_result(self, "warehouse", self.date) as result:
             marker = build_warehouse(
                 current_lake(),
@@ -116,6 +117,8 @@ class PublishReporting(luigi.Task):
         report_progress(self, 100 * done / max(total, 1), f"publish {done + 1}/{total}: {name}")
 
     def run(self) -> None:
+        from pipeline.reporting import publish  # the work: see tasks/__init__
+
         with timed_result(self, "reporting", self.date) as result:
             marts = publish(current_lake(), self.date, on_mart=self.report_mart)
             result["rows"] = sum(marts.values())

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io.atomic import write_json_atomic
-from pipeline.io.duck import set_aside_if_unreadable
+from pipeline.io.duck import file_stamp, set_aside_if_unreadable
 from pipeline.io.markers import fingerprint, write_marker
 from pipeline.paths import Lake
 from pipeline.settings import get_settings
@@ -123,5 +123,7 @@ def build_warehouse(
         json.dumps([day.isoformat(), fp], sort_keys=True).encode()
     ).hexdigest()[:16]
     marker["date"] = day.isoformat()
+    # The warehouse as dbt left it: while it stays so, checks need not open it again.
+    marker["warehouse_stamp"] = file_stamp(the_lake.warehouse)
     marker["sequence"] = write_marker(the_lake.dbt_run_marker(day), marker)
     return marker

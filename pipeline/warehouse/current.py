@@ -47,7 +47,7 @@ def build_is_current(the_lake: Lake, day: dt.date, full_tests: bool = False) -> 
     latest = latest_build(the_lake)
     if latest is None or not isinstance(latest[1].get("staged_fingerprint"), dict):
         return False
-    if unreadable_reason(the_lake.warehouse) is not None:
+    if unreadable_reason(the_lake.warehouse, latest[1].get("warehouse_stamp")) is not None:
         return False  # damaged: the build sets it aside and builds it again
     if full_tests and not (latest[1].get("full_tests") and latest[0] >= day):
         return False

@@ -107,6 +107,35 @@ def test_second_run_is_a_no_op_with_identical_tables(built: Path) -> None:
     assert _fct_hash(built) == before
 
 
+def test_a_no_op_build_opens_no_duckdb_file_until_one_changes(
+    built: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With nothing new, `build` trusts the warehouse and views file as the last build and
+    publish left them (their markers' file stamps) instead of opening them; a file replaced
+    since, even by an identical copy, is opened and checked again."""
+    from pipeline.io import duck
+
+    opened: list[str] = []
+    real = duck._unreadable_reason
+
+    def spy(path: Path) -> str | None:
+        opened.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(duck, "_unreadable_reason", spy)
+    the_lake = Lake(built)
+    marker = sorted((built / "staged" / "dbt_runs").glob("date=*/run_results.json"))[-1]
+    before = marker.stat().st_mtime_ns
+    assert cli.main(["--data-dir", str(built), "build"]) == 0
+    assert opened == []
+    copy = the_lake.warehouse.with_name("copy.duckdb")
+    shutil.copy2(the_lake.warehouse, copy)
+    copy.replace(the_lake.warehouse)  # same bytes and mtime, another inode
+    assert cli.main(["--data-dir", str(built), "build"]) == 0
+    assert opened == ["build.duckdb"]
+    assert marker.stat().st_mtime_ns == before  # it opened, so nothing to rebuild
+
+
 def test_raw_is_enough(built: Path) -> None:
     """Delete staged/, warehouse/ and reporting/; rebuilding from raw/ gives the same warehouse."""
     before = _fct_hash(built)
