@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from bench.histories import CACHE
-from pipeline.settings import PROJECT_ROOT, get_settings
+from pipeline.settings import PROJECT_ROOT, get_settings, metabase_settings
 
 #: Export fields the floor declares (all the importer reads), with DuckDB types.
 FLOOR_COLUMNS = {
@@ -124,7 +124,7 @@ def cards(data_dir: Path, repeats: int = 5) -> list[dict]:
     differ by engine and Metabase's ``memory_limit`` only. When that DuckDB cannot run (no uv,
     no wheel, a file it cannot open) the driver's times are None and its error says why.
     """
-    from pipeline.ops.metabase import driver_duckdb_settings, metabase_settings
+    from pipeline.ops.metabase import driver_duckdb_settings
     from pipeline.paths import Lake
     from tests.metabase_duckdb import ensure_env, run_cards, run_cards_in
 

@@ -17,7 +17,6 @@ import logging
 import logging.handlers
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +36,6 @@ def set_run_id(run_id: str | None) -> None:
 
 def current_run_id() -> str | None:
     return _run_id
-
-
-@dataclass(frozen=True)
-class LoggingSettings:
-    """``logging`` section of the config."""
-
-    level: str = "INFO"
-    console_format: str = "auto"  # json | text | auto (text on a terminal, else json)
-    file: str = "logs/pipeline.log"  # relative to paths.data_dir; "" disables the file
-    max_bytes: int = 5_000_000
-    backup_count: int = 5
 
 
 # ---------- redaction
@@ -162,11 +150,9 @@ def configure_from_settings() -> Path | None:
 
     Returns the log file path (None when disabled). Safe to call again after settings change.
     """
-    from pipeline import settings as settings_mod
+    from pipeline.settings import get_settings, logging_settings
 
-    cfg: LoggingSettings = settings_mod.section("logging", LoggingSettings)
-    if cfg.console_format not in ("json", "text", "auto"):
-        raise settings_mod.SettingsError("logging.console_format: must be json, text or auto")
+    cfg = logging_settings()
     setup_logging(cfg.level, cfg.console_format)
     root = logging.getLogger()
     for old in _ours("file"):
@@ -176,7 +162,7 @@ def configure_from_settings() -> Path | None:
         return None
     path = Path(cfg.file)
     if not path.is_absolute():
-        path = settings_mod.get_settings().paths.data_dir / path
+        path = get_settings().paths.data_dir / path
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.handlers.RotatingFileHandler(
         path, maxBytes=cfg.max_bytes, backupCount=cfg.backup_count, encoding="utf-8"

@@ -31,12 +31,12 @@ import luigi.retcodes
 import luigi.worker
 from luigi.execution_summary import LuigiStatusCode
 
-from pipeline import settings as settings_mod
 from pipeline.io.pass_cache import scheduling_pass
+from pipeline.settings import PROJECT_ROOT, scheduler_settings
 
 logger = logging.getLogger(__name__)
 
-LUIGI_CFG = settings_mod.PROJECT_ROOT / "luigi.cfg"
+LUIGI_CFG = PROJECT_ROOT / "luigi.cfg"
 
 #: Fallback exit codes (the documented [retcode] block) if luigi.cfg could not be read.
 RETCODES = {
@@ -48,21 +48,6 @@ RETCODES = {
     LuigiStatusCode.NOT_RUN: 25,
     LuigiStatusCode.MISSING_EXT: 20,
 }
-
-
-@dataclass(frozen=True)
-class SchedulerSettings:
-    """``scheduler`` section: where luigid listens and how workers reach it."""
-
-    url: str = "http://localhost:8082/"
-    bind_address: str = "127.0.0.1"
-    port: int = 8082
-    connect_timeout_seconds: float = 3.0
-    workers: int = 1
-
-
-def scheduler_settings() -> SchedulerSettings:
-    return settings_mod.section("scheduler", SchedulerSettings)
 
 
 @dataclass

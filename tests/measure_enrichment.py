@@ -55,11 +55,11 @@ def main() -> None:
         MUSIC_TRACKER__SPOTIFY_CATALOGUE__FETCH_ARTISTS="false",
         MUSIC_TRACKER__SPOTIFY_CATALOGUE__FETCH_ALBUMS="false",
     )
-    from pipeline.enrich import candidates, config, runs
+    from pipeline.enrich import candidates, runs
     from pipeline.ingest.exports import find_export_files
     from pipeline.paths import lake
     from pipeline.runner import run_tasks
-    from pipeline.settings import get_settings, reload_settings
+    from pipeline.settings import SpotifyCatalogueSettings, get_settings, reload_settings
     from pipeline.tasks import ImportExport, StageAllPlays
 
     reload_settings()
@@ -105,7 +105,7 @@ def main() -> None:
     assert isinstance(first, dict)
     per_k = {s: round(1000 * v["calls"] / tracks, 1) for s, v in first.items()}
     out["calls_per_1000_tracks"] = per_k
-    sp = config.SpotifyCatalogueSettings()  # the defaults, not this script's overrides
+    sp = SpotifyCatalogueSettings()  # the defaults, not this script's overrides
     # Full catalogue: one call per track, artist and album (per-item endpoints only).
     spotify_calls = tracks + len(artists) + albums
     out["full_enrichment"] = {

@@ -35,7 +35,7 @@ import math
 import secrets
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from pipeline.clients.http import (
 )
 from pipeline.io.atomic import write_json_atomic
 from pipeline.paths import lake
+from pipeline.settings import SpotifySettings, spotify_settings
 
 logger = logging.getLogger(__name__)
 
@@ -59,33 +60,6 @@ SERVICE = "spotify"
 TOKEN_MODE = 0o600
 #: Renew the access token this long before it expires, so a call never races the expiry.
 EXPIRY_MARGIN_S = 60
-
-
-@dataclass(frozen=True)
-class SpotifySettings:
-    """The ``spotify:`` section of config/base.yaml (commented there)."""
-
-    #: Poll recently-played at all (false: an export-only household, healthy without Spotify).
-    enabled: bool = True
-    api_base_url: str = "https://api.spotify.com/v1"
-    accounts_base_url: str = "https://accounts.spotify.com"
-    redirect_uri: str = "http://127.0.0.1:8888/callback"
-    scopes: list[str] = field(default_factory=lambda: ["user-read-recently-played"])
-    token_dir: Path | None = None
-    poll_interval_minutes: int = 30
-    page_limit: int = 50
-    refresh_token_lifetime_days: int = 182
-    refresh_warning_days: int = 14
-    timeout_s: float = 20.0
-    max_retries: int = 3
-    backoff_s: float = 2.0
-    max_wait_s: float = 30.0
-    user_agent: str = "music-tracker/0.1"
-
-
-def spotify_settings() -> SpotifySettings:
-    """The validated ``spotify`` section."""
-    return settings_mod.section("spotify", SpotifySettings)
 
 
 # ---------------------------------------------------------------------------------------------

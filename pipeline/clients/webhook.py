@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.clients.http import HttpClient
-
-KINDS = ("ntfy", "gotify", "slack", "discord", "json")
+from pipeline.settings import WEBHOOK_KINDS
 
 _NTFY_PRIORITY = {"error": "high", "warning": "default", "info": "low"}
 _GOTIFY_PRIORITY = {"error": 8, "warning": 5, "info": 2}
@@ -50,7 +49,7 @@ def build_request(
         return url, headers, {"content": f"**{title}**\n{message}"[:2000]}, None
     if kind == "json":
         return url, headers, dict(event), None
-    raise ValueError(f"unknown webhook kind {kind!r} (one of {', '.join(KINDS)})")
+    raise ValueError(f"unknown webhook kind {kind!r} (one of {', '.join(WEBHOOK_KINDS)})")
 
 
 def send(

@@ -33,9 +33,16 @@ from typing import TYPE_CHECKING
 import luigi
 
 from pipeline.log import set_run_id
-from pipeline.ops.schedule import JOBS, CronSettings, cron_settings, crontab, next_run
+from pipeline.ops.schedule import JOBS, crontab, next_run
 from pipeline.paths import lake
-from pipeline.settings import child_environment
+from pipeline.settings import (
+    CronSettings,
+    child_environment,
+    cron_settings,
+    notification_settings,
+    scheduler_settings,
+    spotify_settings,
+)
 
 if TYPE_CHECKING:
     from pipeline.runner import RunOutcome
@@ -55,7 +62,6 @@ def new_run_id(job: str, now: dt.datetime) -> str:
 
 def polling_enabled() -> bool:
     """Whether ``cron poll`` polls at all (``spotify.enabled`` and an account with ``poll``)."""
-    from pipeline.clients.spotify import spotify_settings
     from pipeline.settings import get_settings
 
     return spotify_settings().enabled and any(a.poll for a in get_settings().accounts)
@@ -155,7 +161,6 @@ def run_job(job: str, now: dt.datetime | None = None) -> int:
     """One cron run of ``job``; returns the process exit code."""
     from pipeline.ops import health, notify
     from pipeline.ops.lock import LAKE_LOCK, LockHeld, exclusive
-    from pipeline.runner import scheduler_settings
 
     now = now or _now()
     run_id = new_run_id(job, now)
@@ -187,7 +192,7 @@ def run_job(job: str, now: dt.datetime | None = None) -> int:
             else:
                 with whole_suite(job == "daily"):  # once a day: every model, period and test
                     outcome = run_phases(phases, central=central, workers=workers)
-            cfg = notify.notification_settings()
+            cfg = notification_settings()
             since = notify.last_checked(the_lake)
             status = health.collect(the_lake, _now())
             events = notify.failure_events(outcome.failures)
@@ -255,7 +260,7 @@ def serve(
 
 def start_luigid(dry_run: bool = False) -> int:
     """Exec luigid with its state pickle, task history and --logdir under the data folder."""
-    from pipeline.runner import LUIGI_CFG, scheduler_settings
+    from pipeline.runner import LUIGI_CFG
 
     cfg = scheduler_settings()
     the_lake = lake()

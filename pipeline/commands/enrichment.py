@@ -7,7 +7,7 @@ import csv
 import io
 import sys
 
-from pipeline.settings import get_settings
+from pipeline.settings import get_settings, musicbrainz_settings
 
 
 def genres_from_txt(text: str) -> list[str]:
@@ -33,10 +33,9 @@ def cmd_refresh_genres(args: argparse.Namespace) -> int:
     """Fetch MusicBrainz's official genre list and rewrite the dbt seed."""
     from pipeline.clients.http import HttpError
     from pipeline.clients.musicbrainz import MusicBrainzClient
-    from pipeline.enrich import config
 
     try:
-        client = MusicBrainzClient(config.musicbrainz())
+        client = MusicBrainzClient(musicbrainz_settings())
         text = client.genres_txt()
     except (ValueError, HttpError) as exc:
         print(f"error: could not fetch the genre list: {exc}", file=sys.stderr)

@@ -13,15 +13,10 @@ from pipeline.paths import lake
 def cmd_provision(args: argparse.Namespace) -> int:
     from pipeline.clients.http import HttpError
     from pipeline.clients.metabase import MetabaseClient
-    from pipeline.ops.metabase import (
-        DashboardConfigError,
-        load_config,
-        metabase_settings,
-        provision,
-    )
+    from pipeline.ops.metabase import DashboardConfigError, load_config, provision
 
     try:
-        cfg = metabase_settings()
+        cfg = settings_mod.metabase_settings()
     except settings_mod.SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

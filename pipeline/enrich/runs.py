@@ -22,7 +22,6 @@ import pyarrow as pa
 
 from pipeline import schemas
 from pipeline.clients.http import AuthError, Forbidden, HttpError, NotFound, RateLimited, utcnow
-from pipeline.enrich import config
 from pipeline.enrich.budget import Budget, BudgetExhausted
 from pipeline.enrich.candidates import (
     ArtistCandidate,
@@ -39,7 +38,13 @@ from pipeline.enrich.state import FAILED, FOUND, NOT_FOUND, PARTIAL, LookupState
 from pipeline.io.atomic import write_bytes_atomic
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
-from pipeline.settings import get_settings
+from pipeline.settings import (
+    enrichment_settings,
+    get_settings,
+    musicbrainz_settings,
+    nominatim_settings,
+    spotify_catalogue_settings,
+)
 from pipeline.transform import geo
 from pipeline.transform import musicbrainz as mbt
 from pipeline.transform import spotify_catalogue as sct
@@ -131,7 +136,6 @@ def spotify_token_provider() -> Callable[[], str] | None:
     catalogue lookups are skipped with a status message and recently-played is harvested.
     """
     from pipeline.clients.spotify import SpotifyClient, load_token
-    from pipeline.settings import get_settings
 
     for account in get_settings().accounts:
         if load_token(account.name) is not None:
@@ -140,7 +144,7 @@ def spotify_token_provider() -> Callable[[], str] | None:
 
 
 def _policy() -> Policy:
-    e = config.enrichment()
+    e = enrichment_settings()
     return Policy(
         refresh_found=dt.timedelta(days=e.refresh_found_days),
         refresh_not_found=dt.timedelta(days=e.refresh_not_found_days),
@@ -209,7 +213,7 @@ def _held_back(
     state: LookupState, now: dt.datetime, report: RunReport, what: str, check_pause: bool = True
 ) -> bool:
     """Whether this run must not call the service: enrichment is off, or a pause is running."""
-    if not config.enrichment().enabled:
+    if not enrichment_settings().enabled:
         report.stopped = f"enrichment.enabled is false (offline): {what} skipped"
         return True
     return check_pause and _paused(state, now, report)
@@ -246,7 +250,7 @@ class _Loop:
         )
         self.requested: set[tuple[str, str]] = set()
         self.consecutive = 0
-        self.settings = config.enrichment()
+        self.settings = enrichment_settings()
 
     def run(
         self,
@@ -318,7 +322,7 @@ def run_catalogue(
     """Harvest recently-played polls, then fetch due tracks, artists and albums by listening."""
     from pipeline.clients.spotify_catalogue import SpotifyCatalogue, is_spotify_id
 
-    settings = config.spotify_catalogue()
+    settings = spotify_catalogue_settings()
     state = open_state(ctx.lake, "spotify_api")
     report = RunReport("spotify_api")
     reconcile(ctx.lake, state, "spotify_api", report)
@@ -556,7 +560,7 @@ def run_artists(ctx: RunContext) -> RunResult:
     """Resolve every played artist in MusicBrainz: URL relation, ISRC, then careful name search."""
     from pipeline.clients.musicbrainz import MusicBrainzClient, spotify_artist_url
 
-    settings = config.musicbrainz()
+    settings = musicbrainz_settings()
     state = open_state(ctx.lake, "musicbrainz")
     report = RunReport("musicbrainz")
     reconcile(ctx.lake, state, "musicbrainz", report)
@@ -685,7 +689,7 @@ def run_places(ctx: RunContext) -> RunResult:
     """Geocode the origins of matched artists (begin area, else area), most listened first."""
     from pipeline.clients.geocoder import Geocoder
 
-    settings = config.nominatim()
+    settings = nominatim_settings()
     state = open_state(ctx.lake, "nominatim")
     report = RunReport("nominatim")
     reconcile(ctx.lake, state, "nominatim", report)

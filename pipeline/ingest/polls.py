@@ -56,13 +56,12 @@ from pipeline.clients.spotify import (
     load_token,
     refresh_expires_at,
     refresh_warning,
-    spotify_settings,
 )
 from pipeline.ingest.poll_state import load_state, save_state
 from pipeline.io.atomic import write_bytes_atomic
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake, lake
-from pipeline.settings import get_settings
+from pipeline.settings import get_settings, spotify_settings
 from pipeline.transform.recently_played import (
     PollFormatError,
     detect_gap,

@@ -33,30 +33,13 @@ import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.parquet as pq
 
 from pipeline import settings as settings_mod
-from pipeline.clients.spotify import (
-    TokenCacheUnreadable,
-    read_token,
-    refresh_expires_at,
-    spotify_settings,
-)
+from pipeline.clients.spotify import TokenCacheUnreadable, read_token, refresh_expires_at
 from pipeline.paths import Lake
+from pipeline.settings import spotify_settings, status_settings
 
 #: Lookup states that still need work.
 BACKLOG_STATES = {"pending", "failed"}
 _REVOKED = re.compile(r"(?i)invalid_grant|revoked|unauthori[sz]ed|\b401\b|re-?authori[sz]e")
-
-
-@dataclass(frozen=True)
-class StatusSettings:
-    """``status`` section: thresholds of the healthcheck."""
-
-    max_poll_age_hours: float = 2.0
-    max_publish_age_hours: float = 36.0
-    min_free_disk_mb: int = 500
-
-
-def status_settings() -> StatusSettings:
-    return settings_mod.section("status", StatusSettings)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Dashboards as code: create or update Metabase from ``config/metabase/`` idempotently.
+"""Dashboards as code: create or update Metabase from ``metabase.config_dir`` idempotently.
 
 Reads ``dashboards.yaml`` + ``cards/*.sql`` (format: see the README's Metabase part), then:
 first-run setup (or login), the DuckDB database (read-only, the reporting file), the collection,
@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from pipeline import settings as settings_mod
+from pipeline.settings import MetabaseSettings
 
 #: Card visualizations Metabase registers (cardDisplayTypes plus treemap), and the Map's aliases.
 DISPLAYS = {
@@ -81,51 +81,10 @@ LATEST_YEAR_SQL = f"({LATEST_YEAR_QUERY})"
 TEMPLATE_TAG = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 KEY_MARKER = re.compile(r"\[music-tracker: ([A-Za-z0-9_./-]+)\]\s*$")
 GRID_COLUMNS = 24
-_MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)\s*", re.IGNORECASE)
-_UNITS = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
-_UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
 
 
 class DashboardConfigError(ValueError):
     """dashboards.yaml or a card file is wrong; the message says where."""
-
-
-@dataclass(frozen=True)
-class MetabaseSettings:
-    """``metabase`` section."""
-
-    url: str = "http://localhost:3000"
-    config_dir: Path = Path("config/metabase")
-    admin_email: str = "admin@music-tracker.local"
-    admin_first_name: str = "Music"
-    admin_last_name: str = "Tracker"
-    password_env: str = "MUSIC_TRACKER_METABASE_PASSWORD"
-    site_name: str = "Music Tracker"
-    database_file: str = ""
-    duckdb_memory_limit: str = "192MiB"
-    timeout_seconds: float = 30.0
-
-    def __post_init__(self) -> None:
-        # Metabase would only refuse a bad size when it tests the connection; say it here.
-        try:
-            memory_bytes(self.duckdb_memory_limit)
-        except ValueError as exc:
-            raise settings_mod.SettingsError(f"metabase.duckdb_memory_limit: {exc}") from None
-
-
-def metabase_settings() -> MetabaseSettings:
-    return settings_mod.section("metabase", MetabaseSettings)
-
-
-def memory_bytes(value: str) -> int:
-    """Bytes of a DuckDB memory setting ("192MiB", "256MB"): DuckDB reads MB as 10^6, MiB 2^20.
-
-    The compose test adds this to the JVM's caps, so both must agree on what the string means.
-    """
-    match = _MEMORY.fullmatch(value)
-    if match is None:
-        raise ValueError(f"{value!r} is not a DuckDB memory size such as 192MiB")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 @dataclass

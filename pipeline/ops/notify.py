@@ -19,40 +19,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipeline import settings as settings_mod
 from pipeline.io.atomic import write_json_atomic
 from pipeline.ops.health import Status, parse_time, read_json
 from pipeline.paths import Lake
+from pipeline.settings import NotificationSettings, notification_settings, secret
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class NotificationSettings:
-    """``notifications`` section."""
-
-    webhook_kind: str = ""  # ntfy | gotify | slack | discord | json; "" = no webhook
-    webhook_url: str = ""
-    # Name of the environment variable holding the webhook token (ntfy/Gotify/JSON), if any.
-    webhook_token_env: str = "MUSIC_TRACKER_WEBHOOK_TOKEN"
-    email: bool = False
-    repeat_hours: float = 24.0
-    no_plays_hours: float = 12.0
-    active_window_days: int = 14
-    timeout_seconds: float = 10.0
-
-
-def notification_settings() -> NotificationSettings:
-    from pipeline.clients.webhook import KINDS
-
-    cfg: NotificationSettings = settings_mod.section("notifications", NotificationSettings)
-    if cfg.webhook_kind and cfg.webhook_kind not in KINDS:
-        raise settings_mod.SettingsError(
-            f"notifications.webhook_kind: {cfg.webhook_kind!r} is not one of {', '.join(KINDS)}"
-        )
-    if cfg.webhook_kind and not cfg.webhook_url:
-        raise settings_mod.SettingsError("notifications.webhook_url: required with webhook_kind")
-    return cfg
 
 
 @dataclass(frozen=True)
@@ -173,7 +145,7 @@ def dispatch(
             from pipeline.clients.http import HttpError
             from pipeline.clients.webhook import send
 
-            token = settings_mod.secret(cfg.webhook_token_env) if cfg.webhook_token_env else None
+            token = secret(cfg.webhook_token_env) if cfg.webhook_token_env else None
             try:
                 send(
                     cfg.webhook_kind,

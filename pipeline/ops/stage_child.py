@@ -58,7 +58,8 @@ def run_stage_child(
 
     env = child_environment()  # the parent's settings, --data-dir included
     if not local_scheduler:  # one line for the whole command, said before the child starts
-        from pipeline.runner import ANNOUNCED_ENV, announce, luigid_reachable, scheduler_settings
+        from pipeline.runner import ANNOUNCED_ENV, announce, luigid_reachable
+        from pipeline.settings import scheduler_settings
 
         cfg = scheduler_settings()
         announce(cfg.url, luigid_reachable(cfg.url, cfg.connect_timeout_seconds))

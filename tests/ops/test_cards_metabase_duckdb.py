@@ -40,7 +40,7 @@ def reporting(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _settings() -> dict[str, object]:
-    from pipeline.ops.metabase import MetabaseSettings
+    from pipeline.settings import MetabaseSettings
 
     return driver_duckdb_settings(MetabaseSettings())
 

@@ -213,7 +213,7 @@ JVM_UNCAPPED_MIB = 48
 def test_metabase_memory_adds_up_inside_its_limit(compose: dict) -> None:
     """Metabase's heap, metaspace, code cache, direct buffers, thread stacks and DuckDB's
     memory_limit (set on the provisioned database) fit its mem_limit, and the stack fits 1.8 GB."""
-    from pipeline.ops.metabase import MetabaseSettings, memory_bytes
+    from pipeline.settings import MetabaseSettings, memory_bytes
 
     mb = compose["services"]["metabase"]
     opts = mb["environment"]["JAVA_OPTS"]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.ops.lock import exclusive
-from pipeline.ops.schedule import CronSettings, crontab, next_run
+from pipeline.ops.schedule import crontab, next_run
+from pipeline.settings import CronSettings
 from tests.conftest import run_luigi
 from tests.ops.conftest import REPO, cli_env, run_cli
 

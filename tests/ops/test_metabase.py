@@ -24,9 +24,9 @@ from pipeline.ops.metabase import (
     layout,
     load_config,
     marker_of,
-    memory_bytes,
     render_sql,
 )
+from pipeline.settings import memory_bytes
 from tests.conftest import REPO
 from tests.ops.fake_metabase import FakeMetabase
 

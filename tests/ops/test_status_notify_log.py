@@ -17,6 +17,7 @@ from pipeline.io.atomic import write_json_atomic
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.ops import health, notify
 from pipeline.paths import lake
+from pipeline.settings import notification_settings
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -146,7 +147,7 @@ def test_health_events_token_no_plays_and_gap(data_dir: Path, isolated_dbt: Path
     )
     write_parquet_atomic(lake().dated_partition("gaps", NOW.date()), gap)
     status = health.collect(lake(), NOW)
-    cfg = notify.notification_settings()
+    cfg = notification_settings()
     events = notify.health_events(status, NOW, cfg) + notify.gap_events(
         lake(), NOW - dt.timedelta(hours=1)
     )
@@ -267,7 +268,7 @@ def test_expiring_token_warns_but_stays_healthy(data_dir: Path, isolated_dbt: Pa
     (warning,) = [w for w in status.warnings if "me: Spotify token expires" in w]
     assert "(in 3 days): run `music-tracker auth me` before then" in warning
     assert "token: expiring" in health.render(status)
-    (event,) = notify.health_events(status, NOW, notify.notification_settings())
+    (event,) = notify.health_events(status, NOW, notification_settings())
     assert event.kind == "token" and event.severity == "warning"
 
 

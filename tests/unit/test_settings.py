@@ -72,12 +72,45 @@ def test_every_config_section_is_validated_at_start() -> None:
 
     import yaml
 
-    from pipeline.settings import _RENAMES, SECTIONS, Settings
+    from pipeline.settings import SECTIONS, Settings
+    from pipeline.settings.build import RENAMES
 
-    core = {_RENAMES.get(f.name, f.name) for f in dataclasses.fields(Settings)}
-    core |= {k for k, v in _RENAMES.items() if v in core}
+    core = {RENAMES.get(f.name, f.name) for f in dataclasses.fields(Settings)}
+    core |= {k for k, v in RENAMES.items() if v in core}
     sections = set(yaml.safe_load((CONFIG / "base.yaml").read_text()))
     assert sections - core - set(SECTIONS) == set()
+
+
+def test_every_registered_section_is_in_base_yaml_and_reads_cleanly() -> None:
+    """No stale registry entry, and each schema takes every key base.yaml writes."""
+    from pipeline.settings import SECTIONS, load_settings, validate_sections
+
+    assert load_settings(CONFIG, {}).extra.keys() == SECTIONS.keys()
+    validate_sections()
+
+
+def test_validating_the_sections_imports_nothing_heavy() -> None:
+    """validate_sections() runs at every command's start: the settings package only, no Luigi.
+
+    A no-op cycle has half a second in all; importing Luigi, the HTTP stack or pyarrow just to
+    check the configuration would spend most of it.
+    """
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pipeline.settings as s; s.validate_sections(); "
+        "print(' '.join(sorted(m.split('.')[0] if not m.startswith('pipeline.') else m "
+        "for m in sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=CONFIG.parent
+    )
+    loaded = set(result.stdout.split())
+    ours = {m for m in loaded if m.startswith("pipeline.")}
+    assert {m for m in ours if not m.startswith("pipeline.settings")} == set()
+    heavy = {"luigi", "requests", "urllib3", "pyarrow", "jsonschema", "tenacity", "duckdb"}
+    assert loaded & heavy == set()
 
 
 def test_wrongly_typed_section_setting_stops_the_program_at_start(tmp_path: Path) -> None:

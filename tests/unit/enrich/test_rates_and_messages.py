@@ -23,7 +23,7 @@ from geopy.exc import GeocoderRateLimited
 from geopy.location import Location
 
 from pipeline.clients.http import RateLimited
-from pipeline.enrich.config import MusicBrainzSettings, NominatimSettings, SpotifyCatalogueSettings
+from pipeline.settings import MusicBrainzSettings, NominatimSettings, SpotifyCatalogueSettings
 from tests.fake_time import FakeTime
 
 START = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
