@@ -232,7 +232,7 @@ def write_expired_token() -> Path:
 def next_slot(now: dt.datetime) -> dt.datetime:
     """The slot of ``now``, or the minute after the account's last polled slot if later."""
     from pipeline.ingest.poll_state import load_state
-    from pipeline.ingest.polls import slot_of
+    from pipeline.ingest.slots import slot_of
     from pipeline.paths import lake
 
     slot = slot_of(now).replace(tzinfo=dt.UTC)

@@ -100,7 +100,7 @@ def unbuilt_inputs() -> bool:
 def polled_new_plays(now: dt.datetime) -> int:
     """New plays the cycle's polls landed (0: nothing polled or nothing new)."""
     from pipeline.ingest.poll_state import slot_outcomes
-    from pipeline.ingest.polls import slot_of
+    from pipeline.ingest.slots import slot_of
 
     outcomes = slot_outcomes(lake(), slot_of(now))
     return sum(int(o.get("plays") or 0) for o in outcomes.values())

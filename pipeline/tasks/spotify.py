@@ -20,7 +20,7 @@ from luigi.parameter import _no_value
 from pipeline.clients.http import utcnow
 from pipeline.clients.spotify import token_path
 from pipeline.ingest.poll_state import load_state, slot_outcomes
-from pipeline.ingest.polls import fetch_poll, land_poll, slot_handled, slot_of
+from pipeline.ingest.slots import slot_handled, slot_of
 from pipeline.settings import get_settings
 from pipeline.tasks.base import current_lake, status_message, timed_result
 from pipeline.tasks.staging import StagePlays
@@ -73,6 +73,8 @@ class IngestRecentlyPlayed(luigi.Task):
         return slot_handled(state.get("last_slot"), self.slot, utcnow())
 
     def run(self) -> Iterator[RawPoll]:
+        from pipeline.ingest.polls import fetch_poll, land_poll  # the work: see tasks/__init__
+
         with timed_result(self, "polls") as result:
             fetched = fetch_poll(self.account, self.slot)  # the raw file is kept first
             if fetched.raw_path is not None:

@@ -119,7 +119,7 @@ def test_poll_state_ahead_of_the_clock_is_recovered(
     data_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A last slot later than the clock (clock stepped back) is logged and polled again."""
-    from pipeline.ingest.polls import slot_handled, slot_of
+    from pipeline.ingest.slots import slot_handled, slot_of
     from pipeline.io.atomic import write_json_atomic
     from pipeline.tasks import IngestRecentlyPlayed
     from pipeline.transform.slots import slot_key
