@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io.atomic import TMP_MARK, write_bytes_atomic
-from pipeline.io.pass_cache import memo, peek
+from pipeline.io.pass_cache import in_pass, memo, peek
 
 
 def fingerprint(root: Path, exclude: tuple[str, ...] = ()) -> dict[str, str]:
@@ -43,11 +43,49 @@ def _fingerprint(root: Path, exclude: tuple[str, ...]) -> dict[str, str]:
     files: dict[str, list[str]] = {}
     for rel, name, size, mtime in entries:
         key = next((part for part in rel.split("/") if part.startswith("date=")), "")
-        files.setdefault(key, []).append(f"{rel or '.'}/{name}:{size}:{mtime}")
-    return {
-        key: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
-        for key, lines in sorted(files.items())
-    }
+        files.setdefault(key, []).append(_line(rel, name, size, mtime))
+    return {key: _digest(lines) for key, lines in sorted(files.items())}
+
+
+def _line(rel: str, name: str, size: int, mtime: int) -> str:
+    """One file of a fingerprint: its path below the fingerprinted root, size and mtime."""
+    return f"{rel or '.'}/{name}:{size}:{mtime}"
+
+
+def _digest(lines: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
+
+
+def files_fingerprint(root: Path, paths: list[Path]) -> str:
+    """The fingerprint of the files ``paths`` (all under ``root``): one value of
+    ``fingerprint``'s kind, a digest of their (path below ``root``, size, mtime).
+
+    What a target built from a chosen set of files records (a day's play partition, from the
+    import units and polls holding that day) and compares in ``complete()``: the same format
+    as the build marker's fingerprint of the whole staged tree. A file rewritten under the same
+    name (an import unit redone by a newer parser) changes it. Inside a scheduling pass the
+    sizes and mtimes come from the pass's listing of ``root`` (``index``), else from ``stat``.
+    """
+    listed = memo(("stats", str(root)), lambda: _stats_below(root)) if in_pass() else None
+    lines = []
+    for path in paths:
+        rel = path.relative_to(root)
+        folder, name = rel.parent.as_posix(), rel.name
+        folder = "" if folder == "." else folder
+        found = listed.get((folder, name)) if listed is not None else None
+        if found is None:
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                found = (-1, -1)  # gone: never equal to what was recorded of it
+            else:
+                found = (stat.st_size, stat.st_mtime_ns)
+        lines.append(_line(folder, name, *found))
+    return _digest(lines)
+
+
+def _stats_below(root: Path) -> dict[tuple[str, str], tuple[int, int]]:
+    return {(rel, name): (size, mtime) for rel, name, size, mtime in _listing_below(root, ())}
 
 
 #: One listed file: (its folder below the listed root, "" for the root; name; size; mtime_ns).

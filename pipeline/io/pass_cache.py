@@ -48,6 +48,11 @@ def memo(key: Hashable, compute: Callable[[], T]) -> T:
     return _answers[key]
 
 
+def in_pass() -> bool:
+    """Whether a scheduling pass is open (answers are shared)."""
+    return _answers is not None
+
+
 def peek(key: Hashable) -> Any:
     """The answer this pass holds for ``key``, or None (none yet, or outside a pass)."""
     return None if _answers is None else _answers.get(key)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipeline import schemas
 from pipeline.ingest.units import unit_dates
+from pipeline.io.markers import files_fingerprint
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import Lake
 from pipeline.transform.dedupe import show_key, shows_digest
@@ -45,9 +46,10 @@ def inputs_by_date(the_lake: Lake) -> InputIndex:
     return {day: sorted(paths) for day, paths in found.items()}
 
 
-def input_names(the_lake: Lake, paths: list[Path]) -> list[str]:
-    """How a partition's provenance names its inputs: paths relative to ``staged/``."""
-    return [str(p.relative_to(the_lake.staged)) for p in paths]
+def inputs_fingerprint(the_lake: Lake, paths: list[Path]) -> str:
+    """What a partition's provenance records of its inputs (``inputs``): the fingerprint of
+    those files (``io.markers.files_fingerprint``, the format every completeness check uses)."""
+    return files_fingerprint(the_lake.staged, paths)
 
 
 def podcast_shows(index: InputIndex) -> set[tuple[str, str]]:
@@ -72,7 +74,7 @@ def podcast_shows(index: InputIndex) -> set[tuple[str, str]]:
 def partition_is_current(
     the_lake: Lake, day: dt.date, inputs: list[Path], shows: str | None = None
 ) -> bool:
-    """Whether the day's partition exists and was built from exactly these inputs.
+    """Whether the day's partition exists and was built from exactly these inputs, as they are.
 
     ``shows`` is the current ``shows_digest``: a partition holding account-data rows records
     the digest it was built with, and is stale when a new podcast show became known.
@@ -81,7 +83,7 @@ def partition_is_current(
     if not target.exists():
         return False
     prov = read_provenance(target)
-    if prov is None or prov.get("inputs") != input_names(the_lake, inputs):
+    if prov is None or prov.get("inputs") != inputs_fingerprint(the_lake, inputs):
         return False
     return shows is None or prov.get("podcast_shows", shows) == shows
 

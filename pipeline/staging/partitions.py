@@ -21,7 +21,7 @@ from pipeline.io.atomic import clean_temp_files
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.settings import get_settings
-from pipeline.staging.inputs import InputIndex, input_names, podcast_shows
+from pipeline.staging.inputs import InputIndex, inputs_fingerprint, podcast_shows
 from pipeline.staging.memo import remember_staging_current
 from pipeline.transform.dedupe import dedupe_plays, shows_digest
 
@@ -102,7 +102,7 @@ def stage_days(
             for day in month_days:
                 part = slices.get(day, empty)
                 provenance: dict[str, object] = {
-                    "inputs": input_names(the_lake, index.get(day, []))
+                    "inputs": inputs_fingerprint(the_lake, index.get(day, []))
                 }
                 if pc.any(pc.equal(part["source"], "export_account")).as_py():
                     provenance["podcast_shows"] = digest

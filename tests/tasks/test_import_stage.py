@@ -201,6 +201,26 @@ def test_new_input_makes_a_day_stale(data_dir: Path, export_fixtures: Path) -> N
     assert pq.read_table(lake().plays_partition(day)).num_rows == existing.num_rows + 1
 
 
+def test_an_input_rewritten_under_its_name_makes_its_days_stale(
+    data_dir: Path, export_fixtures: Path
+) -> None:
+    """A unit's name comes from its export file, so a unit written again (redone after damage,
+    or by a newer parser) keeps it: the day's partition records the fingerprint of its inputs,
+    not their names, and is staged again from the rewritten unit."""
+    _import([export_fixtures / "efrrowini_Streaming_History_Audio_2023_first20.json"])
+    day = dt.date(2023, 2, 25)
+    assert StagePlays(date=day).complete()
+    (unit,) = sorted(lake().import_units_dir.glob("*.parquet"))
+    table = pq.read_table(unit)
+    kept = table.schema.metadata
+    fewer = table.filter(pa.compute.not_equal(pa.compute.cast(table["played_at"], pa.date32()), day))
+    pq.write_table(fewer.replace_schema_metadata(kept), unit)  # same name, other content
+    assert not StagePlays(date=day).complete()
+    assert run_luigi([StagePlays(date=day)])
+    assert pq.read_table(lake().plays_partition(day)).num_rows == 0
+    assert StagePlays(date=day).complete()
+
+
 def test_failed_write_leaves_old_partition_and_no_temp(
     data_dir: Path, export_fixtures: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
