@@ -51,6 +51,15 @@
     {%- endif -%}
 {% endmacro %}
 
+{#- fct_sessions' pre-hook: drop the sessions that end on or after the window's first day (the
+    model appends them again, from fct_plays). -#}
+{% macro delete_sessions_window() %}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where session_end_at >= {{ reporting_since() }}
+    {%- endif -%}
+{% endmacro %}
+
 {#- Override of dbt's get_where_subquery: a test of an incremental reporting mart checks only
     the rows this build rebuilt (whole periods of the window; every such test is per row or
     per period, so that is sound); a full build's window is every day. The `where` config of a
