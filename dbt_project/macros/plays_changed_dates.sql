@@ -21,6 +21,19 @@
     {{ return(build_request('plays_changed_dates')) }}
 {% endmacro %}
 
+{#- The UTC days a 30-minute cycle reloaded (plays_changed_dates), for the tests that may check
+    only those; none (check everything) for a build without a list of days, a full refresh,
+    a build without a reporting window request (a changed project), and the whole suite
+    (`cron daily` asks for full_tests). -#}
+{% macro cycle_reloaded_days() %}
+    {%- set changed = plays_changed_dates() -%}
+    {%- set request = reporting_window_request() -%}
+    {%- if changed is none or request is none or flags.FULL_REFRESH or request.get('full_tests', false) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(changed) }}
+{% endmacro %}
+
 {#- A SQL list of date literals (`null` when empty, which matches nothing). -#}
 {% macro sql_date_list(days) -%}
     {%- if days | length == 0 -%}

@@ -51,6 +51,15 @@
     {%- endif -%}
 {% endmacro %}
 
+{#- fct_sessions' pre-hook: drop the sessions that end on or after the window's first day (the
+    model appends them again, from fct_plays). -#}
+{% macro delete_sessions_window() %}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        where session_end_at >= {{ reporting_since() }}
+    {%- endif -%}
+{% endmacro %}
+
 {#- Override of dbt's get_where_subquery: a test of an incremental reporting mart checks only
     the rows this build rebuilt (whole periods of the window; every such test is per row or
     per period, so that is sound); a full build's window is every day. The `where` config of a
@@ -80,3 +89,39 @@
         {% do return(relation) %}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The first day int_reporting_window's rule gives for the changed play days alone, as a SQL
+    date literal: two days before the earliest changed UTC day; the first possible day with
+    no list of days, no request, a full refresh or the whole suite; none (9999-12-31) when no
+    play day changed. For the models int_reporting_window itself depends on. -#}
+{% macro plays_window_since() %}
+    {%- set changed = plays_changed_dates() -%}
+    {%- set request = reporting_window_request() -%}
+    {%- if changed is none or request is none or flags.FULL_REFRESH or request.get('full_tests', false) -%}
+        {{ return("date '0001-01-01'") }}
+    {%- elif changed | length == 0 -%}
+        {{ return("date '9999-12-31'") }}
+    {%- endif -%}
+    {{ return("cast(date '" ~ (changed | min) ~ "' - interval 2 day as date)") }}
+{% endmacro %}
+
+{#- int_plays_sessionized: whether the table as built carries what an incremental build reads
+    (account and started_at; a table built by an older version does not). -#}
+{% macro sessionized_can_increment() %}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {{ return('account' in existing and 'started_at' in existing) }}
+{% endmacro %}
+
+{#- int_plays_sessionized's pre-hook: drop the plays that start on or after the window's first
+    day (the model appends them again); every play of a table that cannot be incremented. -#}
+{% macro delete_sessionized_window() %}
+    {%- if is_incremental() -%}
+        delete from {{ this }}
+        {%- if sessionized_can_increment() %}
+        where started_at >= {{ plays_window_since() }}
+        {%- endif -%}
+    {%- endif -%}
+{% endmacro %}

@@ -14,8 +14,10 @@
 -- keeps this cheap at a million plays.
 with
 
-plays as (
+plays as not materialized (
 
+    -- Read twice below: not materialized, DuckDB scans staging twice (~0.2 s) instead of
+    -- copying 960,000 plays first (~0.6 s at 1M).
     select play_id, account, content_type, track_key, artist_name, started_at
     from {{ ref('stg_spotify__plays') }}
     where content_type = 'music'

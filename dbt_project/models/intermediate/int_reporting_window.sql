@@ -121,7 +121,12 @@ final as (
         date '0001-01-01' as since
         {%- else %}
         least(
+            {%- if track_ids or album_ids or artist_ids or musicbrainz_keys %}
             coalesce((select since from lookup_since), date '9999-12-31'),
+            {%- else %}
+            -- No lookup answer changed: no play to look for (a scan of fct_plays spared).
+            date '9999-12-31',
+            {%- endif %}
             {%- if changed | length > 0 %}
             date '{{ changed | min }}' - interval 2 day
             {%- else %}

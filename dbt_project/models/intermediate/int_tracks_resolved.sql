@@ -1,3 +1,7 @@
+-- Materialized (schema intermediate, never published): dim_track, dim_album and
+-- bridge_track_artist read it, and as an ephemeral each of them grouped every play again.
+{{ config(materialized='table') }}
+
 -- One row per track key seen in plays, with what the Spotify catalogue knows about it, and
 -- the recording it is: tracks sharing an ISRC are one recording released several times
 -- (album, single, compilation); a name-only play (account-data export) joins the recording of

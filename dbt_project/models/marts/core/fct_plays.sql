@@ -4,9 +4,7 @@
         unique_key='play_sk',
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
-        post_hook=[
-            "delete from {{ this }} where play_id not in (select play_id from {{ ref('stg_spotify__plays') }})"
-        ]
+        post_hook=["{{ delete_unstaged_plays() }}"]
     )
 }}
 -- depends_on: {{ ref('stg_spotify__plays') }}
@@ -42,10 +40,11 @@ discoveries as (
 
 tracks as (
 
-    select
-        {{ generate_surrogate_key(['track_key']) }} as track_sk,
-        duration_ms
-    from {{ ref('int_tracks_resolved') }}
+    -- dim_track (already built) rather than int_tracks_resolved, which would group every play
+    -- again here.
+    select track_sk, track_key, duration_ms
+    from {{ ref('dim_track') }}
+    where track_key <> '-1'
 
 ),
 
@@ -58,45 +57,29 @@ tracks as (
 {%- endif %}
 
 {% if can_increment %}
-
--- Each part below reads {{ this }} or staging directly (not a shared CTE): a CTE read twice
--- is materialized by DuckDB, and a million localized plays held that way spill to disk.
-cutoff as (
-
-    select least(
-        coalesce(
-            (select max(partition_date) from {{ this }})
-                - to_days({{ var('fct_plays_lookback_days') }}),
-            date '9999-12-31'
-        ),
-        coalesce(
-            (
-                select min(staged.partition_date)
-                from (select play_id, partition_date from {{ ref('stg_spotify__plays') }}) as staged
-                anti join (select play_id from {{ this }}) as built using (play_id)
-            ),
-            date '9999-12-31'
-        )
-    ) as cutoff_date
-
-),
-
-stale as (
-
-    -- Built plays whose track's catalogue duration changed since they were built.
-    select built.play_id
-    from (select play_id, track_sk, track_duration_ms from {{ this }}) as built
-    inner join tracks on built.track_sk = tracks.track_sk
-    where built.track_duration_ms is distinct from tracks.duration_ms
-
-),
+{#- The batch is chosen before the plays are keyed, as literals: DuckDB pushes a literal
+    filter on partition_date or track_key down to the staging scan, but not a subquery's
+    (nor an `or`), and keying every play (eight md5s, two zone conversions) costs ~2 s at
+    1,000,000 plays. Both are read when the model runs (execute), from the table as built. -#}
+{%- set cutoff = fct_plays_cutoff() -%}
+{%- set stale_keys = fct_plays_stale_track_keys() %}
 
 batch as (
 
     select keyed.*
     from keyed
-    where keyed.partition_date >= (select cutoff_date from cutoff)
-        or keyed.play_id in (select play_id from stale)
+    where keyed.partition_date >= date '{{ cutoff }}'
+    {%- if stale_keys is none %}
+        or keyed.play_id in (
+            -- More stale tracks than a literal list should hold: compare every built play.
+            select built.play_id
+            from (select play_id, track_sk, track_duration_ms from {{ this }}) as built
+            inner join tracks on built.track_sk = tracks.track_sk
+            where built.track_duration_ms is distinct from tracks.duration_ms
+        )
+    {%- elif stale_keys | length > 0 %}
+        or keyed.track_key in ({{ sql_string_list(stale_keys) }})
+    {%- endif %}
 
 ),
 

@@ -1,10 +1,32 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_sessions_window() }}"
+    )
+}}
+-- depends_on: {{ ref('int_reporting_window') }}
 -- One row per listening session (plays of any content separated by less than
 -- var('session_idle_gap_minutes') of silence), in the listener's local time.
+--
+-- Incremental (macro delete_sessions_window): a build deletes and recomputes the sessions that
+-- end on or after int_reporting_window's first day, and keeps the others; a full refresh gives
+-- the same rows. That first day is two days before the earliest changed UTC day, and a play
+-- only changes the sessions from its own start on (a session is decided by earlier plays
+-- only), so every session a changed play reaches ends after it. The tests read every row.
 with
 
 plays as (
 
     select * from {{ ref('fct_plays') }}
+    {%- if is_incremental() %}
+    where session_sk in (
+        -- Distinct first: a full window (every play) then fits the memory cap.
+        select distinct session_sk from {{ ref('fct_plays') }}
+        where played_at >= {{ reporting_since() }}
+    )
+    {%- endif %}
 
 ),
 

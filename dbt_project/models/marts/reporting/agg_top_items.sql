@@ -9,8 +9,10 @@ names as (
 
 ),
 
-monthly as (
+monthly as not materialized (
 
+    -- Read three times below: not materialized, each reads int_item_months itself instead of
+    -- DuckDB copying its ~880,000 rows at 1M first.
     -- int_item_months (incremental by month) already adds up the plays' items per month;
     -- years and all time add up the months. Rebuilt in full every build: the all-time ranks
     -- span every period, and item names change (a spelling, a new primary genre).
