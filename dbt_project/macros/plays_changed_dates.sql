@@ -21,10 +21,10 @@
     {{ return(build_request('plays_changed_dates')) }}
 {% endmacro %}
 
-{#- The UTC days a 30-minute cycle reloaded (plays_changed_dates), for the tests that may check
-    only those; none (check everything) for a build without a list of days, a full refresh,
-    a build without a reporting window request (a changed project), and the whole suite
-    (`cron daily` asks for full_tests). -#}
+{#- The UTC days a 30-minute cycle reloaded (plays_changed_dates), for the models and tests
+    that may work on those only; none (everything) for a whole build: no list of days, a full
+    refresh, no reporting window request (a changed project), or the whole suite (`cron daily`
+    asks for full_tests). The one place that rule is written. -#}
 {% macro cycle_reloaded_days() %}
     {%- set changed = plays_changed_dates() -%}
     {%- set request = reporting_window_request() -%}

@@ -91,13 +91,12 @@
 {%- endmacro %}
 
 {#- The first day int_reporting_window's rule gives for the changed play days alone, as a SQL
-    date literal: two days before the earliest changed UTC day; the first possible day with
-    no list of days, no request, a full refresh or the whole suite; none (9999-12-31) when no
-    play day changed. For the models int_reporting_window itself depends on. -#}
+    date literal: two days before the earliest changed UTC day; the first possible day for a
+    whole build (cycle_reloaded_days is none); none (9999-12-31) when no play day changed.
+    int_reporting_window takes it for its plays, and the models it depends on read it. -#}
 {% macro plays_window_since() %}
-    {%- set changed = plays_changed_dates() -%}
-    {%- set request = reporting_window_request() -%}
-    {%- if changed is none or request is none or flags.FULL_REFRESH or request.get('full_tests', false) -%}
+    {%- set changed = cycle_reloaded_days() -%}
+    {%- if changed is none -%}
         {{ return("date '0001-01-01'") }}
     {%- elif changed | length == 0 -%}
         {{ return("date '9999-12-31'") }}

@@ -16,11 +16,8 @@
 -- for the whole suite (`cron daily`: it also heals any drift) means everything: the first
 -- possible day. Nothing changed means nothing: 9999-12-31.
 {{ config(materialized='table') }}
-{%- set changed = plays_changed_dates() -%}
-{%- set request = reporting_window_request() -%}
-{%- set full = changed is none or request is none or flags.FULL_REFRESH
-    or request.get('full_tests', false) -%}
-{%- set lookups = {} if full else request.get('lookups', {}) -%}
+{%- set full = cycle_reloaded_days() is none -%}
+{%- set lookups = {} if full else reporting_window_request().get('lookups', {}) -%}
 {%- set track_ids = lookups.get('spotify_tracks', []) -%}
 {%- set album_ids = lookups.get('spotify_albums', []) -%}
 {%- set artist_ids = lookups.get('spotify_artists', []) -%}
@@ -127,11 +124,7 @@ final as (
             -- No lookup answer changed: no play to look for (a scan of fct_plays spared).
             date '9999-12-31',
             {%- endif %}
-            {%- if changed | length > 0 %}
-            date '{{ changed | min }}' - interval 2 day
-            {%- else %}
-            date '9999-12-31'
-            {%- endif %}
+            {{ plays_window_since() }}
         )::date as since
         {%- endif %}
 
