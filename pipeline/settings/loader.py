@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import yaml
 
 from pipeline.settings.build import RENAMES, build
-from pipeline.settings.schema import PROJECT_ROOT, Settings, SettingsError
+from pipeline.settings.schema import DBT_LOG_LEVELS, PROJECT_ROOT, Settings, SettingsError
 
 ENV_PREFIX = "MUSIC_TRACKER__"
 ENVIRONMENTS = ("development", "testing", "production")
@@ -149,6 +149,11 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"default_account: {settings.default_account!r} is not in accounts")
     if settings.duckdb.threads < 1:
         raise SettingsError("duckdb.threads: must be at least 1")
+    if settings.dbt.log_level_file not in DBT_LOG_LEVELS:
+        raise SettingsError(
+            f"dbt.log_level_file: {settings.dbt.log_level_file!r} is not one of "
+            f"{', '.join(DBT_LOG_LEVELS)}"
+        )
 
 
 def section(name: str, cls: type[SectionT]) -> SectionT:

@@ -99,6 +99,8 @@ def run_dbt(the_lake: Lake, args: list[str], on_progress: Progress | None = None
         str(dbt_target_dir()),
         "--log-path",
         str(dbt_target_dir() / "logs"),
+        "--log-level-file",
+        settings.dbt.log_level_file,
     ]
     the_lake.warehouse_dir.mkdir(parents=True, exist_ok=True)
     timeout_s = settings.dbt.timeout_minutes * 60
