@@ -134,10 +134,15 @@ def page(items: list[dict[str, Any]]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def play_times(newest_ms: int, day: dt.date, seed: int) -> list[int]:
-    """``PLAYS`` times after ``newest_ms``, strictly increasing, all on ``day`` (UTC)."""
+def play_times(newest_ms: int, day: dt.date, seed: int, now_ms: int | None = None) -> list[int]:
+    """``PLAYS`` times after ``newest_ms``, strictly increasing, all on ``day`` (UTC) and none
+    after ``now_ms``: a lake that ran many cycles in a day gets its plays closer together
+    instead of plays in the future (which the warehouse's ``assert_no_play_in_future`` fails).
+    """
     day_start = int(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp() * 1000)
     day_end = day_start + 86_400_000 - 1
+    if now_ms is not None:
+        day_end = min(day_end, now_ms)
     start = max(newest_ms, day_start) + 1 + seed % 997
     step = min(STEP_MS, (day_end - start) // PLAYS)
     if step < 1:
@@ -257,7 +262,7 @@ def poll_cassette(data_dir: Path, seed: int, cassettes: Path | None = None) -> d
     now = dt.datetime.now(dt.UTC)
     day = now.date()
     templates = real_items()
-    times = play_times(newest_play_ms(day), day, seed)
+    times = play_times(newest_play_ms(day), day, seed, int(now.timestamp() * 1000))
     items = [bench_item(templates[k % len(templates)], seed, k, ms) for k, ms in enumerate(times)]
     items.reverse()  # newest first, as Spotify lists them
     path = (cassettes or CACHE / "cassettes") / f"poll-{seed}.yaml"

@@ -101,3 +101,20 @@ def test_cycle_enrichment_has_nothing_to_fetch(
     assert again == {"marked_found": 0, "partitions_set_aside": 3}
     assert not target.exists()
     assert len(list(target.parent.glob("earlier-*.parquet"))) == 1
+
+
+def test_a_busy_day_of_cycles_never_plays_in_the_future() -> None:
+    """Many cycles in one day pack their plays closer together, never after now (the
+    warehouse's assert_no_play_in_future fails a build with plays in the future)."""
+    from bench.poll import PLAYS, play_times
+
+    day = dt.date(2026, 12, 6)
+    start = int(dt.datetime(2026, 12, 6, tzinfo=dt.UTC).timestamp() * 1000)
+    now = start + 10 * 3_600_000  # 10:00 UTC
+    newest = now - 60_000  # the lake's newest play a minute ago
+    times = play_times(newest, day, seed=7, now_ms=now)
+    assert len(times) == PLAYS
+    assert newest < times[0] and times[-1] <= now
+    assert all(a < b for a, b in zip(times, times[1:], strict=False))
+    spread = play_times(start, day, seed=7)  # an empty day: 30 s apart as before
+    assert spread[1] - spread[0] == 30_000
