@@ -60,6 +60,9 @@ class DbtResult:
     returncode: int
     lines: list[str] = field(default_factory=list)  # the log messages, in order
     errors: list[str] = field(default_factory=list)  # messages of error-level events
+    #: Nodes dbt skipped because an ephemeral model they use failed (``LogSkipBecauseError``:
+    #: error-level too, but an echo of the cause, not a cause; a first build logs dozens).
+    skipped: int = 0
     out_of_memory: bool = False
 
     @property
@@ -74,9 +77,13 @@ class DbtResult:
     stderr = ""  # merged into the log lines
 
     def summary(self, limit: int = 5) -> str:
-        """A few lines saying why the command failed (the error events, else the log's tail)."""
+        """A few lines saying why the command failed (the error events, else the log's tail),
+        then how many nodes were skipped because of it."""
         picked = self.errors or self.lines
-        return "\n".join(line for line in picked[-limit:] if line.strip())
+        text = "\n".join(line for line in picked[-limit:] if line.strip())
+        if self.skipped:
+            text += f"\n({self.skipped} nodes skipped: they use what failed)"
+        return text
 
 
 def die_with_parent(parent: int | None = None) -> Callable[[], None]:
@@ -166,6 +173,9 @@ _RESULT_EVENTS = {
     "SkippingDetails",
 }
 
+#: Error-level events that only say a node was skipped because another failed.
+_SKIP_EVENTS = {"LogSkipBecauseError"}
+
 OOM_TEXT = "Out of Memory Error"
 
 
@@ -183,7 +193,9 @@ def read_events(stream: Iterator[str], result: DbtResult, on_progress: Progress 
         logger.debug("dbt: %s", msg)
         if OOM_TEXT in msg:
             result.out_of_memory = True
-        if level == "error" and msg.strip():
+        if name in _SKIP_EVENTS:
+            result.skipped += 1
+        elif level == "error" and msg.strip():
             result.errors.append(msg)
         if on_progress is None or not isinstance(data, dict):
             continue

@@ -93,6 +93,37 @@ def test_duckdb_out_of_memory_in_the_log_is_recognised(tmp_path: Path) -> None:
     assert "duckdb.memory_limit" in message and "mem_limit" in message
 
 
+def test_the_failure_is_summarised_not_the_nodes_skipped_after_it(tmp_path: Path) -> None:
+    """A first build that fails in one model skips dozens of nodes, each an error-level line
+    of its own: the summary keeps the model's error (and DuckDB's words) and counts the skips."""
+    failure = {
+        "info": {
+            "name": "RunResultError",
+            "level": "error",
+            "msg": "Runtime Error in model fct_plays\n  Out of Memory Error: failed to pin block",
+        },
+        "data": {},
+    }
+    skip = {
+        "info": {
+            "name": "LogSkipBecauseError",
+            "level": "error",
+            "msg": "SKIP relation marts.agg_year_recap due to ephemeral model status 'skipped'",
+        },
+        "data": {"index": 3, "total": 9},
+    }
+    lines = [json.dumps(failure)] + [json.dumps(skip)] * 12
+    body = "import sys\n" + "".join(f"print({json.dumps(line)})\n" for line in lines)
+    cmd = _script(tmp_path, body + "sys.exit(1)\n")
+    result = dbt_process.run_dbt_process(cmd, dict(os.environ), tmp_path, 30)
+    assert result.out_of_memory and result.skipped == 12
+    assert result.summary(1) == (
+        "Runtime Error in model fct_plays\n  Out of Memory Error: failed to pin block\n"
+        "(12 nodes skipped: they use what failed)"
+    )
+    assert "SKIP relation" not in result.summary()
+
+
 def test_a_timeout_stops_the_whole_group(tmp_path: Path) -> None:
     """dbt's own children (threads, helpers) go with it: nothing is left holding a lock."""
     pidfile = tmp_path / "grandchild.pid"
