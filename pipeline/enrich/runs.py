@@ -18,9 +18,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import pyarrow as pa
-
-from pipeline import schemas
 from pipeline.clients.http import AuthError, Forbidden, HttpError, NotFound, RateLimited, utcnow
 from pipeline.enrich.budget import Budget, BudgetExhausted
 from pipeline.enrich.candidates import (
@@ -493,8 +490,10 @@ def upgrade_origin_keys(lake: Lake) -> None:
     call, so the origins of artists found earlier reach dim_artist without waiting 180 days
     for their refresh. Each partition is rewritten once, atomically.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from pipeline import schemas
     from pipeline.io.parquet import read_provenance
 
     root = lake.dated_dir(MB_ARTISTS)
@@ -526,6 +525,8 @@ def reuse_name_answers(
     by the Spotify link. A name answer that was ``not_found`` is not reused: the link may
     resolve what the name could not.
     """
+    from pipeline import schemas
+
     fresh = [
         c
         for c in candidates
@@ -774,6 +775,7 @@ def run_places(ctx: RunContext) -> RunResult:
 
 def _partition_rows(path: Any) -> list[dict[str, Any]]:
     """The rows an earlier run of the same day wrote (none when there is no readable file)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     if not path.exists():
@@ -788,6 +790,10 @@ def _partition_rows(path: Any) -> list[dict[str, Any]]:
 def finish(lake: Lake, date: dt.date, result: RunResult, order: list[str]) -> None:
     """Write raw responses, then every partition (``order``, last = completion marker), then
     commit the state: an answer is never in the state without being in the lake."""
+    import pyarrow as pa
+
+    from pipeline import schemas
+
     report = result.report
     if result.responses:
         run_id = f"{dt.datetime.now(dt.UTC):%H%M%S}-{uuid.uuid4().hex[:8]}"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from pipeline.io.atomic import atomic_path
+
+if TYPE_CHECKING:  # Arrow is imported where a file is read or written: a scheduling pass
+    import pyarrow as pa  # that finds everything complete (the no-op) never loads it
 
 PROVENANCE_KEY = b"music_tracker.provenance"
 
@@ -34,12 +34,17 @@ def write_parquet_atomic(
         meta = dict(table.schema.metadata or {})
         meta[PROVENANCE_KEY] = json.dumps(provenance, sort_keys=True, default=str).encode()
         table = table.replace_schema_metadata(meta)
+    import pyarrow.parquet as pq
+
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp, compression=compression, row_group_size=row_group_size)
 
 
 def read_provenance(path: Path | str) -> dict[str, Any] | None:
     """The provenance stored by ``write_parquet_atomic``; None if absent or unreadable."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         meta = pq.read_schema(path).metadata or {}
     except (OSError, pa.ArrowInvalid):

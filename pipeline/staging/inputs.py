@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from pipeline import schemas
 from pipeline.ingest.units import unit_dates
 from pipeline.io.markers import files_fingerprint
 from pipeline.io.parquet import read_provenance
@@ -59,6 +58,8 @@ def podcast_shows(index: InputIndex) -> set[tuple[str, str]]:
     ``dedupe.recognise_podcasts``): the account's other files name the same shows.
     """
     import pyarrow.dataset as ds  # here: a scheduling pass that finds staging current needs none
+
+    from pipeline import schemas  # Arrow's schemas, likewise
 
     paths = sorted({str(p) for found in index.values() for p in found})
     if not paths:

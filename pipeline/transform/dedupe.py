@@ -28,14 +28,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
-from pipeline import schemas
-
-if TYPE_CHECKING:
-    import polars as pl
-
-_RANK = {source: rank for rank, source in enumerate(schemas.SOURCES)}
+if TYPE_CHECKING:  # Arrow and Polars are imported where plays are deduplicated: a scheduling
+    import polars as pl  # pass that finds staging current (the no-op) never loads them
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -50,8 +45,11 @@ class DedupeResult:
 def _ordered(df: pl.DataFrame) -> pl.DataFrame:
     import polars as pl
 
+    from pipeline import schemas
+
+    rank = {source: position for position, source in enumerate(schemas.SOURCES)}
     return df.with_columns(
-        pl.col("source").replace_strict(_RANK, default=len(_RANK)).alias("_rank"),
+        pl.col("source").replace_strict(rank, default=len(rank)).alias("_rank"),
         pl.int_range(pl.len()).alias("_row"),
     ).sort(["_rank", "source_file", "source_row", "play_id"])
 
@@ -139,6 +137,8 @@ def recognise_podcasts(table: pa.Table, shows: Iterable[tuple[str, str]]) -> pa.
     """
     import polars as pl
 
+    from pipeline import schemas
+
     known = {(a, s) for a, s in shows}
     if table.num_rows == 0 or not known:
         return table
@@ -177,6 +177,8 @@ def dedupe_plays(
     into podcast rows first, so rule 3 matches them against the richer episode rows.
     """
     import polars as pl  # imported here: a no-op run (nothing to stage) never pays for it
+
+    from pipeline import schemas
 
     if table.num_rows == 0:
         return DedupeResult(table.cast(schemas.PLAYS), 0, 0)
