@@ -45,6 +45,7 @@ from bench import cgroup
 from bench.histories import CACHE, history
 from bench.proctree import TreeRun, run_tree
 from bench.steps import DRIVER_SUFFIX
+from pipeline.warehouse.warm import CHILD
 from tests.metabase_duckdb import METABASE_DUCKDB
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,6 +179,11 @@ def task_seconds(log: str) -> dict[str, float]:
     return {k: round(v, 2) for k, v in totals.items()}
 
 
+def is_dbt(process: str) -> bool:
+    """Whether a process name (``proctree``) is dbt: its script, or the pipeline's dbt child."""
+    return process.split(" ")[0] == "dbt" or " dbt " in f" {process} " or CHILD in process
+
+
 def _sample(run: TreeRun) -> dict[str, Any]:
     return {
         "task_seconds": task_seconds(run.stderr),
@@ -185,7 +191,7 @@ def _sample(run: TreeRun) -> dict[str, Any]:
         "cpu_s": round(run.cpu_s, 3),
         "peak_rss_mb": round(run.peak_rss_mb, 1),
         "peak_pss_mb": round(run.peak_pss_mb, 1),
-        "dbt_started": any(n.split(" ")[0] == "dbt" or " dbt " in f" {n} " for n in run.processes),
+        "dbt_started": any(is_dbt(n) for n in run.processes),
         "peak_rss_by_process_mb": run.peak_rss_by_process_mb,
         "cgroup": run.cgroup,
     }

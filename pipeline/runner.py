@@ -185,6 +185,14 @@ class _Factory(luigi.interface._WorkerSchedulerFactory):
         )
 
 
+def _discard_dbt_started_ahead() -> None:
+    """Stop a dbt interpreter a scheduled build started ahead but never used (its inputs
+    failed, or another worker built it). Imported only if a build could have started one."""
+    warm = sys.modules.get("pipeline.warehouse.warm")
+    if warm is not None:
+        warm.discard()
+
+
 def run_luigi(
     tasks: Sequence[luigi.Task], central: bool = False, workers: int = 1, interactive: bool = False
 ) -> RunOutcome:
@@ -225,6 +233,8 @@ def run_luigi(
     except Exception:
         logger.exception("luigi could not run the tasks")
         return RunOutcome(luigi.retcodes.retcode().unhandled_exception or 40, scheduler)
+    finally:
+        _discard_dbt_started_ahead()
     others = luigi.execution_summary._summary_dict(result.worker)["run_by_other_worker"]
     if interactive and scheduler == "central" and others:
         # The command holds its lake's writer lock, so another worker running the same task

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -139,20 +140,31 @@ def stop_all(grace_s: float = STOP_GRACE_S) -> list[int]:
     return groups
 
 
-@contextlib.contextmanager
-def tracked(proc: subprocess.Popen) -> Iterator[None]:
+def track(proc: subprocess.Popen[Any]) -> None:
+    """Count a started child among the running groups (``stop_all`` stops it)."""
     with _running_lock:
         _running.add(proc.pid)
+
+
+def release(proc: subprocess.Popen[Any]) -> None:
+    """Stop what is left of a tracked child's group, reap it, forget it."""
+    if proc.poll() is None:
+        stop_group(proc.pid)
+        proc.wait()
+    else:  # the leader is gone; its group may not be
+        stop_group(proc.pid, grace_s=0.5)
+    with _running_lock:
+        _running.discard(proc.pid)
+
+
+@contextlib.contextmanager
+def tracked(proc: subprocess.Popen[Any]) -> Iterator[None]:
+    """``track`` for the block, ``release`` after it, however it ends."""
+    track(proc)
     try:
         yield
     finally:
-        if proc.poll() is None:
-            stop_group(proc.pid)
-            proc.wait()
-        else:  # the leader is gone; its group may not be
-            stop_group(proc.pid, grace_s=0.5)
-        with _running_lock:
-            _running.discard(proc.pid)
+        release(proc)
 
 
 def _node_of(data: dict) -> tuple[str, str]:
@@ -223,6 +235,63 @@ def oom_message(what: str, memory_limit: str) -> str:
     )
 
 
+def spawn(
+    cmd: list[str], env: dict[str, str], cwd: Path, stdin: int | None = None
+) -> subprocess.Popen[str]:
+    """Start a dbt child: its own session (one group to stop), dying with this process,
+    stdout and stderr merged into one text pipe of dbt's JSON log lines."""
+    return subprocess.Popen(
+        cmd,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL if stdin is None else stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+        start_new_session=True,
+        preexec_fn=die_with_parent() if sys.platform.startswith("linux") else None,  # noqa: PLW1509
+    )
+
+
+def start_reader(
+    proc: subprocess.Popen[str], result: DbtResult, on_progress: Progress | None
+) -> threading.Thread:
+    """A thread reading the child's log lines into ``result`` (``read_events``)."""
+    assert proc.stdout is not None
+    reader = threading.Thread(
+        target=read_events, args=(proc.stdout, result, on_progress), daemon=True
+    )
+    reader.start()
+    return reader
+
+
+def watch(
+    proc: subprocess.Popen[str],
+    result: DbtResult,
+    reader: threading.Thread,
+    timeout_s: float,
+    kills_before: int | None,
+) -> DbtResult:
+    """Wait for a tracked child to end, stopping its group after ``timeout_s``; its result.
+
+    Raises ``DbtTimeout`` (the group stopped first). An unexplained SIGKILL is checked
+    against the cgroup's OOM-kill counter taken before (``kills_before``).
+    """
+    deadline = time.monotonic() + timeout_s
+    while proc.poll() is None:
+        if time.monotonic() > deadline:
+            stop_group(proc.pid)
+            proc.wait()
+            raise DbtTimeout(f"dbt did not finish within {timeout_s / 60:g} min")
+        reader.join(0.2)
+    reader.join(5)
+    result.returncode = proc.returncode
+    if proc.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL):
+        result.out_of_memory = result.out_of_memory or killed_for_memory(kills_before)
+    return result
+
+
 def run_dbt_process(
     cmd: list[str],
     env: dict[str, str],
@@ -237,36 +306,10 @@ def run_dbt_process(
     """
     result = DbtResult(returncode=-1)
     kills_before = oom_kill_count()
-    proc = subprocess.Popen(
-        cmd,
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        bufsize=1,
-        start_new_session=True,
-        preexec_fn=die_with_parent() if sys.platform.startswith("linux") else None,  # noqa: PLW1509
-    )
-    assert proc.stdout is not None
+    proc = spawn(cmd, env, cwd)
     with tracked(proc):
-        reader = threading.Thread(
-            target=read_events, args=(proc.stdout, result, on_progress), daemon=True
-        )
-        reader.start()
-        deadline = time.monotonic() + timeout_s
-        while proc.poll() is None:
-            if time.monotonic() > deadline:
-                stop_group(proc.pid)
-                proc.wait()
-                raise DbtTimeout(f"dbt did not finish within {timeout_s / 60:g} min")
-            reader.join(0.2)
-        reader.join(5)
-    result.returncode = proc.returncode
-    if proc.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL):
-        result.out_of_memory = result.out_of_memory or killed_for_memory(kills_before)
-    return result
+        reader = start_reader(proc, result, on_progress)
+        return watch(proc, result, reader, timeout_s, kills_before)
 
 
 def oom_kill_count() -> int | None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,14 +15,19 @@ from pipeline.io.atomic import write_json_atomic
 from pipeline.io.duck import release_memory
 from pipeline.paths import Lake
 from pipeline.settings import child_environment, get_settings
-from pipeline.warehouse.changes import changed_lookups, lookup_content, lookup_snapshot_file
+from pipeline.warehouse import warm
+from pipeline.warehouse.changes import (
+    changed_lookups,
+    lookup_content,
+    lookup_snapshot_file,
+    project_fingerprint,
+)
 from pipeline.warehouse.dbt_process import (
     DbtOutOfMemory,
     DbtResult,
     DbtTimeout,
     Progress,
     oom_message,
-    run_dbt_process,
 )
 
 logger = logging.getLogger(__name__)
@@ -33,17 +36,6 @@ logger = logging.getLogger(__name__)
 def dbt_vars() -> dict:
     """The vars every dbt run gets from the settings."""
     return {"session_idle_gap_minutes": get_settings().sessions.idle_gap_minutes}
-
-
-def dbt_executable() -> str:
-    """The dbt script of this environment (next to the interpreter), else the one on PATH."""
-    beside = Path(sys.executable).with_name("dbt")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("dbt")
-    if not found:
-        raise RuntimeError("dbt is not installed in this environment (uv sync installs it)")
-    return found
 
 
 def dbt_env(the_lake: Lake) -> dict[str, str]:
@@ -74,27 +66,19 @@ def reporting_window_file(the_lake: Lake) -> Path:
     return the_lake.plays_changed_dates_file.with_name("reporting_window.json")
 
 
-def run_dbt(the_lake: Lake, args: list[str], on_progress: Progress | None = None) -> DbtResult:
-    """Run one dbt command on the project in its own process group (``dbt_process``).
-
-    ``on_progress(done, total, message)`` hears of every node. A timeout or an out-of-memory
-    end raises one clear error; a failure is logged as the failing nodes' messages.
-    """
-    release_memory()
+def shared_flags() -> list[str]:
+    """The flags every dbt command of the pipeline gets (its parse depends on them)."""
     settings = get_settings()
     project = settings.paths.dbt_project_dir
-    vars_ = dbt_vars()
-    cmd = [
-        dbt_executable(),
+    return [
         "--log-format",
         "json",
-        *args,
         "--project-dir",
         str(project),
         "--profiles-dir",
         str(project),
         "--vars",
-        json.dumps(vars_),
+        json.dumps(dbt_vars()),
         "--target-path",
         str(dbt_target_dir()),
         "--log-path",
@@ -102,10 +86,41 @@ def run_dbt(the_lake: Lake, args: list[str], on_progress: Progress | None = None
         "--log-level-file",
         settings.dbt.log_level_file,
     ]
+
+
+def _project_print() -> str:
+    return project_fingerprint(get_settings().paths.dbt_project_dir, dbt_vars())
+
+
+def warm_up(the_lake: Lake) -> None:
+    """Start dbt's interpreter now for a command that will follow (``warm``): its imports and
+    parse then overlap what runs before it."""
+    project = get_settings().paths.dbt_project_dir
+    warm.start(shared_flags(), dbt_env(the_lake), project, _project_print())
+
+
+def run_dbt(the_lake: Lake, args: list[str], on_progress: Progress | None = None) -> DbtResult:
+    """Run one dbt command on the project in its own process group (``dbt_process``), in the
+    interpreter ``warm_up`` started for it if there is one.
+
+    ``on_progress(done, total, message)`` hears of every node. A timeout or an out-of-memory
+    end raises one clear error; a failure is logged as the failing nodes' messages.
+    """
+    release_memory()
+    settings = get_settings()
+    project = settings.paths.dbt_project_dir
     the_lake.warehouse_dir.mkdir(parents=True, exist_ok=True)
     timeout_s = settings.dbt.timeout_minutes * 60
     try:
-        result = run_dbt_process(cmd, dbt_env(the_lake), project, timeout_s, on_progress)
+        result = warm.run(
+            shared_flags(),
+            args,
+            dbt_env(the_lake),
+            project,
+            _project_print(),
+            timeout_s,
+            on_progress,
+        )
     except DbtTimeout as exc:
         raise RuntimeError(
             f"dbt {args[0]} did not finish within dbt.timeout_minutes "

@@ -9,6 +9,7 @@ run's.
 
 from __future__ import annotations
 
+import glob
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import pytest
 
 from bench.proctree import descendants
 from pipeline.paths import Lake
+from pipeline.warehouse.warm import CHILD
 from tests.conftest import REPO
 from tests.faults.conftest import sample_cmd, sample_env
 from tests.faults.helpers import warehouse_summary
@@ -49,7 +51,23 @@ def _is_dbt(pid: int) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0]
     except OSError:
         return False
-    return state != "Z" and any(part.endswith(b"/dbt") for part in cmdline[:2])
+    is_dbt = any(part.endswith(b"/dbt") for part in cmdline[:2]) or CHILD.encode() in cmdline
+    return state != "Z" and is_dbt
+
+
+def _wait_until_building(pid: int, timeout: float = 120) -> None:
+    """dbt may be started ahead of its command (``warehouse.warm``): wait until it holds a
+    DuckDB file, i.e. builds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            fds = [os.readlink(f) for f in glob.glob(f"/proc/{pid}/fd/*")]
+        except OSError:
+            fds = []
+        if any(fd.endswith(".duckdb") for fd in fds):
+            return
+        time.sleep(0.05)
+    raise AssertionError("dbt never opened the warehouse")
 
 
 def _wait_for_dbt(proc: subprocess.Popen, timeout: float = 120) -> int:
@@ -99,7 +117,8 @@ def test_a_signal_during_dbt_leaves_no_orphan_and_the_rerun_works(
         text=True,
     )
     dbt_pid = _wait_for_dbt(proc)
-    time.sleep(1.0)  # dbt is parsing or building, holding the warehouse
+    _wait_until_building(dbt_pid)
+    time.sleep(0.5)  # dbt is building, holding the warehouse
     os.kill(proc.pid, sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code
