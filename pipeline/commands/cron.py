@@ -254,8 +254,29 @@ def serve(
         code = subprocess.run(cmd, check=False, env=child_environment()).returncode
         if code:
             logger.error("cron %s exited %d", job, code, extra={"job": job})
+        reap_orphans()
         runs += 1
     return 0
+
+
+def reap_orphans() -> int:
+    """Collect the exited processes the kernel handed to this one; how many.
+
+    ``cron serve`` is PID 1 of the pipeline container, so every process orphaned inside it
+    becomes its child, such as the helper each dbt run leaves (multiprocessing's resource
+    tracker outlives dbt by a moment). Nobody else waits for them: without this each build
+    left a zombie, 48 a day, until the container ran out of process IDs. Called between jobs,
+    when no child of its own is running, so no exit status anyone waits for is taken.
+    """
+    reaped = 0
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:  # no children at all
+            return reaped
+        if pid == 0:  # children left, none exited
+            return reaped
+        reaped += 1
 
 
 def start_luigid(dry_run: bool = False) -> int:

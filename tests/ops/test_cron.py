@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,3 +157,28 @@ def test_scheduler_command_starts_luigid_with_state_under_data(data_dir: Path) -
     assert f"--state-path {data_dir}/luigi/luigi-state.pickle" in result.stdout
     assert f"--logdir {data_dir}/logs/luigid" in result.stdout
     assert (data_dir / "logs/luigid").is_dir()
+
+
+def test_serve_reaps_the_orphans_a_job_leaves() -> None:
+    """`cron serve` is PID 1 in the container: what a job orphans (dbt's helper outlives dbt)
+    becomes its child, and it reaps it between jobs instead of keeping a zombie per build.
+    Run as a subreaper, which orphans are handed to as they are to PID 1."""
+    probe = (
+        "import ctypes, pathlib, subprocess, sys, time\n"
+        "ctypes.CDLL('libc.so.6').prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER\n"
+        "from pipeline.commands.cron import reap_orphans\n"
+        'code = \'import subprocess, sys; subprocess.Popen([sys.executable, "-c", "0"])\'\n'
+        "subprocess.run([sys.executable, '-c', code], check=True)  # a job orphaning a child\n"
+        "time.sleep(1.0)\n"
+        "def zombies():\n"
+        "    me = str(__import__('os').getpid())\n"
+        "    stats = [p.read_text() for p in pathlib.Path('/proc').glob('[0-9]*/stat')]\n"
+        "    return sum(1 for s in stats if s[s.rfind(')') + 2:].split()[:2] == ['Z', me])\n"
+        "before = zombies()\n"
+        "print(before, reap_orphans(), zombies(), reap_orphans())\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["1", "1", "0", "0"]

@@ -249,3 +249,32 @@ def test_a_child_runs_whatever_its_parents_pid_and_stops_when_its_parent_is_gone
         timeout=30,
     )
     assert (orphan.returncode, orphan.stdout) == (1, "")
+
+
+def test_a_group_left_with_only_a_zombie_is_stopped_at_once() -> None:
+    """dbt's helper (multiprocessing's resource tracker) ends as a zombie that the container's
+    init may never reap: stopping dbt's group must not wait out its grace periods for it (it
+    cost every build 1 s). Run as a subreaper, like a container's init that does not reap."""
+    probe = (
+        "import ctypes, subprocess, sys, time\n"
+        "ctypes.CDLL('libc.so.6').prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER\n"
+        "from pipeline.warehouse import dbt_process\n"
+        'code = \'import subprocess, sys; subprocess.Popen([sys.executable, "-c", "0"])\'\n'
+        "leader = subprocess.Popen([sys.executable, '-c', code], start_new_session=True)\n"
+        "leader.wait()\n"
+        "time.sleep(1.0)  # its child, orphaned to this process, has exited: a zombie\n"
+        "zombies = [p for p in __import__('pathlib').Path('/proc').glob('[0-9]*/stat')\n"
+        "           if (s := p.read_text())[s.rfind(')') + 2:].split()[0] == 'Z'\n"
+        "           and int(s[s.rfind(')') + 2:].split()[2]) == leader.pid]\n"
+        "started = time.monotonic()\n"
+        "dbt_process.stop_group(leader.pid, grace_s=2.0)\n"
+        "print(len(zombies), round(time.monotonic() - started, 3), "
+        "dbt_process.group_alive(leader.pid))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    zombies, took, alive = run.stdout.split()
+    assert int(zombies) == 1  # the case this is about
+    assert float(took) < 0.5 and alive == "False"
