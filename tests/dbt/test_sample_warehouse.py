@@ -166,3 +166,61 @@ def test_docs_generate_covers_every_model_and_column(sample_build: dict) -> None
         documented = {c.lower() for c, v in node["columns"].items() if v.get("description")}
         missing += [f"{uid}.{c}" for c in built["columns"] if c.lower() not in documented]
     assert missing == []
+
+
+def test_a_cycle_batches_each_models_column_tests_and_names_what_fails(
+    sample_build: dict, module_lake: Path, tmp_path: Path
+) -> None:
+    """A 30-minute cycle runs a model's not_null, unique and accepted_values tests as one
+    ``column_checks`` node (the whole suite runs them one by one): on a copy of the sample
+    warehouse with a null key, a duplicated key and an unknown value, the batch fails, and its
+    rows name exactly the column tests that fail."""
+    import shutil
+
+    from pipeline.paths import lake
+    from pipeline.warehouse.run import dbt_target_dir, run_dbt
+
+    copy = tmp_path / "data"
+    shutil.copytree(module_lake, copy)
+    db = copy / sample_build["warehouse"].relative_to(module_lake)
+    with duckdb.connect(str(db)) as con:
+        con.execute("update marts.dim_genre set genre_sk = null where genre_name = 'Unknown'")
+        con.execute("insert into marts.dim_album select * from marts.dim_album limit 1")
+        con.execute("update marts.dim_track set spotify_popularity_tier = 'Viral'")
+    batched = ["column_checks_dim_genre_", "column_checks_dim_album_", "column_checks_dim_track_"]
+    with lake_at(copy):
+        result = run_dbt(lake(), ["test", "--select", *batched])
+        target = dbt_target_dir()
+        compiled = {n: next(target.glob(f"compiled/**/{n}.sql")).read_text() for n in batched}
+    assert result.returncode == 1
+    failing = set()
+    for sql in compiled.values():
+        failing |= {row[0] for row in query(db, sql)}
+    assert failing == {
+        "not_null_dim_genre_genre_sk",
+        "unique_dim_album_album_sk",  # a duplicated row repeats both of its keys
+        "unique_dim_album_album_key",
+        "accepted_values_dim_track_spotify_popularity_tier__Hit__Popular__Niche__Obscure__Unknown",
+    }
+
+
+def test_every_model_with_column_tests_declares_their_batch() -> None:
+    """A model whose plain column tests a cycle excludes (not_null, unique, accepted_values)
+    must declare ``column_checks``, or a cycle would run none of them."""
+    missing = []
+    for path in (REPO / "dbt_project" / "models").rglob("_*__models.yml"):
+        for model in yaml.safe_load(path.read_text(encoding="utf-8")).get("models", []):
+            tests = [
+                test
+                for column in model.get("columns", [])
+                for test in column.get("data_tests", [])
+                if (test if isinstance(test, str) else next(iter(test)))
+                in ("not_null", "unique", "accepted_values")
+                and "whole_suite" not in str(test)
+            ]
+            declared = [
+                t if isinstance(t, str) else next(iter(t)) for t in model.get("data_tests", [])
+            ]
+            if tests and "column_checks" not in declared:
+                missing.append(model["name"])
+    assert missing == []

@@ -56,18 +56,25 @@ def test_same_answer_fetched_again_is_no_change(data_dir: Path) -> None:
 
 def test_selection_follows_what_changed() -> None:
     """Plays select their descendants; unchanged lookups and seeds are left out; a whole
-    build (or no list of days) selects everything."""
+    build (or no list of days) selects everything, its column tests one by one."""
     from pipeline.warehouse.selection import build_selection
 
     plays_only = build_selection(["2026-01-01"], {}, whole=False)
     assert plays_only[0] == "--select" and "stg_spotify__plays+" in plays_only
     assert not any("musicbrainz" in s or "geo" in s for s in plays_only)
-    assert plays_only[plays_only.index("--exclude") + 1 :] == ["test_type:unit", "tag:whole_suite"]
+    assert plays_only[plays_only.index("--exclude") + 1 :] == [
+        "test_type:unit",
+        "tag:whole_suite",
+        "test_name:not_null",  # run batched per model: test_name:column_checks
+        "test_name:unique",
+        "test_name:accepted_values",
+    ]
     with_genres = build_selection(["2026-01-01"], {"spotify_artists": ["b"]}, whole=False)
     assert "stg_spotify__artists+" in with_genres and "stg_geo__places+" not in with_genres
     assert "stg_spotify__plays+" not in build_selection([], {"geo_places": ["x|"]}, whole=False)
-    assert build_selection(["2026-01-01"], {}, whole=True) == []
-    assert build_selection(None, {}, whole=False) == []
+    everything = ["--exclude", "test_name:column_checks"]  # it runs each of them by name
+    assert build_selection(["2026-01-01"], {}, whole=True) == everything
+    assert build_selection(None, {}, whole=False) == everything
 
 
 def test_whole_suite_reaches_every_dbt_build(data_dir: Path) -> None:
