@@ -165,13 +165,26 @@ class _IndexedWorker(luigi.worker.Worker):
 
     ``add()`` walks the task graph asking every ``complete()`` before anything runs; the lake's
     trees are walked and its DuckDB files opened once for all of them instead of once per
-    question. Running (``run()``, and Luigi's re-check of dependencies before each task) is
-    outside the pass and sees every file as it is.
+    question. Luigi's re-check of one dependency before a task runs (or of a dynamic one) is a
+    pass of its own: ``PublishReporting``'s check of ``DbtBuild`` asks the staging checks and
+    the build's fingerprint of the same tree, and walked it up to four times (~15,000 files at
+    1M plays). Running (``run()``) is outside any pass and sees every file as it is.
     """
 
     def add(self, task: luigi.Task, multiprocess: bool = False, processes: int = 0) -> bool:
         with scheduling_pass():
             return bool(super().add(task, multiprocess, processes))
+
+    def _create_task_process(self, task: luigi.Task) -> luigi.worker.TaskProcess:
+        process = super()._create_task_process(task)
+        check = process.check_complete
+
+        def check_in_pass(dependency: luigi.Task) -> bool:
+            with scheduling_pass():
+                return bool(check(dependency))
+
+        process.check_complete = check_in_pass
+        return process
 
 
 class _Factory(luigi.interface._WorkerSchedulerFactory):

@@ -108,7 +108,7 @@ def test_a_scheduling_pass_walks_each_tree_once_and_running_sees_new_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three complete() checks of one tree cost one walk; the writer's file is then seen by
-    Luigi's re-check of the reader's dependencies (outside the pass), so the reader runs."""
+    Luigi's re-check of the reader's dependencies (each a fresh pass), so the reader runs."""
     from pipeline.io import pass_cache
 
     _write(tmp_path / "date=2026-01-01" / "a.parquet")
@@ -130,8 +130,9 @@ def test_a_scheduling_pass_walks_each_tree_once_and_running_sees_new_files(
     assert outcome.code == 0
     assert _Reader.done == [str(tmp_path)]  # the reader saw the writer's file and ran
     assert asked.count(True) >= 2  # the writer's and the source's checks while scheduling
-    assert walks.count(True) == 1  # ... cost one walk
-    assert walks.count(False) >= 1  # the re-check before the reader ran walked afresh
+    # scheduling cost one walk; the re-check of each of the reader's two dependencies, once
+    # the writer had run, walked afresh (a pass of its own each)
+    assert walks == [True, True, True]
 
 
 def test_an_indexed_tree_answers_for_its_folders_with_one_walk(
@@ -165,3 +166,43 @@ def test_an_indexed_tree_answers_for_its_folders_with_one_walk(
     assert set(separate[1]) == {"date=2026-01-01", "date=2026-01-02"}
     assert separate[3] != separate[4]  # dbt_runs/ left out of one
     assert walks == [tmp_path]
+
+
+class _Twice(luigi.ExternalTask):
+    """A dependency whose check reads the same tree twice (as DbtBuild's: the staging checks,
+    then the build's fingerprint of the whole staged tree)."""
+
+    root: str = luigi.Parameter()  # type: ignore[assignment]
+
+    def complete(self) -> bool:
+        markers.index(Path(self.root))
+        first = fingerprint(Path(self.root) / "date=2026-01-01")
+        return bool(first) and bool(fingerprint(Path(self.root)))
+
+
+class _AfterTwice(luigi.Task):
+    root: str = luigi.Parameter()  # type: ignore[assignment]
+    done: list[str] = []
+
+    def requires(self) -> _Twice:
+        return _Twice(root=self.root)
+
+    def complete(self) -> bool:
+        return self.root in self.done
+
+    def run(self) -> None:
+        self.done.append(self.root)
+
+
+def test_the_recheck_of_a_dependency_walks_its_tree_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Luigi checks a task's dependencies again just before running it: one dependency's check
+    is one pass, so reading a tree and a folder of it costs one walk (it cost one per read)."""
+    _write(tmp_path / "date=2026-01-01" / "a.parquet")
+    walks: list[Path] = []
+    real = markers._walk
+    monkeypatch.setattr(markers, "_walk", lambda root, ex: walks.append(root) or real(root, ex))
+    outcome = run_luigi([_AfterTwice(root=str(tmp_path))])
+    assert outcome.code == 0 and _AfterTwice.done == [str(tmp_path)]
+    assert walks == [tmp_path, tmp_path]  # scheduling, then the re-check: one walk each
