@@ -33,6 +33,7 @@ from luigi.execution_summary import LuigiStatusCode
 
 from pipeline.io.pass_cache import scheduling_pass
 from pipeline.settings import PROJECT_ROOT, scheduler_settings
+from pipeline.warehouse import warm
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,8 @@ class _IndexedWorker(luigi.worker.Worker):
     """
 
     def add(self, task: luigi.Task, multiprocess: bool = False, processes: int = 0) -> bool:
-        with scheduling_pass():
+        in_process = self.worker_processes <= 1 and not self._config.force_multiprocessing
+        with scheduling_pass(), warm.starting_ahead(in_process):
             return bool(super().add(task, multiprocess, processes))
 
     def _create_task_process(self, task: luigi.Task) -> luigi.worker.TaskProcess:
@@ -196,14 +198,6 @@ class _Factory(luigi.interface._WorkerSchedulerFactory):
         return _IndexedWorker(
             scheduler=scheduler, worker_processes=worker_processes, assistant=assistant
         )
-
-
-def _discard_dbt_started_ahead() -> None:
-    """Stop a dbt interpreter a scheduled build started ahead but never used (its inputs
-    failed, or another worker built it). Imported only if a build could have started one."""
-    warm = sys.modules.get("pipeline.warehouse.warm")
-    if warm is not None:
-        warm.discard()
 
 
 def run_luigi(
@@ -247,7 +241,7 @@ def run_luigi(
         logger.exception("luigi could not run the tasks")
         return RunOutcome(luigi.retcodes.retcode().unhandled_exception or 40, scheduler)
     finally:
-        _discard_dbt_started_ahead()
+        warm.discard()  # a dbt started ahead for a build that never came (an input failed)
     others = luigi.execution_summary._summary_dict(result.worker)["run_by_other_worker"]
     if interactive and scheduler == "central" and others:
         # The command holds its lake's writer lock, so another worker running the same task

@@ -81,10 +81,13 @@ class DbtBuild(luigi.Task):
         """Luigi found this build incomplete and is adding its inputs: start dbt's interpreter
         now (``warehouse.warm``). Its ~2.7 s of imports and parse then overlap the inputs'
         checks, the enrichment and the build's preparation, on the other core; the run's end
-        stops it if the build never comes (``runner.run_luigi``)."""
+        stops it if the build never comes (``runner.run_luigi``). Only where the runner allows
+        it (``warm.starting_ahead``: its worker runs the build in this process)."""
+        from pipeline.warehouse import warm
         from pipeline.warehouse.run import warm_up
 
-        warm_up(current_lake())
+        if warm.may_start_ahead():
+            warm_up(current_lake())
 
     def report_dbt_progress(self, done: int, total: int, message: str) -> None:
         """One dbt node started or finished: the visualiser shows "model 23/39: fct_plays"."""

@@ -16,6 +16,7 @@ While it waits it holds ~135 MB and no file of the lake open (parsing reads only
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -23,6 +24,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +63,30 @@ class Warm:
 
 _current: Warm | None = None
 _lock = threading.Lock()
+#: Whether a scheduled build may start dbt ahead now (``starting_ahead``).
+_ahead = False
+
+
+@contextlib.contextmanager
+def starting_ahead(enabled: bool) -> Iterator[None]:
+    """Within the block, a scheduled build may start dbt ahead (``may_start_ahead``).
+
+    The pipeline's runner opens it around Luigi's scheduling when the worker runs tasks in its
+    own process: a worker that forks a process per task (``scheduler.workers`` > 1) would run
+    the build in a child that cannot use a dbt its parent started, and a plain ``luigi``
+    command has nobody to stop an unused one before it exits.
+    """
+    global _ahead
+    before, _ahead = _ahead, enabled
+    try:
+        yield
+    finally:
+        _ahead = before
+
+
+def may_start_ahead() -> bool:
+    """Whether a build scheduled now may start dbt ahead (inside ``starting_ahead(True)``)."""
+    return _ahead
 
 
 def child_key(shared: list[str], env: dict[str, str], cwd: Path, project: str) -> str:

@@ -132,3 +132,27 @@ def test_a_build_whose_input_fails_leaves_no_dbt_behind(
     assert started, "the scheduled build did not start dbt ahead"
     assert all(_gone(proc) for proc in started)
     assert not warm.waiting()
+
+
+@pytest.mark.parametrize("how", ["forking worker", "plain luigi"])
+def test_no_dbt_is_started_ahead_where_nobody_could_use_or_stop_it(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """A worker that forks a process per task (``scheduler.workers`` > 1) runs the build where a
+    dbt its parent started cannot be used, and a plain ``luigi`` command has nobody to stop an
+    unused one: neither starts dbt ahead."""
+    from pipeline.runner import run_luigi
+    from pipeline.tasks.warehouse import DbtBuild
+
+    class _BuildAfterBrokenInput(DbtBuild):
+        def requires(self) -> list[luigi.Task]:
+            return [_Broken()]
+
+    started: list[object] = []
+    monkeypatch.setattr(warm, "start", lambda *args, **kwargs: started.append(args))
+    task = _BuildAfterBrokenInput(date=dt.date.today())
+    if how == "forking worker":
+        run_luigi([task], workers=2)
+    else:
+        luigi.build([task], local_scheduler=True, log_level="WARNING")
+    assert started == []
