@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.warehouse.dbt_process import process_table
+
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -45,17 +47,8 @@ class TreeRun:
 
 def _children_map() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # Fields after the command name (which may hold spaces) start after the last ')'.
-        rest = stat[stat.rfind(b")") + 2 :].split()
-        children.setdefault(int(rest[1]), []).append(int(entry.name))
+    for entry in process_table():
+        children.setdefault(entry.ppid, []).append(entry.pid)
     return children
 
 

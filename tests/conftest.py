@@ -63,3 +63,36 @@ def metabase_duckdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return ensure_env(tmp_path_factory.mktemp("metabase-duckdb") / "venv")
     except Unavailable as exc:
         pytest.skip(str(exc))
+
+
+def run_as_subreaper(body: str) -> str:
+    """Run ``body`` in a Python child that, like a container's init, is handed what its
+    children orphan (``PR_SET_CHILD_SUBREAPER``) and reaps nothing itself; its stdout.
+
+    The prologue defines ``ORPHANING`` (code for a process that starts a child and exits at
+    once, orphaning it) and ``wait_for(check)`` (poll until ``check()`` is true, up to 30 s),
+    and imports ``os``, ``subprocess``, ``sys``, ``time`` and ``process_table``.
+    """
+    import subprocess
+    import sys
+
+    prologue = (
+        "import ctypes, os, subprocess, sys, time\n"
+        "ctypes.CDLL('libc.so.6').prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER\n"
+        "from pipeline.warehouse.dbt_process import process_table\n"
+        'ORPHANING = \'import subprocess, sys; subprocess.Popen([sys.executable, "-c", "0"])\'\n'
+        "def wait_for(check):\n"
+        "    deadline = time.monotonic() + 30\n"
+        "    while not check() and time.monotonic() < deadline:\n"
+        "        time.sleep(0.05)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", prologue + body],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout

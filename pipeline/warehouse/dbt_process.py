@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,38 @@ def die_with_parent(parent: int | None = None) -> Callable[[], None]:
     return preexec
 
 
+class ProcessEntry(NamedTuple):
+    """One process as ``/proc/<pid>/stat`` shows it."""
+
+    pid: int
+    state: str  # "R", "S", ... "Z" for a zombie
+    ppid: int
+    pgrp: int
+
+
+def process_table() -> list[ProcessEntry]:
+    """Every process now (Linux ``/proc``; empty elsewhere), for group and zombie checks."""
+    entries = []
+    try:
+        listing = list(os.scandir("/proc"))
+    except OSError:
+        return []
+    for entry in listing:
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:  # gone meanwhile
+            continue
+        # The fields after the command name (which may hold spaces) start after the last ')'.
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        entries.append(
+            ProcessEntry(int(entry.name), fields[0].decode(), int(fields[1]), int(fields[2]))
+        )
+    return entries
+
+
 def group_alive(pgid: int) -> bool:
     """Whether any process of group ``pgid`` still runs (zombies do not count).
 
@@ -121,20 +153,9 @@ def group_alive(pgid: int) -> bool:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
-    proc = Path("/proc")
-    if not proc.is_dir():
+    if not os.path.isdir("/proc"):
         return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    return any(p.pgrp == pgid and p.state != "Z" for p in process_table())
 
 
 def stop_group(pgid: int, grace_s: float = STOP_GRACE_S) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipeline.io.atomic import write_json_atomic
 from pipeline.io.duck import release_memory
+from pipeline.io.pass_cache import memo
 from pipeline.paths import Lake
 from pipeline.settings import child_environment, get_settings
 from pipeline.warehouse import warm
@@ -89,7 +90,10 @@ def shared_flags() -> list[str]:
 
 
 def _project_print() -> str:
-    return project_fingerprint(get_settings().paths.dbt_project_dir, dbt_vars())
+    """The project's fingerprint, once per scheduling pass: Luigi announces each input of an
+    incomplete build (``warm_up`` per input), and each would hash every project file again."""
+    project = get_settings().paths.dbt_project_dir
+    return memo(("dbt project", str(project)), lambda: project_fingerprint(project, dbt_vars()))
 
 
 def warm_up(the_lake: Lake) -> None:

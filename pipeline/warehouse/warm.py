@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.warehouse import dbt_process
@@ -55,10 +55,10 @@ class Warm:
     proc: subprocess.Popen[str]
     key: str
     owner: int  # the pid that started it: a forked Luigi worker process must not use it
-    result: DbtResult = field(default_factory=lambda: DbtResult(returncode=-1))
-    relay: _Relay = field(default_factory=_Relay)
-    reader: threading.Thread | None = None
-    kills_before: int | None = None
+    result: DbtResult  # what it said so far (its reader fills it)
+    relay: _Relay
+    reader: threading.Thread
+    kills_before: int | None
 
 
 _current: Warm | None = None
@@ -101,9 +101,9 @@ def _spawn(shared: list[str], env: dict[str, str], cwd: Path, key: str) -> Warm:
     cmd = [sys.executable, "-m", CHILD, json.dumps(shared)]
     proc = dbt_process.spawn(cmd, env, cwd, stdin=subprocess.PIPE)
     dbt_process.track(proc)
-    warm = Warm(proc=proc, key=key, owner=os.getpid(), kills_before=kills_before)
-    warm.reader = dbt_process.start_reader(proc, warm.result, warm.relay)
-    return warm
+    result, relay = DbtResult(returncode=-1), _Relay()
+    reader = dbt_process.start_reader(proc, result, relay)
+    return Warm(proc, key, os.getpid(), result, relay, reader, kills_before)
 
 
 def start(shared: list[str], env: dict[str, str], cwd: Path, project: str) -> None:
@@ -154,7 +154,7 @@ def run(
     """
     key = child_key(shared, env, cwd, project)
     warm = _take(key) or _spawn(shared, env, cwd, key)
-    assert warm.proc.stdin is not None and warm.reader is not None
+    assert warm.proc.stdin is not None
     warm.relay.target = on_progress
     try:
         try:

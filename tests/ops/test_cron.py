@@ -14,7 +14,7 @@ import pytest
 from pipeline.ops.lock import exclusive
 from pipeline.ops.schedule import crontab, next_run
 from pipeline.settings import CronSettings
-from tests.conftest import run_luigi
+from tests.conftest import run_as_subreaper, run_luigi
 from tests.ops.conftest import REPO, cli_env, run_cli
 
 EXPORT = Path(__file__).parents[1] / "fixtures/exports/candidlyred_endsong_first24.json"
@@ -39,8 +39,6 @@ def test_second_run_exits_cleanly_while_the_lock_is_held(data_dir: Path) -> None
 
 def test_an_import_waits_for_the_run_holding_the_lake(data_dir: Path) -> None:
     """`music-tracker import` started during a cron run waits for it, then does its work."""
-    import subprocess
-    import sys
     import time
 
     from tests.ops.conftest import REPO
@@ -163,29 +161,12 @@ def test_serve_reaps_the_orphans_a_job_leaves() -> None:
     """`cron serve` is PID 1 in the container: what a job orphans (dbt's helper outlives dbt)
     becomes its child, and it reaps it between jobs instead of keeping a zombie per build.
     Run as a subreaper, which orphans are handed to as they are to PID 1."""
-    probe = (
-        "import ctypes, pathlib, subprocess, sys, time\n"
-        "ctypes.CDLL('libc.so.6').prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER\n"
+    out = run_as_subreaper(
         "from pipeline.commands.cron import reap_orphans\n"
-        'code = \'import subprocess, sys; subprocess.Popen([sys.executable, "-c", "0"])\'\n'
-        "subprocess.run([sys.executable, '-c', code], check=True)  # a job orphaning a child\n"
-        "def zombies():\n"
-        "    me = str(__import__('os').getpid())\n"
-        "    stats = []\n"
-        "    for p in pathlib.Path('/proc').glob('[0-9]*/stat'):\n"
-        "        try:\n"
-        "            stats.append(p.read_text())\n"
-        "        except OSError:\n"
-        "            pass\n"
-        "    return sum(1 for s in stats if s[s.rfind(')') + 2:].split()[:2] == ['Z', me])\n"
-        "deadline = time.monotonic() + 30\n"
-        "while not zombies() and time.monotonic() < deadline:  # the orphan exits, unreaped\n"
-        "    time.sleep(0.05)\n"
-        "before = zombies()\n"
-        "print(before, reap_orphans(), zombies(), reap_orphans())\n"
+        "subprocess.run([sys.executable, '-c', ORPHANING], check=True)  # a job orphaning\n"
+        "def zombies():  # this process's children that exited and are not reaped\n"
+        "    return sum(1 for p in process_table() if p.state == 'Z' and p.ppid == os.getpid())\n"
+        "wait_for(zombies)  # the orphan exits, unreaped\n"
+        "print(zombies(), reap_orphans(), zombies(), reap_orphans())\n"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60
-    )
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["1", "1", "0", "0"]
+    assert out.split() == ["1", "1", "0", "0"]

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline import cli, settings
 from pipeline.warehouse import dbt_process
-from tests.conftest import REPO
+from tests.conftest import REPO, run_as_subreaper
 
 SAMPLE = REPO / "data" / "sample"
 
@@ -255,36 +255,19 @@ def test_a_group_left_with_only_a_zombie_is_stopped_at_once() -> None:
     """dbt's helper (multiprocessing's resource tracker) ends as a zombie that the container's
     init may never reap: stopping dbt's group must not wait out its grace periods for it (it
     cost every build 1 s). Run as a subreaper, like a container's init that does not reap."""
-    probe = (
-        "import ctypes, subprocess, sys, time\n"
-        "ctypes.CDLL('libc.so.6').prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER\n"
+    out = run_as_subreaper(
         "from pipeline.warehouse import dbt_process\n"
-        'code = \'import subprocess, sys; subprocess.Popen([sys.executable, "-c", "0"])\'\n'
-        "leader = subprocess.Popen([sys.executable, '-c', code], start_new_session=True)\n"
+        "leader = subprocess.Popen([sys.executable, '-c', ORPHANING], start_new_session=True)\n"
         "leader.wait()\n"
         "def zombies():  # the leader's child, orphaned to this process, exited and unreaped\n"
-        "    found = []\n"
-        "    for p in __import__('pathlib').Path('/proc').glob('[0-9]*/stat'):\n"
-        "        try:\n"
-        "            f = (s := p.read_text())[s.rfind(')') + 2:].split()\n"
-        "        except OSError:\n"
-        "            continue\n"
-        "        if f[0] == 'Z' and int(f[2]) == leader.pid:\n"
-        "            found.append(p)\n"
-        "    return found\n"
-        "deadline = time.monotonic() + 30\n"
-        "while not zombies() and time.monotonic() < deadline:\n"
-        "    time.sleep(0.05)\n"
-        "zombies = zombies()\n"
+        "    return [p for p in process_table() if p.state == 'Z' and p.pgrp == leader.pid]\n"
+        "wait_for(zombies)\n"
+        "found = zombies()\n"
         "started = time.monotonic()\n"
         "dbt_process.stop_group(leader.pid, grace_s=2.0)\n"
-        "print(len(zombies), round(time.monotonic() - started, 3), "
+        "print(len(found), round(time.monotonic() - started, 3), "
         "dbt_process.group_alive(leader.pid))\n"
     )
-    run = subprocess.run(
-        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60
-    )
-    assert run.returncode == 0, run.stderr
-    zombies, took, alive = run.stdout.split()
+    zombies, took, alive = out.split()
     assert int(zombies) == 1  # the case this is about
     assert float(took) < 0.5 and alive == "False"
