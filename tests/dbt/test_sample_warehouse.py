@@ -206,7 +206,12 @@ def test_a_cycle_batches_each_models_column_tests_and_names_what_fails(
 
 def test_every_model_with_column_tests_declares_their_batch() -> None:
     """A model whose plain column tests a cycle excludes (not_null, unique, accepted_values)
-    must declare ``column_checks``, or a cycle would run none of them."""
+    must declare ``column_checks``, or a cycle would run none of them; and the batch checks
+    the very tests the cycle's selection excludes."""
+    from pipeline.warehouse.selection import BATCHED, BATCHED_TESTS
+
+    batch_sql = (REPO / "dbt_project/tests/generic" / f"{BATCHED_TESTS}.sql").read_text()
+    assert f"node.test_metadata.name in {list(BATCHED)!r}".replace("'", '"') in batch_sql
     missing = []
     for path in (REPO / "dbt_project" / "models").rglob("_*__models.yml"):
         for model in yaml.safe_load(path.read_text(encoding="utf-8")).get("models", []):
@@ -214,13 +219,12 @@ def test_every_model_with_column_tests_declares_their_batch() -> None:
                 test
                 for column in model.get("columns", [])
                 for test in column.get("data_tests", [])
-                if (test if isinstance(test, str) else next(iter(test)))
-                in ("not_null", "unique", "accepted_values")
+                if (test if isinstance(test, str) else next(iter(test))) in BATCHED
                 and "whole_suite" not in str(test)
             ]
             declared = [
                 t if isinstance(t, str) else next(iter(t)) for t in model.get("data_tests", [])
             ]
-            if tests and "column_checks" not in declared:
+            if tests and BATCHED_TESTS not in declared:
                 missing.append(model["name"])
     assert missing == []
