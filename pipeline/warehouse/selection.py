@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-#: The generic test that runs a model's plain column tests (not_null, unique, accepted_values)
-#: as one node (``dbt_project/tests/generic/column_checks.sql``).
+#: The generic test that runs a model's plain tests (columns, relationships, expressions, key
+#: combinations) as one node (``dbt_project/tests/generic/column_checks.sql``).
 BATCHED_TESTS = "column_checks"
-#: The column tests it batches: a cycle runs the batch instead of one dbt node each.
-BATCHED = ("not_null", "unique", "accepted_values")
+#: The tests it batches: a cycle runs the batch instead of one dbt node each.
+BATCHED = (
+    "not_null",
+    "unique",
+    "accepted_values",
+    "relationships",
+    "expression_is_true",
+    "unique_combination_of_columns",
+)
 #: What a cycle's build leaves to the whole suite (``--exclude``).
 CYCLE_EXCLUDES = (
     "test_type:unit",
@@ -28,8 +35,8 @@ def build_selection(
     list of changed days) selects everything: a first build, a rebuild, an upgrade, the
     whole suite. Only the whole suite runs the unit tests (the project is unchanged between
     cycles), the tests tagged whole_suite (they recompute an ephemeral model over every
-    play) and the plain column tests one node each; a cycle runs those batched per model
-    (``column_checks``: ~25 ms of dbt's own work per node, ~160 nodes).
+    play) and the plain tests one node each; a cycle runs those batched per model
+    (``column_checks``: ~25 ms of dbt's own work per node, ~225 nodes).
     """
     if whole or changed is None:
         return ["--exclude", *WHOLE_EXCLUDES]

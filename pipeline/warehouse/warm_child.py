@@ -6,6 +6,10 @@ command as a JSON list, and runs it on that manifest. An empty line or end of in
 process without running anything. The process ends with ``os._exit``: nothing is left to tear
 down that the kernel does not free, and dbt's interpreter teardown took ~0.5 s.
 
+The command runs with ``--no-write-json`` and the child writes ``run_results.json`` itself:
+dbt would also write ``manifest.json`` and ``semantic_manifest.json`` after the command, ~0.4 s
+of every cycle's build for files the pipeline never reads (the parse ahead writes them).
+
 Exit codes are dbt's own: 0 success, 1 a node failed, 2 dbt itself failed.
 """
 
@@ -19,6 +23,7 @@ import sys
 def main(argv: list[str]) -> int:
     """Parse, wait for the command, run it; the exit code."""
     shared: list[str] = json.loads(argv[0])
+    from dbt.artifacts.schemas.run import RunExecutionResult
     from dbt.cli.main import dbtRunner
     from dbt.contracts.graph.manifest import Manifest
 
@@ -29,7 +34,10 @@ def main(argv: list[str]) -> int:
     if not line.strip():
         return 0
     command: list[str] = json.loads(line)
-    result = dbtRunner(manifest=manifest).invoke([*command, *shared])
+    result = dbtRunner(manifest=manifest).invoke([*command, "--no-write-json", *shared])
+    if isinstance(result.result, RunExecutionResult):  # a failed run's too, as dbt writes
+        target = shared[shared.index("--target-path") + 1]
+        result.result.write(os.path.join(target, "run_results.json"))
     if result.success:
         return 0
     return 2 if result.exception is not None else 1

@@ -168,13 +168,14 @@ def test_docs_generate_covers_every_model_and_column(sample_build: dict) -> None
     assert missing == []
 
 
-def test_a_cycle_batches_each_models_column_tests_and_names_what_fails(
+def test_a_cycle_batches_each_models_tests_and_names_what_fails(
     sample_build: dict, module_lake: Path, tmp_path: Path
 ) -> None:
-    """A 30-minute cycle runs a model's not_null, unique and accepted_values tests as one
-    ``column_checks`` node (the whole suite runs them one by one): on a copy of the sample
-    warehouse with a null key, a duplicated key and an unknown value, the batch fails, and its
-    rows name exactly the column tests that fail."""
+    """A 30-minute cycle runs a model's plain tests (not_null, unique, accepted_values,
+    relationships, expressions) as one ``column_checks`` node (the whole suite runs them one by
+    one): on a copy of the sample warehouse with a null key, a duplicated key, an unknown
+    value, a dangling foreign key and a negative duration, the batches fail, and their rows
+    name exactly the tests that fail."""
     import shutil
 
     from pipeline.paths import lake
@@ -187,11 +188,21 @@ def test_a_cycle_batches_each_models_column_tests_and_names_what_fails(
         con.execute("update marts.dim_genre set genre_sk = null where genre_name = 'Unknown'")
         con.execute("insert into marts.dim_album select * from marts.dim_album limit 1")
         con.execute("update marts.dim_track set spotify_popularity_tier = 'Viral'")
-    batched = ["column_checks_dim_genre_", "column_checks_dim_album_", "column_checks_dim_track_"]
+        play = con.execute("select min(play_sk) from marts.fct_plays").fetchone()[0]
+        con.execute(
+            "update marts.fct_plays set platform_sk = 'nowhere', ms_played = -1 "
+            f"where play_sk = '{play}'"
+        )
+    batched = [
+        "column_checks_dim_genre_",
+        "column_checks_dim_album_",
+        "column_checks_dim_track_",
+        "column_checks_fct_plays_",
+    ]
     with lake_at(copy):
-        result = run_dbt(lake(), ["test", "--select", *batched])
+        result = run_dbt(lake(), ["test", "--select", *(f"{n}*" for n in batched)])
         target = dbt_target_dir()
-        compiled = {n: next(target.glob(f"compiled/**/{n}.sql")).read_text() for n in batched}
+        compiled = {n: next(target.glob(f"compiled/**/{n}*.sql")).read_text() for n in batched}
     assert result.returncode == 1
     failing = set()
     for sql in compiled.values():
@@ -201,30 +212,43 @@ def test_a_cycle_batches_each_models_column_tests_and_names_what_fails(
         "unique_dim_album_album_sk",  # a duplicated row repeats both of its keys
         "unique_dim_album_album_key",
         "accepted_values_dim_track_spotify_popularity_tier__Hit__Popular__Niche__Obscure__Unknown",
+        "relationships_fct_plays_platform_sk__platform_sk__ref_dim_platform_",
+        "expression_is_true_fct_plays_ms_played__ms_played_0",
     }
 
 
-def test_every_model_with_column_tests_declares_their_batch() -> None:
-    """A model whose plain column tests a cycle excludes (not_null, unique, accepted_values)
-    must declare ``column_checks``, or a cycle would run none of them; and the batch checks
-    the very tests the cycle's selection excludes."""
+def test_every_model_with_plain_tests_declares_their_batch() -> None:
+    """A model whose plain tests a cycle excludes (``selection.BATCHED``) must declare
+    ``column_checks``, or a cycle would run none of them; its ``after`` must name every model
+    its relationships point at, so the batch runs after them; and the batch checks the very
+    tests the cycle's selection excludes."""
     from pipeline.warehouse.selection import BATCHED, BATCHED_TESTS
 
     batch_sql = (REPO / "dbt_project/tests/generic" / f"{BATCHED_TESTS}.sql").read_text()
     assert f"node.test_metadata.name in {list(BATCHED)!r}".replace("'", '"') in batch_sql
-    missing = []
+
+    def name(test: str | dict) -> str:
+        return test if isinstance(test, str) else next(iter(test))
+
+    def batched(test: str | dict) -> bool:
+        return name(test) in BATCHED and "whole_suite" not in str(test)
+
+    missing, unordered = [], []
     for path in (REPO / "dbt_project" / "models").rglob("_*__models.yml"):
         for model in yaml.safe_load(path.read_text(encoding="utf-8")).get("models", []):
-            tests = [
-                test
-                for column in model.get("columns", [])
-                for test in column.get("data_tests", [])
-                if (test if isinstance(test, str) else next(iter(test))) in BATCHED
-                and "whole_suite" not in str(test)
+            tests = [t for t in model.get("data_tests", []) if batched(t)] + [
+                t for c in model.get("columns", []) for t in c.get("data_tests", []) if batched(t)
             ]
-            declared = [
-                t if isinstance(t, str) else next(iter(t)) for t in model.get("data_tests", [])
-            ]
+            declared = {name(t): t for t in model.get("data_tests", [])}
             if tests and BATCHED_TESTS not in declared:
                 missing.append(model["name"])
+                continue
+            batch = declared.get(BATCHED_TESTS)
+            after = batch[BATCHED_TESTS]["arguments"]["after"] if isinstance(batch, dict) else []
+            parents = {
+                t["relationships"]["arguments"]["to"] for t in tests if name(t) == "relationships"
+            }
+            if parents != set(after):
+                unordered.append((model["name"], sorted(parents ^ set(after))))
     assert missing == []
+    assert unordered == []

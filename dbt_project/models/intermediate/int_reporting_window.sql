@@ -25,11 +25,8 @@
 
 with
 
-plays as (
-
-    select track_sk, artist_sk, album_sk, local_date from {{ ref('fct_plays') }}
-
-),
+-- fct_plays is read where it is filtered, not through a CTE: DuckDB materializes a CTE read
+-- twice, which copied every play (~0.35 s at 1M plays) for two scans of ~25 ms each.
 
 tracks as (
 
@@ -97,14 +94,14 @@ changed_artists as (
 
 changed_albums as (
 
-    select distinct album_sk from plays
+    select distinct album_sk from {{ ref('fct_plays') }}
     where track_sk in (select track_sk from changed_tracks)
 
 ),
 
 lookup_since as (
 
-    select min(local_date) as since from plays
+    select min(local_date) as since from {{ ref('fct_plays') }}
     where track_sk in (select track_sk from changed_tracks)
         or artist_sk in (select artist_sk from changed_artists)
         or album_sk in (select album_sk from changed_albums)

@@ -68,6 +68,9 @@ def test_selection_follows_what_changed() -> None:
         "test_name:not_null",  # run batched per model: test_name:column_checks
         "test_name:unique",
         "test_name:accepted_values",
+        "test_name:relationships",
+        "test_name:expression_is_true",
+        "test_name:unique_combination_of_columns",
     ]
     with_genres = build_selection(["2026-01-01"], {"spotify_artists": ["b"]}, whole=False)
     assert "stg_spotify__artists+" in with_genres and "stg_geo__places+" not in with_genres
