@@ -131,7 +131,7 @@ def stage_stale_days(
     """
     clean_temp_files(the_lake.staged, older_than_s=STALE_TEMP_SECONDS)
     kept = stage_days(the_lake, days, index, on_month)
-    remember_staging_current(the_lake)
+    remember_staging_current(the_lake, index)
     return kept
 
 

@@ -201,6 +201,74 @@ def test_new_input_makes_a_day_stale(data_dir: Path, export_fixtures: Path) -> N
     assert pq.read_table(lake().plays_partition(day)).num_rows == existing.num_rows + 1
 
 
+def _poll(day: dt.date, name: str, row: dict) -> None:
+    """A poll file for ``day`` holding one play, as ingestion writes it."""
+    path = lake().polls_dir / "account=me" / f"date={day.isoformat()}" / f"{name}.parquet"
+    write_parquet_atomic(path, pa.Table.from_pylist([row], schema=schemas.PLAYS))
+
+
+def test_a_poll_checks_only_its_day_unless_it_names_a_new_podcast_show(
+    data_dir: Path, export_fixtures: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 30-minute cycle's staging check reads the partitions of the days whose files changed
+    (the poll's day), not all of them (~3,650 Parquet footers at 1M plays, ~2 s); a poll that
+    names a new podcast show checks every day, because the show turns the old account-data
+    plays of it (parsed as music) into podcast plays."""
+    from pipeline.staging import memo
+
+    _import([export_fixtures / "averydata_StreamingHistory0_first40.json"])
+    assert StageAllPlays().complete()
+    checked: list[dt.date] = []
+    real = memo.partition_is_current
+
+    def counted(the_lake, day, *args):  # type: ignore[no-untyped-def]
+        checked.append(day)
+        return real(the_lake, day, *args)
+
+    monkeypatch.setattr(memo, "partition_is_current", counted)
+    day = dt.date(2021, 3, 10)
+    row = pq.read_table(lake().plays_partition(day)).slice(0, 1).to_pylist()[0]
+    row.update(
+        play_id="poll-play-1",
+        source="api",
+        ts_precision="ms",
+        source_file="poll-1",
+        track_id="0000000000000000000001",
+        played_at=dt.datetime(2021, 3, 10, 23, 0, tzinfo=dt.UTC),
+    )
+    _poll(day, "poll-1", row)
+    assert not StageAllPlays().complete()
+    assert checked == [day]
+    assert run_luigi([StagePlays(date=day)])
+    checked.clear()
+    assert StageAllPlays().complete() and checked == [day]
+    checked.clear()
+    assert StageAllPlays().complete() and checked == []  # remembered: stat only
+
+    show = "Binge Mode: Marvel"  # played on 2021-01-09, in account data that reads as music
+    _poll(
+        day,
+        "poll-2",
+        dict(
+            row,
+            play_id="poll-play-2",
+            source_file="poll-2",
+            content_type="podcast",
+            track_id=None,
+            track_name=None,
+            artist_name=None,
+            episode_name="Episode 12",
+            show_name=show,
+            played_at=dt.datetime(2021, 3, 10, 23, 30, tzinfo=dt.UTC),
+        ),
+    )
+    assert not StageAllPlays().complete()
+    assert checked[0] < day  # an earlier day than the poll's, stale by the new show
+    assert run_luigi([StageAllPlays()])
+    older = [r for r in _staged_rows(data_dir) if r["played_at"].date() == dt.date(2021, 1, 9)]
+    assert {(r["content_type"], r["show_name"]) for r in older} == {("podcast", show)}
+
+
 def test_an_input_rewritten_under_its_name_makes_its_days_stale(
     data_dir: Path, export_fixtures: Path
 ) -> None:
