@@ -42,7 +42,11 @@ _STATS: dict[str, tuple[dict[str, str], list[TrackStat]]] = {}
 
 
 def track_stats(lake: Lake) -> list[TrackStat]:
-    """Music plays grouped by track (or by artist name when there is no track ID), ranked."""
+    """Music plays grouped by track (or by artist name when there is no track ID), ranked.
+
+    The sums are kept between runs (``listening``): a cycle reads only the days that changed.
+    """
+    from pipeline.enrich.listening import listening
     from pipeline.io.markers import fingerprint
 
     if not _has_parquet(lake.plays_dir):
@@ -52,16 +56,7 @@ def track_stats(lake: Lake) -> list[TrackStat]:
     cached = _STATS.get(key)
     if cached is not None and cached[0] == files:
         return cached[1]
-    con = connect()
-    rows = con.execute(
-        "select track_id, any_value(artist_name), sum(ms_played), count(*) "
-        f"from read_parquet('{_glob(lake.plays_dir / 'date=*' / '*.parquet')}') "
-        "where content_type = 'music' and (track_id is not null or artist_name is not null) "
-        "group by track_id, case when track_id is null then artist_name end "
-        "order by 3 desc, 4 desc, 1"
-    ).fetchall()
-    con.close()
-    stats = [TrackStat(r[0], r[1], int(r[2] or 0), int(r[3])) for r in rows]
+    stats = [TrackStat(*row) for row in listening(lake)]
     _STATS.clear()
     _STATS[key] = (files, stats)
     return stats

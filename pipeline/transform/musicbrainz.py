@@ -13,6 +13,7 @@ Matching rules (never attach one artist's genres to another):
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -21,8 +22,13 @@ from typing import Any
 _FEAT = re.compile(r"\s+(?:feat\.?|ft\.?|featuring)\s+", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise_name(name: str | None) -> str:
-    """Case-folded, NFKC, single-spaced: how two spellings of one name compare equal."""
+    """Case-folded, NFKC, single-spaced: how two spellings of one name compare equal.
+
+    Cached: ranking candidates normalises every credit of every played track (~160,000 calls,
+    ~0.5 s per enrichment task at 1M plays), most of them names seen before.
+    """
     text = unicodedata.normalize("NFKC", name or "").casefold().strip()
     text = text.replace("’", "'").replace("‘", "'")
     return re.sub(r"\s+", " ", text)
