@@ -6,9 +6,11 @@ command as a JSON list, and runs it on that manifest. An empty line or end of in
 process without running anything. The process ends with ``os._exit``: nothing is left to tear
 down that the kernel does not free, and dbt's interpreter teardown took ~0.5 s.
 
-The command runs with ``--no-write-json`` and the child writes ``run_results.json`` itself:
-dbt would also write ``manifest.json`` and ``semantic_manifest.json`` after the command, ~0.4 s
-of every cycle's build for files the pipeline never reads (the parse ahead writes them).
+A ``build`` runs with ``--no-write-json`` and the child writes its ``run_results.json`` itself:
+dbt would also write ``manifest.json`` and ``semantic_manifest.json`` after it, ~0.4 s of every
+cycle's build for files the pipeline never reads (the parse ahead writes them). Any other
+command (``source freshness``, ``docs generate``) writes its artifacts as dbt does: they are
+what it is run for.
 
 Exit codes are dbt's own: 0 success, 1 a node failed, 2 dbt itself failed.
 """
@@ -34,8 +36,10 @@ def main(argv: list[str]) -> int:
     if not line.strip():
         return 0
     command: list[str] = json.loads(line)
-    result = dbtRunner(manifest=manifest).invoke([*command, "--no-write-json", *shared])
-    if isinstance(result.result, RunExecutionResult):  # a failed run's too, as dbt writes
+    quiet_artifacts = command[:1] == ["build"]  # other commands' artifacts are what is asked
+    flags = ["--no-write-json"] if quiet_artifacts else []
+    result = dbtRunner(manifest=manifest).invoke([*command, *flags, *shared])
+    if quiet_artifacts and isinstance(result.result, RunExecutionResult):  # a failed one's too
         target = shared[shared.index("--target-path") + 1]
         result.result.write(os.path.join(target, "run_results.json"))
     if result.success:
