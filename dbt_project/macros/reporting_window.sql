@@ -37,6 +37,9 @@
         'agg_music_age': "play_year >= year(" ~ since ~ ")",
         'int_item_months': "month_start >= date_trunc('month', " ~ since ~ ")",
         'int_year_totals': "year >= year(" ~ since ~ ")",
+        'int_top_items': "period_grain = 'all' or (period_grain = 'year' and period_start >= "
+            ~ "date_trunc('year', " ~ since ~ ")) or (period_grain = 'month' and period_start >= "
+            ~ "date_trunc('month', " ~ since ~ "))",
     } -%}
     {{ return(predicates.get(model_name)) }}
 {%- endmacro %}

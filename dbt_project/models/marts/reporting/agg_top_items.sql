@@ -1,6 +1,7 @@
 -- Top artists, tracks (recordings), albums and genres per listener for all time, each year
 -- and each month (local dates), ranked by minutes; var('top_items_per_period') ranks kept.
--- Unknown members are left out of the ranking (they stay in the facts).
+-- Unknown members are left out of the ranking (they stay in the facts). The ranking is
+-- int_top_items (incremental by period); names are added here in full, every build.
 with
 
 names as (
@@ -9,80 +10,9 @@ names as (
 
 ),
 
-monthly as not materialized (
-
-    -- Read three times below: not materialized, each reads int_item_months itself instead of
-    -- DuckDB copying its ~880,000 rows at 1M first.
-    -- int_item_months (incremental by month) already adds up the plays' items per month;
-    -- years and all time add up the months. Rebuilt in full every build: the all-time ranks
-    -- span every period, and item names change (a spelling, a new primary genre).
-    select
-        listener_sk, account, month_start, item_type, item_sk, plays,
-        weighted_ms_played as ms_played
-    from {{ ref('int_item_months') }}
-    where item_sk <> {{ unknown_key() }}
-
-),
-
-by_period as (
-
-    select listener_sk, account, 'all' as period_grain, 'all time' as period_label,
-        cast(null as date) as period_start, item_type, item_sk,
-        cast(sum(plays) as bigint) as plays, sum(ms_played) as ms_played
-    from monthly group by all
-
-    union all
-
-    select listener_sk, account, 'year' as period_grain, strftime(month_start, '%Y') as period_label,
-        cast(date_trunc('year', month_start) as date) as period_start, item_type, item_sk,
-        cast(sum(plays) as bigint) as plays, sum(ms_played) as ms_played
-    from monthly group by all
-
-    union all
-
-    select listener_sk, account, 'month' as period_grain,
-        strftime(month_start, '%Y-%m') as period_label, month_start as period_start,
-        item_type, item_sk, plays, ms_played
-    from monthly
-
-),
-
-top_lists as (
-
-    -- The top N of each period as one list, ranked by minutes, then plays, then the item's
-    -- key (stable from run to run): a grouped top-N, which costs far less than numbering
-    -- every item of every period with a window.
-    select
-        listener_sk, account, period_grain, period_label, period_start, item_type,
-        sum(ms_played) as period_ms_played,
-        max_by(
-            {'item_sk': item_sk, 'plays': plays, 'ms_played': ms_played},
-            (ms_played, plays, item_sk),
-            {{ var('top_items_per_period') }}
-        ) as top_items
-    from by_period
-    group by all
-
-),
-
-ranked as (
-
-    select
-        listener_sk, account, period_grain, period_label, period_start, item_type,
-        period_ms_played,
-        unnest(top_items) as top_item,
-        generate_subscripts(top_items, 1) as item_rank
-    from top_lists
-
-),
-
 unpacked as (
 
-    select
-        listener_sk, account, period_grain, period_label, period_start, item_type, item_rank,
-        top_item.item_sk, top_item.plays, top_item.ms_played,
-        top_item.ms_played / period_ms_played as share_of_period
-    from ranked
+    select * from {{ ref('int_top_items') }}
 
 ),
 
