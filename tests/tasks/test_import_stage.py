@@ -179,32 +179,36 @@ def test_bad_files_are_quarantined_and_good_ones_kept(
     assert "expected a JSON list" in reasons["StreamingHistory1.json"]
 
 
-def test_new_input_makes_a_day_stale(data_dir: Path, export_fixtures: Path) -> None:
-    """A poll landing new plays for a staged day makes StagePlays(day) incomplete, then rebuilt."""
-    _import([export_fixtures / "efrrowini_Streaming_History_Audio_2023_first20.json"])
-    day = dt.date(2023, 2, 25)
-    assert StagePlays(date=day).complete()
-    existing = pq.read_table(lake().plays_partition(day))
-    extra = existing.slice(0, 1).to_pylist()[0]
-    extra.update(
+def _poll_play(day: dt.date) -> dict:
+    """A play a poll brings for ``day`` (at 23:00 UTC), shaped as the day's first staged play."""
+    row = pq.read_table(lake().plays_partition(day)).slice(0, 1).to_pylist()[0]
+    row.update(
         play_id="poll-play-1",
         source="api",
         ts_precision="ms",
         source_file="poll-1",
         track_id="0000000000000000000001",
-        played_at=dt.datetime(2023, 2, 25, 23, 0, tzinfo=dt.UTC),
+        played_at=dt.datetime.combine(day, dt.time(23, 0), tzinfo=dt.UTC),
     )
-    poll = lake().polls_dir / "account=me" / "date=2023-02-25" / "poll-1.parquet"
-    write_parquet_atomic(poll, pa.Table.from_pylist([extra], schema=schemas.PLAYS))
-    assert not StagePlays(date=day).complete()
-    assert run_luigi([StagePlays(date=day)])
-    assert pq.read_table(lake().plays_partition(day)).num_rows == existing.num_rows + 1
+    return row
 
 
 def _poll(day: dt.date, name: str, row: dict) -> None:
     """A poll file for ``day`` holding one play, as ingestion writes it."""
     path = lake().polls_dir / "account=me" / f"date={day.isoformat()}" / f"{name}.parquet"
     write_parquet_atomic(path, pa.Table.from_pylist([row], schema=schemas.PLAYS))
+
+
+def test_new_input_makes_a_day_stale(data_dir: Path, export_fixtures: Path) -> None:
+    """A poll landing new plays for a staged day makes StagePlays(day) incomplete, then rebuilt."""
+    _import([export_fixtures / "efrrowini_Streaming_History_Audio_2023_first20.json"])
+    day = dt.date(2023, 2, 25)
+    assert StagePlays(date=day).complete()
+    existing = pq.read_table(lake().plays_partition(day))
+    _poll(day, "poll-1", _poll_play(day))
+    assert not StagePlays(date=day).complete()
+    assert run_luigi([StagePlays(date=day)])
+    assert pq.read_table(lake().plays_partition(day)).num_rows == existing.num_rows + 1
 
 
 def test_a_poll_checks_only_its_day_unless_it_names_a_new_podcast_show(
@@ -227,15 +231,7 @@ def test_a_poll_checks_only_its_day_unless_it_names_a_new_podcast_show(
 
     monkeypatch.setattr(memo, "partition_is_current", counted)
     day = dt.date(2021, 3, 10)
-    row = pq.read_table(lake().plays_partition(day)).slice(0, 1).to_pylist()[0]
-    row.update(
-        play_id="poll-play-1",
-        source="api",
-        ts_precision="ms",
-        source_file="poll-1",
-        track_id="0000000000000000000001",
-        played_at=dt.datetime(2021, 3, 10, 23, 0, tzinfo=dt.UTC),
-    )
+    row = _poll_play(day)
     _poll(day, "poll-1", row)
     assert not StageAllPlays().complete()
     assert checked == [day]
