@@ -56,13 +56,15 @@ def uv_command() -> list[str] | None:
 
 
 def ensure_env(venv: Path) -> Path:
-    """A venv at ``venv`` with only ``duckdb==METABASE_DUCKDB``; its Python's path.
+    """A venv at ``venv`` with ``duckdb==METABASE_DUCKDB`` (and ``pytz``); its Python's path.
 
-    Reused when its stamp names the same version (the bench keeps one under bench/.cache/);
-    raises Unavailable when uv is missing or the install fails.
+    That DuckDB's Python client needs ``pytz`` to return a TIMESTAMPTZ value (the card of poll
+    gaps has some as soon as a gap is recorded); Metabase's JDBC driver does not. Reused when
+    its stamp names the same version (the bench keeps one under bench/.cache/); raises
+    Unavailable when uv is missing or the install fails.
     """
     python = venv / "bin" / "python"
-    stamp = venv / f".duckdb-{METABASE_DUCKDB}"
+    stamp = venv / f".duckdb-{METABASE_DUCKDB}-pytz"
     if python.exists() and stamp.exists():
         return python
     uv = uv_command()
@@ -72,7 +74,15 @@ def ensure_env(venv: Path) -> Path:
         shutil.rmtree(venv)
     for args in (
         ["venv", "--quiet", "--python", sys.executable, str(venv)],
-        ["pip", "install", "--quiet", "--python", str(python), f"duckdb=={METABASE_DUCKDB}"],
+        [
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(python),
+            f"duckdb=={METABASE_DUCKDB}",
+            "pytz",
+        ],
     ):
         done = subprocess.run([*uv, *args], capture_output=True, text=True)  # noqa: S603
         if done.returncode != 0:
