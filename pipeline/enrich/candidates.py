@@ -56,7 +56,7 @@ def track_stats(lake: Lake) -> list[TrackStat]:
     cached = _STATS.get(key)
     if cached is not None and cached[0] == files:
         return cached[1]
-    stats = [TrackStat(*row) for row in listening(lake)]
+    stats = [TrackStat(*row) for row in listening(lake, files)]
     _STATS.clear()
     _STATS[key] = (files, stats)
     return stats

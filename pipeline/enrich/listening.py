@@ -7,7 +7,7 @@ sums are kept in ``state/track_stats.parquet``:
 - one row per track (or artist name, for plays without a track ID) for the days before
   ``folded_before``, summed once;
 - one row per track and day from ``folded_before`` on (``RECENT_DAYS`` before the latest day);
-- in its metadata, the fingerprint of the partitions the rows were read from.
+- in its metadata, the fingerprint of the partitions the rows were read from (``fingerprint``).
 
 A changed partition from ``folded_before`` on (a poll's day) is read again alone, its old rows
 replaced; a change before it (an import of old history) reads every partition again, as does a
@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.io.duck import connect
-from pipeline.io.markers import fingerprint
+from pipeline.io.markers import changed_days, fingerprint
 from pipeline.io.parquet import read_provenance, write_parquet_atomic
 from pipeline.paths import Lake
 
@@ -31,7 +31,7 @@ from pipeline.paths import Lake
 #: is read again alone; older days are summed into one row per track.
 RECENT_DAYS = 7
 #: Bumped when the kept file's meaning changes: an older file is then read again in full.
-VERSION = 1
+VERSION = 2
 
 #: One row per (track, played, ms, plays): the ranking ``candidates.track_stats`` returns.
 Listening = tuple[str | None, str | None, int, int]
@@ -79,15 +79,6 @@ def stats_file(lake: Lake) -> Path:
     return lake.state / "track_stats.parquet"
 
 
-def _dated(prints: dict[str, str]) -> dict[dt.date, str]:
-    """The fingerprint per day (the partitions' ``date=`` folders)."""
-    return {
-        dt.date.fromisoformat(key.removeprefix("date=")): value
-        for key, value in prints.items()
-        if key.startswith("date=")
-    }
-
-
 def _load(lake: Lake) -> tuple[pa.Table, dict[str, Any]] | None:
     """The kept rows and what they were read from, if the file is there and readable."""
     import pyarrow.parquet as pq
@@ -111,50 +102,52 @@ def _per_day(con: Any, lake: Lake, days: list[dt.date], before: dt.date) -> pa.T
     return con.sql(_PER_DAY, params=params).to_arrow_table().cast(SCHEMA)
 
 
-def _changed_days(prov: dict[str, Any], now: dict[dt.date, str]) -> set[dt.date] | None:
+def _changed_days(prov: dict[str, Any], now: dict[str, str]) -> list[dt.date] | None:
     """The days whose partitions changed since ``prov`` was kept; None when one of them is
     before its ``folded_before`` (its old rows are summed with others and cannot be replaced)."""
-    before = {dt.date.fromisoformat(k): v for k, v in prov.get("days", {}).items()}
+    changed = changed_days(prov.get("plays", {}), now)
     folded = dt.date.fromisoformat(prov["folded_before"])
-    changed = {d for d in before.keys() | now.keys() if before.get(d) != now.get(d)}
-    return None if any(d < folded for d in changed) else changed
+    return None if changed is None or any(d < folded for d in changed) else changed
 
 
-def listening(lake: Lake) -> list[Listening]:
+def listening(lake: Lake, prints: dict[str, str] | None = None) -> list[Listening]:
     """(track_id, artist_name, ms, plays) of every music track played, most listened first.
 
     Tracks without an ID are grouped by artist name. Only the partitions changed since the
-    kept sums were written are read; the new sums are kept.
+    kept sums were written are read; the new sums are kept. ``prints`` is the plays' current
+    ``fingerprint``, when the caller has it already.
     """
-    now = _dated(fingerprint(lake.plays_dir))
-    if not now:
+    if prints is None:
+        prints = fingerprint(lake.plays_dir)
+    now = {key: value for key, value in prints.items() if key.startswith("date=")}
+    days = sorted(dt.date.fromisoformat(key.removeprefix("date=")) for key in now)
+    if not days:
         return []
-    days = {d.isoformat(): v for d, v in sorted(now.items())}
     loaded = _load(lake)
     con = connect()
     try:
-        if loaded is not None and loaded[1].get("days") == days:
+        if loaded is not None and loaded[1].get("plays") == now:
             con.register("kept", loaded[0])
             return _totals(con)
-        folded = max(now) - dt.timedelta(days=RECENT_DAYS)
+        folded = days[-1] - dt.timedelta(days=RECENT_DAYS)
         changed = _changed_days(loaded[1], now) if loaded is not None else None
         if loaded is None or changed is None:  # every partition again
-            table = _per_day(con, lake, sorted(now), folded)
+            table = _per_day(con, lake, days, folded)
         else:
             folded = max(folded, dt.date.fromisoformat(loaded[1]["folded_before"]))
             con.register("previous", loaded[0])
             unchanged = con.sql(
                 "select * from previous where day is null or not list_contains($days, day)",
-                params={"days": sorted(changed)},
+                params={"days": changed},
             ).to_arrow_table()
-            fresh = _per_day(con, lake, sorted(changed & now.keys()), dt.date.min)
+            fresh = _per_day(con, lake, [d for d in changed if d in days], dt.date.min)
             table = pa.concat_tables([unchanged.cast(SCHEMA), fresh])
         con.register("kept", table)
         table = con.sql(_FOLD, params={"before": folded}).to_arrow_table().cast(SCHEMA)
         write_parquet_atomic(
             stats_file(lake),
             table,
-            {"version": VERSION, "days": days, "folded_before": folded.isoformat()},
+            {"version": VERSION, "plays": now, "folded_before": folded.isoformat()},
         )
         con.register("kept", table)
         return _totals(con)

@@ -158,6 +158,19 @@ def up_to(prints: dict[str, str], day: dt.date) -> dict[str, str]:
     return {key: value for key, value in prints.items() if key <= limit}
 
 
+def changed_days(before: dict[str, str], now: dict[str, str]) -> list[dt.date] | None:
+    """The days whose part of a fingerprint differs between ``before`` and ``now`` (days added
+    or removed too), in order; None when a part outside a ``date=`` partition differs."""
+    days: list[dt.date] = []
+    for key in sorted(before.keys() | now.keys()):
+        if before.get(key) == now.get(key):
+            continue
+        if not key.startswith("date="):
+            return None
+        days.append(dt.date.fromisoformat(key.removeprefix("date=")))
+    return days
+
+
 #: The key of a marker's build sequence number; written first, so ordering reads a file's head.
 SEQUENCE = "sequence"
 #: How much of a marker's head is read for its sequence (a run-results marker is large).

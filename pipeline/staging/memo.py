@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from pipeline.io.atomic import write_json_atomic
-from pipeline.io.markers import fingerprint, index
+from pipeline.io.markers import changed_days, fingerprint, index
 from pipeline.paths import Lake
 from pipeline.staging.inputs import (
     InputIndex,
@@ -64,28 +64,26 @@ def staging_known_current(the_lake: Lake) -> bool:
     return memo is not None and memo["files"] == staging_fingerprints(the_lake)
 
 
+def _remember(the_lake: Lake, files: dict[str, dict[str, str]], shows: str) -> None:
+    write_json_atomic(staging_memo_file(the_lake), {"files": files, "shows": shows})
+
+
 def remember_staging_current(the_lake: Lake, index: InputIndex) -> None:
     """Record that every partition is current for the inputs as they are now (``index``)."""
-    write_json_atomic(
-        staging_memo_file(the_lake),
-        {"files": staging_fingerprints(the_lake), "shows": shows_digest(podcast_shows(index))},
-    )
+    _remember(the_lake, staging_fingerprints(the_lake), shows_digest(podcast_shows(index)))
 
 
-def changed_days(before: dict, now: dict) -> set[dt.date] | None:
+def _staging_changed_days(before: dict, now: dict) -> set[dt.date] | None:
     """The days whose poll files or partition changed between two ``staging_fingerprints``;
     None when the import units or any file outside a day changed (every day is in question)."""
     if before.get("imports") != now["imports"]:
         return None
     days: set[dt.date] = set()
     for part in ("polls", "plays"):
-        old, new = before.get(part, {}), now[part]
-        for key in old.keys() | new.keys():
-            if old.get(key) == new.get(key):
-                continue
-            if not key.startswith("date="):
-                return None
-            days.add(dt.date.fromisoformat(key.removeprefix("date=")))
+        changed = changed_days(before.get(part, {}), now[part])
+        if changed is None:
+            return None
+        days.update(changed)
     return days
 
 
@@ -105,11 +103,11 @@ def all_current(the_lake: Lake) -> bool:
         return True
     index = inputs_by_date(the_lake)
     digest = shows_digest(podcast_shows(index))
-    days = changed_days(memo["files"], now) if memo is not None else None
+    days = _staging_changed_days(memo["files"], now) if memo is not None else None
     if days is None or memo is None or memo["shows"] != digest:
         days = set(index)
     for day in sorted(days & set(index)):
         if not partition_is_current(the_lake, day, index[day], digest):
             return False
-    write_json_atomic(staging_memo_file(the_lake), {"files": now, "shows": digest})
+    _remember(the_lake, now, digest)
     return True

@@ -10,6 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from pipeline.io.markers import changed_days
 from pipeline.paths import Lake
 from pipeline.warehouse.current import latest_build
 
@@ -51,11 +52,10 @@ def plays_changed_dates(
     before = latest[1].get("plays_fingerprint")
     if not isinstance(before, dict):
         return None
-    keys = set(before) | set(now)
-    changed = sorted(k.removeprefix("date=") for k in keys if before.get(k) != now.get(k))
-    if any(not day or "=" in day for day in changed) or len(changed) > MAX_CHANGED_DAYS:
+    changed = changed_days(before, now)
+    if changed is None or len(changed) > MAX_CHANGED_DAYS:
         return None
-    return changed
+    return [day.isoformat() for day in changed]
 
 
 def lookup_content(the_lake: Lake) -> dict[str, str]:
