@@ -22,7 +22,6 @@ from pipeline.io.atomic import write_json_atomic
 from pipeline.io.markers import changed_days, fingerprint, index
 from pipeline.paths import Lake
 from pipeline.staging.inputs import (
-    InputIndex,
     current_days,
     inputs_by_date,
     partition_is_current,
@@ -68,9 +67,10 @@ def _remember(the_lake: Lake, files: dict[str, dict[str, str]], shows: str) -> N
     write_json_atomic(staging_memo_file(the_lake), {"files": files, "shows": shows})
 
 
-def remember_staging_current(the_lake: Lake, index: InputIndex) -> None:
-    """Record that every partition is current for the inputs as they are now (``index``)."""
-    _remember(the_lake, staging_fingerprints(the_lake), shows_digest(podcast_shows(index)))
+def remember_staging_current(the_lake: Lake, shows: str) -> None:
+    """Record that every partition is current for the inputs as they are now, whose podcast
+    shows have the digest ``shows``."""
+    _remember(the_lake, staging_fingerprints(the_lake), shows)
 
 
 def _staging_changed_days(before: dict, now: dict) -> set[dt.date] | None:

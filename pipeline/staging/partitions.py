@@ -67,17 +67,20 @@ def stage_days(
     days: list[dt.date],
     index: InputIndex,
     on_month: Callable[[int, int, str], None] | None = None,
+    shows: set[tuple[str, str]] | None = None,
 ) -> int:
     """Write the partitions of ``days`` (a month at a time); return how many plays were kept.
 
     Each month reads only the inputs its days name (units are sorted by time, so the filter
     reads only their overlapping row groups), is deduplicated in one pass, and its day files
     are written by a small thread pool. ``on_month(done, total, "YYYY-MM")`` hears of each
-    month as it starts (the task's progress).
+    month as it starts (the task's progress). ``shows`` is ``podcast_shows(index)`` when the
+    caller has it already.
     """
     settings = get_settings()
     window = settings.dedupe.match_window_seconds
-    shows = podcast_shows(index)
+    if shows is None:
+        shows = podcast_shows(index)
     digest = shows_digest(shows)
     by_month: dict[tuple[int, int], list[dt.date]] = defaultdict(list)
     for day in sorted(days):
@@ -130,8 +133,9 @@ def stage_stale_days(
     Temp files of runs killed mid-write are invisible to readers; the old ones are reaped first.
     """
     clean_temp_files(the_lake.staged, older_than_s=STALE_TEMP_SECONDS)
-    kept = stage_days(the_lake, days, index, on_month)
-    remember_staging_current(the_lake, index)
+    shows = podcast_shows(index)  # read once: the staging and the memo both need it
+    kept = stage_days(the_lake, days, index, on_month, shows)
+    remember_staging_current(the_lake, shows_digest(shows))
     return kept
 
 
