@@ -44,6 +44,9 @@ def _hook_luigi() -> None:
     global _hooked
     if _hooked:
         return
+    from pipeline.lean_luigi import import_luigi
+
+    import_luigi()  # the command's first import of Luigi
     import luigi
 
     @luigi.Task.event_handler(luigi.Event.START)
