@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.ingest.units import NO_EXPORT, unit_id
 from pipeline.io.atomic import write_json_atomic
@@ -12,6 +13,9 @@ from pipeline.io.duck import connect, sql_string
 from pipeline.io.markers import fingerprint
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import lake
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @dataclass(frozen=True)
@@ -91,45 +95,89 @@ def import_exit_code(reports: list[FileReport]) -> int:
     return NO_EXPORT_EXIT if any(r.no_export for r in reports) else 0
 
 
-#: A unit's rows: kept (this row is staged), duplicate (its play is staged by another row).
-#: Per import unit: rows, plays kept in the staged data, and rows that are duplicates of a
-#: staged play. All units in one statement, so the staged plays (thousands of daily files at
-#: a ten-year import) are read once, not once per file (measured: minutes at 1M plays).
-_OUTCOME_SQL = """
+#: Per import unit: rows, rows kept in the staged data, and duplicate rows whose play_id is
+#: staged from another row; plus the days of the rows that are neither ("pending": maybe the
+#: same play from another source, checked by ``_NEAR_SQL``) and the account's staged plays
+#: (reading thousands of daily files once more took ~1 s). Joins on 64-bit hashes of the
+#: keys: with strings, at 1M plays the joins spilled 4.6 GB past the 128 MB cap (7 s).
+#: A play_id is made from the play's time, so both keys only ever match on the same day.
+_KEPT_SQL = """
 with u as (
-    select filename as unit, play_id, source_file, played_at, track_id, episode_id,
-        lower(trim(coalesce(artist_name, show_name, ''))) as who,
-        lower(trim(coalesce(track_name, episode_name, ''))) as what,
+    select filename as unit, hash(play_id, source_file) as k, hash(play_id) as p,
         played_at::date as day
-    from read_parquet(?, filename = true)
+    from read_parquet($units, filename = true)
 ),
 s as (
-    select play_id, source_file, played_at, track_id, episode_id,
+    select hash(play_id, source_file) as k, hash(play_id) as p
+    from read_parquet($plays) where account = $account
+),
+rest as (select * from u anti join s using (k)),
+exact as (select unit, count(distinct k) as n from rest semi join s using (p) group by unit),
+pending as (select distinct day from rest anti join s using (p)),
+totals as (select unit, count(*) as n from u group by unit),
+rest_n as (select unit, count(*) as n from rest group by unit)
+select totals.unit, totals.n, totals.n - coalesce(rest_n.n, 0), coalesce(exact.n, 0),
+    (select list(day) from pending), (select count(*) from s)
+from totals left join rest_n using (unit) left join exact using (unit)
+"""
+#: Per unit, the pending rows that are the same play from another source: the same track,
+#: episode or names within 70 s (dedupe rules 2 and 3, which never cross midnight UTC). Reads
+#: only the staged days of pending rows: a first import has none or a few.
+_NEAR_SQL = """
+with r as (
+    select filename as unit, hash(play_id, source_file) as k, hash(play_id) as p, played_at,
+        track_id, episode_id,
         lower(trim(coalesce(artist_name, show_name, ''))) as who,
         lower(trim(coalesce(track_name, episode_name, ''))) as what,
         played_at::date as day
-    from read_parquet(?) where account = ?
+    from read_parquet($units, filename = true) where list_contains($days, played_at::date)
 ),
-kept as (
-    select u.unit, u.play_id, u.source_file from u semi join s using (play_id, source_file)
+s as (
+    select hash(play_id, source_file) as k, hash(play_id) as p, played_at, track_id,
+        episode_id,
+        lower(trim(coalesce(artist_name, show_name, ''))) as who,
+        lower(trim(coalesce(track_name, episode_name, ''))) as what,
+        played_at::date as day
+    from read_parquet($plays) where account = $account
 ),
-rest as (select * from u anti join kept using (unit, play_id, source_file)),
-exact as (select unit, play_id, source_file from rest semi join s using (play_id)),
+pending as (select * from (select * from r anti join s using (k)) anti join s using (p)),
 near as (
-    -- the same play from another source (dedupe rules 2 and 3 never cross midnight UTC)
-    select distinct r.unit, r.play_id, r.source_file from rest r join s
-    on s.day = r.day
-        and abs(epoch_ms(s.played_at) - epoch_ms(r.played_at)) <= 70000
-        and (s.track_id = r.track_id or s.episode_id = r.episode_id
-            or (s.who = r.who and s.what = r.what))
-),
-dup as (select * from exact union select * from near),
-totals as (select unit, count(*) as n from u group by unit),
-kept_n as (select unit, count(*) as n from kept group by unit),
-dup_n as (select unit, count(*) as n from dup group by unit)
-select totals.unit, totals.n, coalesce(kept_n.n, 0), coalesce(dup_n.n, 0)
-from totals left join kept_n using (unit) left join dup_n using (unit)
+    select distinct p.unit, p.k from pending p join s
+    on s.day = p.day
+        and abs(epoch_ms(s.played_at) - epoch_ms(p.played_at)) <= 70000
+        and (s.track_id = p.track_id or s.episode_id = p.episode_id
+            or (s.who = p.who and s.what = p.what))
+)
+select unit, count(*) from near group by unit
 """
+
+
+def _outcomes(
+    con: duckdb.DuckDBPyConnection, units: list[str], account: str
+) -> tuple[dict[str, tuple[int, int, int]], int]:
+    """Per import unit (path): rows parsed, rows kept in the staged data, duplicate rows;
+    and the account's staged plays."""
+    plays_dir = lake().plays_dir
+    rows = con.execute(
+        _KEPT_SQL,
+        {"units": units, "plays": str(plays_dir / "date=*" / "*.parquet"), "account": account},
+    ).fetchall()
+    out = {str(unit): (int(n), int(kept), int(exact)) for unit, n, kept, exact, *_ in rows}
+    days, staged = (rows[0][4], int(rows[0][5])) if rows else (None, 0)
+    day_files = [
+        str(folder / "*.parquet")
+        for folder in (plays_dir / f"date={day.isoformat()}" for day in days or [])
+        if any(folder.glob("*.parquet"))
+    ]
+    if day_files:
+        near = con.execute(
+            _NEAR_SQL,
+            {"units": units, "plays": day_files, "account": account, "days": days},
+        ).fetchall()
+        for unit, n in near:
+            parsed, kept, exact = out[str(unit)]
+            out[str(unit)] = (parsed, kept, exact + int(n))
+    return out, staged
 
 
 def import_report(
@@ -143,17 +191,14 @@ def import_report(
     known = known or set()
     the_lake = lake()
     con = connect()  # capped: a bare connection may take 80% of the RAM
-    plays_glob = str(the_lake.plays_dir / "date=*" / "*.parquet")
     have_staged = any(the_lake.plays_dir.glob("date=*/*.parquet"))
     reports: list[FileReport] = []
     units = {path: the_lake.import_unit(unit_id(path, account)) for path in files}
     present = [str(unit) for unit in units.values() if unit.exists()]
     outcome: dict[str, tuple[int, int, int]] = {}
+    staged: int | None = None  # the account's staged plays, when the outcomes counted them
     if present and have_staged:
-        for unit_path, parsed, imported, duplicates in con.execute(
-            _OUTCOME_SQL, [present, plays_glob, account]
-        ).fetchall():
-            outcome[str(unit_path)] = (int(parsed), int(imported), int(duplicates))
+        outcome, staged = _outcomes(con, present, account)
     elif present:
         for unit_path, parsed in con.execute(
             "select filename, count(*) from read_parquet(?, filename = true) group by 1",
@@ -190,7 +235,8 @@ def import_report(
     if before is not None and reports:
         # Per file, "new" is what this run added; the account's total decides (two files may
         # share plays, and a play can already be staged from the API).
-        added = max(staged_play_count(account) - before, 0)
+        now = staged_play_count(account) if staged is None else staged
+        added = max(now - before, 0)
         fresh = [r for r in reports if not r.already]
         total = sum(r.new for r in fresh)
         if total > added:
