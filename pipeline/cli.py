@@ -77,6 +77,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
             return code
         replay_all_raw_polls(lake())  # recently-played responses kept in raw/
     else:
+        from pipeline.ingest.units import unit_id
         from pipeline.io.atomic import write_json_atomic
         from pipeline.summary import known_units, parsed_rows, staged_play_count
 
@@ -90,6 +91,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
         task = ImportExports(files=tuple(args.paths), account=args.account)
         code = run_tasks([task], local_scheduler=local)
         facts["nothing"] = code == 0 and parsed_rows(files, args.account) == 0
+        facts["ids"] = {str(f): unit_id(f, args.account) for f in files}  # hashed: cached
         if args.facts:
             write_json_atomic(Path(args.facts), facts)
         if code or facts["nothing"]:
@@ -145,9 +147,9 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = False)
             facts = json.loads(facts_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             facts = {"before": None, "known": [], "nothing": False}
-    before, known = facts["before"], set(facts["known"])
+    before, known, ids = facts["before"], set(facts["known"]), facts.get("ids", {})
     if code == 0 and facts["nothing"]:
-        reports = import_report(files, account, before, known)
+        reports = import_report(files, account, before, known, ids)
         print_import_report(reports)
         print(
             "\nerror: nothing was imported: no file held a play (reasons above); "
@@ -157,7 +159,7 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = False)
         return import_exit_code(reports) or NOTHING_IMPORTED_EXIT
     if code == 0:
         code = _publish(local_scheduler)
-    reports = import_report(files, account, before, known)
+    reports = import_report(files, account, before, known, ids)
     print_import_report(reports)
     if code == 0:
         print_summary()

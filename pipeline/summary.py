@@ -181,19 +181,29 @@ def _outcomes(
 
 
 def import_report(
-    files: list[Path], account: str, before: int | None = None, known: set[str] | None = None
+    files: list[Path],
+    account: str,
+    before: int | None = None,
+    known: set[str] | None = None,
+    ids: dict[str, str] | None = None,
 ) -> list[FileReport]:
     """For each file: rows read, new plays, plays kept, duplicates, quarantined rows.
 
     ``before`` (staged plays of the account before the run) and ``known`` (units imported
-    before) make a rerun say "0 new" instead of counting the same plays again.
+    before) make a rerun say "0 new" instead of counting the same plays again. ``ids`` are the
+    files' unit ids (resolved path: id) where the import already hashed them (0.6 s at 1M).
     """
     known = known or set()
+    ids = ids or {}
+
+    def uid_of(path: Path) -> str:
+        return ids.get(str(path.resolve())) or unit_id(path, account)
+
     the_lake = lake()
     con = connect()  # capped: a bare connection may take 80% of the RAM
     have_staged = any(the_lake.plays_dir.glob("date=*/*.parquet"))
     reports: list[FileReport] = []
-    units = {path: the_lake.import_unit(unit_id(path, account)) for path in files}
+    units = {path: the_lake.import_unit(uid_of(path)) for path in files}
     present = [str(unit) for unit in units.values() if unit.exists()]
     outcome: dict[str, tuple[int, int, int]] = {}
     staged: int | None = None  # the account's staged plays, when the outcomes counted them
@@ -206,7 +216,7 @@ def import_report(
         ).fetchall():
             outcome[str(unit_path)] = (int(parsed), 0, 0)
     for path in files:
-        uid = unit_id(path, account)
+        uid = uid_of(path)
         unit = units[path]
         prov = read_provenance(unit) or {}
         qfile = the_lake.import_quarantine(uid)
