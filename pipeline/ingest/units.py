@@ -2,7 +2,7 @@
 
 The CLI's import summary (``pipeline.summary``) finds the units an import made with these;
 ``pipeline.tasks.imports`` names its outputs with the same functions, and staging reads a
-unit's days with ``unit_dates``.
+unit's days with ``provenance_dates``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
-
-from pipeline.io.parquet import read_provenance
 
 #: Provenance key saying a .zip held no streaming-history file (see ``report.import_exit_code``).
 NO_EXPORT = "no_export"
@@ -37,8 +35,7 @@ def unit_id(path: Path, account: str) -> str:
     return f"{file_sha(path)}-{account}"
 
 
-def unit_dates(path: Path) -> list[str]:
-    """The UTC days a unit covers, from its provenance."""
-    prov = read_provenance(path) or {}
+def provenance_dates(prov: dict) -> list[str]:
+    """The UTC days a unit covers, from its provenance (``io.parquet.read_provenance``)."""
     dates = prov.get("dates", [])
     return [d for d in dates if isinstance(d, str)]

@@ -7,11 +7,14 @@ Inputs are found, not required: the import units whose provenance lists the day 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from pipeline.ingest.units import unit_dates
+from pipeline.ingest.units import provenance_dates
+from pipeline.io.atomic import write_json_atomic
 from pipeline.io.markers import files_fingerprint
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import Lake
@@ -30,13 +33,14 @@ def inputs_by_date(the_lake: Lake) -> InputIndex:
     found: InputIndex = defaultdict(list)
     if the_lake.import_units_dir.exists():
         for unit in sorted(the_lake.import_units_dir.glob("*.parquet")):
-            if read_provenance(unit) is None:
+            prov = read_provenance(unit)  # one footer read per unit: ~70 at a ten-year import
+            if prov is None:
                 # Skipping it would silently drop its plays from every day it covers.
                 raise StagingInputError(
                     f"{unit} is unreadable (corrupt or truncated); run `music-tracker rebuild` "
                     "to re-create it from raw/ (nothing else is changed until then)"
                 )
-            for day in unit_dates(unit):
+            for day in provenance_dates(prov):
                 found[dt.date.fromisoformat(day)].append(unit)
     if the_lake.polls_dir.exists():
         for poll in sorted(the_lake.polls_dir.glob("account=*/date=*/*.parquet")):
@@ -51,25 +55,76 @@ def inputs_fingerprint(the_lake: Lake, paths: list[Path]) -> str:
     return files_fingerprint(the_lake.staged, paths)
 
 
-def podcast_shows(index: InputIndex) -> set[tuple[str, str]]:
-    """(account, show key) of every show played as a podcast in any staged input.
+#: Per staged input file (path below ``staged/``), its size, mtime and the podcast shows it
+#: names: kept between runs, so a check reads only the files that are new since the last one.
+SHOWS_CACHE_VERSION = 1
 
-    What recognises a podcast in the oldest account-data files (see
-    ``dedupe.recognise_podcasts``): the account's other files name the same shows.
-    """
+
+def shows_cache_file(the_lake: Lake) -> Path:
+    """Where the podcast shows of each staged input are kept (``podcast_shows``)."""
+    return the_lake.state / "podcast_shows.json"
+
+
+def _read_shows_cache(the_lake: Lake) -> dict[str, list]:
+    try:
+        data = json.loads(shows_cache_file(the_lake).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    ok = isinstance(data, dict) and data.get("version") == SHOWS_CACHE_VERSION
+    files = data.get("files") if ok else None
+    return files if isinstance(files, dict) else {}
+
+
+def _shows_by_file(paths: list[Path]) -> dict[str, set[tuple[str, str]]]:
+    """(account, show key) of the podcast plays in each of ``paths``, read in one scan."""
     import pyarrow.dataset as ds  # here: a scheduling pass that finds staging current needs none
 
     from pipeline import schemas  # Arrow's schemas, likewise
 
-    paths = sorted({str(p) for found in index.values() for p in found})
-    if not paths:
-        return set()
-    table = ds.dataset(paths, format="parquet", schema=schemas.PLAYS).to_table(
-        columns=["account", "show_name"],
+    table = ds.dataset([str(p) for p in paths], format="parquet", schema=schemas.PLAYS).to_table(
+        columns=["account", "show_name", "__filename"],
         filter=(ds.field("content_type") == "podcast") & ds.field("show_name").is_valid(),
     )
-    pairs = table.group_by(["account", "show_name"]).aggregate([]).to_pylist()
-    return {(str(r["account"]), show_key(str(r["show_name"]))) for r in pairs}
+    found: dict[str, set[tuple[str, str]]] = {}
+    for row in table.group_by(["__filename", "account", "show_name"]).aggregate([]).to_pylist():
+        pair = (str(row["account"]), show_key(str(row["show_name"])))
+        found.setdefault(str(row["__filename"]), set()).add(pair)
+    return found
+
+
+def podcast_shows(the_lake: Lake, index: InputIndex) -> set[tuple[str, str]]:
+    """(account, show key) of every show played as a podcast in any staged input.
+
+    What recognises a podcast in the oldest account-data files (see
+    ``dedupe.recognise_podcasts``): the account's other files name the same shows. Each file's
+    shows are kept with its size and mtime (``shows_cache_file``), so only new or rewritten
+    files are read: every check after a poll needs this, and reading every input each time
+    grew with the poll files (~0.4 ms each: a year of 30-minute polls is ~17,000 of them).
+    """
+    paths = sorted({p for found in index.values() for p in found})
+    if not paths:
+        return set()
+    cached = _read_shows_cache(the_lake)
+    kept: dict[str, list] = {}
+    unread: list[tuple[Path, str, os.stat_result]] = []
+    for path in paths:
+        name = path.relative_to(the_lake.staged).as_posix()
+        stat = path.stat()
+        entry = cached.get(name)
+        if isinstance(entry, list) and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
+            kept[name] = entry
+        else:
+            unread.append((path, name, stat))  # stat before the read: a later rewrite shows
+    if unread:
+        found = _shows_by_file([path for path, _, _ in unread])
+        for path, name, stat in unread:
+            pairs = sorted(found.get(str(path), set()))
+            kept[name] = [stat.st_size, stat.st_mtime_ns, [list(pair) for pair in pairs]]
+    if unread or kept.keys() != cached.keys():
+        write_json_atomic(
+            shows_cache_file(the_lake), {"version": SHOWS_CACHE_VERSION, "files": kept}
+        )
+    return {(str(a), str(k)) for entry in kept.values() for a, k in entry[2]}
 
 
 def partition_is_current(
@@ -92,14 +147,14 @@ def partition_is_current(
 def current_days(the_lake: Lake, days: Iterable[dt.date]) -> list[dt.date]:
     """The days among ``days`` whose partition is current, from one index of the lake."""
     index = inputs_by_date(the_lake)
-    digest = shows_digest(podcast_shows(index))
+    digest = shows_digest(podcast_shows(the_lake, index))
     return [d for d in days if partition_is_current(the_lake, d, index.get(d, []), digest)]
 
 
 def stale_days(the_lake: Lake) -> tuple[list[dt.date], InputIndex]:
     """Every day of the input index whose partition is missing or stale, and the index."""
     index = inputs_by_date(the_lake)
-    digest = shows_digest(podcast_shows(index))
+    digest = shows_digest(podcast_shows(the_lake, index))
     stale = [
         d for d, paths in index.items() if not partition_is_current(the_lake, d, paths, digest)
     ]

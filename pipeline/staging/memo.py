@@ -102,7 +102,7 @@ def all_current(the_lake: Lake) -> bool:
     if memo is not None and memo["files"] == now:
         return True
     index = inputs_by_date(the_lake)
-    digest = shows_digest(podcast_shows(index))
+    digest = shows_digest(podcast_shows(the_lake, index))
     days = _staging_changed_days(memo["files"], now) if memo is not None else None
     if days is None or memo is None or memo["shows"] != digest:
         days = set(index)

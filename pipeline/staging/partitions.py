@@ -74,13 +74,13 @@ def stage_days(
     Each month reads only the inputs its days name (units are sorted by time, so the filter
     reads only their overlapping row groups), is deduplicated in one pass, and its day files
     are written by a small thread pool. ``on_month(done, total, "YYYY-MM")`` hears of each
-    month as it starts (the task's progress). ``shows`` is ``podcast_shows(index)`` when the
-    caller has it already.
+    month as it starts (the task's progress). ``shows`` is ``podcast_shows(the_lake, index)``
+    when the caller has it already.
     """
     settings = get_settings()
     window = settings.dedupe.match_window_seconds
     if shows is None:
-        shows = podcast_shows(index)
+        shows = podcast_shows(the_lake, index)
     digest = shows_digest(shows)
     by_month: dict[tuple[int, int], list[dt.date]] = defaultdict(list)
     for day in sorted(days):
@@ -133,7 +133,7 @@ def stage_stale_days(
     Temp files of runs killed mid-write are invisible to readers; the old ones are reaped first.
     """
     clean_temp_files(the_lake.staged, older_than_s=STALE_TEMP_SECONDS)
-    shows = podcast_shows(index)  # read once: the staging and the memo both need it
+    shows = podcast_shows(the_lake, index)  # read once: the staging and the memo both need it
     kept = stage_days(the_lake, days, index, on_month, shows)
     remember_staging_current(the_lake, shows_digest(shows))
     return kept
