@@ -12,6 +12,7 @@ import os
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TypeGuard
 
 from pipeline.ingest.units import provenance_dates
 from pipeline.io.atomic import write_json_atomic
@@ -92,6 +93,20 @@ def _shows_by_file(paths: list[Path]) -> dict[str, set[tuple[str, str]]]:
     return found
 
 
+def _entry_is_valid(entry: object) -> TypeGuard[list]:
+    """A kept entry of the shape ``podcast_shows`` writes: [size, mtime, [[account, show]...]]
+    (any other, from a damaged or edited file, is read again rather than trusted)."""
+    return (
+        isinstance(entry, list)
+        and len(entry) == 3
+        and isinstance(entry[2], list)
+        and all(
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
+            for pair in entry[2]
+        )
+    )
+
+
 def podcast_shows(the_lake: Lake, index: InputIndex) -> set[tuple[str, str]]:
     """(account, show key) of every show played as a podcast in any staged input.
 
@@ -111,7 +126,7 @@ def podcast_shows(the_lake: Lake, index: InputIndex) -> set[tuple[str, str]]:
         name = path.relative_to(the_lake.staged).as_posix()
         stat = path.stat()
         entry = cached.get(name)
-        if isinstance(entry, list) and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
+        if _entry_is_valid(entry) and entry[:2] == [stat.st_size, stat.st_mtime_ns]:
             kept[name] = entry
         else:
             unread.append((path, name, stat))  # stat before the read: a later rewrite shows

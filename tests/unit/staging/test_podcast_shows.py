@@ -4,6 +4,7 @@ always equals a scan of every input."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -96,11 +97,25 @@ def test_only_new_or_rewritten_inputs_are_read_and_the_shows_match_a_scan(
     assert reads[3:] == []
 
 
-def test_an_unreadable_cache_means_reading_every_input(
+def test_an_unreadable_or_damaged_cache_means_reading_again(
     data_dir: Path, reads: list[list[str]]
 ) -> None:
-    _poll("a", [_play(0, "podcast", "A Show")])
+    """Not JSON, or entries of another shape (an edited file): read again, never a crash."""
+    path = _poll("a", [_play(0, "podcast", "A Show")])
     assert _shows() == {("me", show_key("A Show"))}
-    inputs.shows_cache_file(lake()).write_text("{not json", encoding="utf-8")
+    cache = inputs.shows_cache_file(lake())
+    cache.write_text("{not json", encoding="utf-8")
     assert _shows() == {("me", show_key("A Show"))}
-    assert reads == [["a.parquet"], ["a.parquet"]]
+    stat = path.stat()
+    name = path.relative_to(lake().staged).as_posix()
+    for damaged in (
+        "not a list",
+        [stat.st_size, stat.st_mtime_ns],
+        [stat.st_size, stat.st_mtime_ns, "x"],
+    ):
+        cache.write_text(
+            json.dumps({"version": inputs.SHOWS_CACHE_VERSION, "files": {name: damaged}}),
+            encoding="utf-8",
+        )
+        assert _shows() == {("me", show_key("A Show"))}
+    assert reads == [["a.parquet"]] * 5
