@@ -12,7 +12,7 @@ from pipeline.io.atomic import write_json_atomic
 from pipeline.io.duck import connect, sql_string
 from pipeline.io.markers import fingerprint
 from pipeline.io.parquet import read_provenance
-from pipeline.paths import lake
+from pipeline.paths import Lake, lake
 
 if TYPE_CHECKING:
     import duckdb
@@ -154,22 +154,18 @@ select unit, count(*) from near group by unit
 
 
 def _outcomes(
-    con: duckdb.DuckDBPyConnection, units: list[str], account: str
+    the_lake: Lake, con: duckdb.DuckDBPyConnection, units: list[str], account: str
 ) -> tuple[dict[str, tuple[int, int, int]], int]:
     """Per import unit (path): rows parsed, rows kept in the staged data, duplicate rows;
     and the account's staged plays."""
-    plays_dir = lake().plays_dir
+    plays_glob = str(the_lake.plays_dir / "date=*" / "*.parquet")
     rows = con.execute(
-        _KEPT_SQL,
-        {"units": units, "plays": str(plays_dir / "date=*" / "*.parquet"), "account": account},
+        _KEPT_SQL, {"units": units, "plays": plays_glob, "account": account}
     ).fetchall()
     out = {str(unit): (int(n), int(kept), int(exact)) for unit, n, kept, exact, *_ in rows}
     days, staged = (rows[0][4], int(rows[0][5])) if rows else (None, 0)
-    day_files = [
-        str(folder / "*.parquet")
-        for folder in (plays_dir / f"date={day.isoformat()}" for day in days or [])
-        if any(folder.glob("*.parquet"))
-    ]
+    partitions = (the_lake.plays_partition(day) for day in days or [])
+    day_files = [str(part) for part in partitions if part.exists()]
     if day_files:
         near = con.execute(
             _NEAR_SQL,
@@ -209,7 +205,7 @@ def import_report(
     outcome: dict[str, tuple[int, int, int]] = {}
     staged: int | None = None  # the account's staged plays, when the outcomes counted them
     if present and have_staged:
-        outcome, staged = _outcomes(con, present, account)
+        outcome, staged = _outcomes(the_lake, con, present, account)
     elif present:
         for unit_path, parsed in con.execute(
             "select filename, count(*) from read_parquet(?, filename = true) group by 1",
