@@ -248,10 +248,17 @@ def next_slot(now: dt.datetime) -> dt.datetime:
     return slot
 
 
-def poll_cassette(data_dir: Path, seed: int, cassettes: Path | None = None) -> dict[str, Any]:
+def poll_cassette(
+    data_dir: Path,
+    seed: int,
+    cassettes: Path | None = None,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
     """Write this run's cassette, then run the product's poll replaying it (see module doc).
 
-    Settings must already point at ``data_dir`` with ``poll_env()`` applied.
+    Settings must already point at ``data_dir`` with ``poll_env()`` applied. ``now`` (UTC,
+    default the clock) is the poll's moment: its day holds the plays and the slot. Tests pin
+    it, because a suite run just before midnight UTC has no slot left in today.
     """
     import vcr
 
@@ -259,7 +266,7 @@ def poll_cassette(data_dir: Path, seed: int, cassettes: Path | None = None) -> d
     from pipeline.ingest.poll_state import load_state
     from pipeline.paths import lake
 
-    now = dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
     day = now.date()
     templates = real_items()
     times = play_times(newest_play_ms(day), day, seed, int(now.timestamp() * 1000))

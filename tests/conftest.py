@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +45,16 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def export_fixtures() -> Path:
     """The real Spotify export samples (copied from shared/samples into tests/fixtures)."""
     return FIXTURES / "exports"
+
+
+def utc_days_since(start: dt.datetime) -> set[dt.date]:
+    """The UTC days from ``start`` to now: a run that crossed midnight dated its work on
+    either side, and a test must not fail for the hour the suite happened to run at."""
+    day, days = start.astimezone(dt.UTC).date(), set()
+    while day <= dt.datetime.now(dt.UTC).date():
+        days.add(day)
+        day += dt.timedelta(days=1)
+    return days
 
 
 def run_luigi(tasks: list) -> bool:

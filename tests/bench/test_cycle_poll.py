@@ -31,6 +31,13 @@ def lake_dir(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data_dir
 
 
+#: The polls' moment: noon UTC yesterday, so a run near midnight still has slots and room for
+#: the plays in the day, and no play is after the clock.
+NOON_YESTERDAY = dt.datetime.combine(
+    dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC
+)
+
+
 def _plays(folder: Path) -> pa.Table:
     return pa.concat_tables(pq.read_table(p) for p in sorted(folder.glob("*.parquet")))
 
@@ -39,20 +46,20 @@ def test_each_seed_brings_fifty_new_api_plays(lake_dir: Path, tmp_path: Path) ->
     """Two runs (two seeds) each land and stage 50 new plays from source api, no duplicates."""
     from bench.poll import PLAYS, poll_cassette
 
-    today = dt.datetime.now(dt.UTC).date()
-    first = poll_cassette(lake_dir, 1, tmp_path / "cassettes")
-    second = poll_cassette(lake_dir, 2, tmp_path / "cassettes")
+    day = NOON_YESTERDAY.date()
+    first = poll_cassette(lake_dir, 1, tmp_path / "cassettes", NOON_YESTERDAY)
+    second = poll_cassette(lake_dir, 2, tmp_path / "cassettes", NOON_YESTERDAY)
     assert first["plays"] == second["plays"] == PLAYS
     assert first["played"] == second["played"] == 2  # token refresh + recently-played
     assert second["first"] > first["last"]  # after the newest play the lake held
     assert second["slot"] > first["slot"]
-    landed = _plays(lake_dir / "staged/polls/v1/account=me" / f"date={today}")
-    staged = _plays(lake_dir / "staged/plays/v1" / f"date={today}")
+    landed = _plays(lake_dir / "staged/polls/v1/account=me" / f"date={day}")
+    staged = _plays(lake_dir / "staged/plays/v1" / f"date={day}")
     for table in (landed, staged):
         assert table.num_rows == 2 * PLAYS
         assert len(set(table["play_id"].to_pylist())) == 2 * PLAYS
         assert set(table["source"].to_pylist()) == {"api"}
-        assert {t.date() for t in table["played_at"].to_pylist()} == {today}
+        assert {t.date() for t in table["played_at"].to_pylist()} == {day}
     assert len(list((lake_dir / "raw/spotify/recently_played").rglob("*.json"))) == 2
     token = lake_dir / "state/tokens/me.json"
     assert stat.S_IMODE(token.stat().st_mode) == 0o600
@@ -83,21 +90,21 @@ def test_cycle_enrichment_has_nothing_to_fetch(
     from pipeline.paths import lake
     from pipeline.tasks import EnrichCatalogue
 
-    today = dt.datetime.now(dt.UTC).date()
-    prepared = prepare_cycle(lake_dir, today)  # as the bench runs it: before the poll
+    day = NOON_YESTERDAY.date()
+    prepared = prepare_cycle(lake_dir, day)  # as the bench runs it: before the poll
     assert prepared["marked_found"] > 0 and prepared["partitions_set_aside"] == 0
-    poll_cassette(lake_dir, 1, tmp_path / "cassettes")
+    poll_cassette(lake_dir, 1, tmp_path / "cassettes", NOON_YESTERDAY)
     monkeypatch.setenv("MUSIC_TRACKER__ENRICHMENT__ENABLED", "true")
     settings.reload_settings()
     empty = tmp_path / "no_calls.yaml"
     empty.write_text("interactions: []\nversion: 1\n", encoding="utf-8")
     with vcr.use_cassette(str(empty), record_mode="none"):  # any request would fail the run
-        assert run_luigi([EnrichCatalogue(date=today)])
-    target = lake().dated_partition("lookups/spotify_tracks", today)
+        assert run_luigi([EnrichCatalogue(date=day)])
+    target = lake().dated_partition("lookups/spotify_tracks", day)
     report = (read_provenance(target) or {})["run"]
     assert report["calls"] == 0 and report["stopped"] == ""
     assert report["harvested"] == 50 and report["wanted"] == report["cached"]
-    again = prepare_cycle(lake_dir, today)  # the next cycle runs the day's enrichment again
+    again = prepare_cycle(lake_dir, day)  # the next cycle runs the day's enrichment again
     assert again == {"marked_found": 0, "partitions_set_aside": 3}
     assert not target.exists()
     assert len(list(target.parent.glob("earlier-*.parquet"))) == 1
