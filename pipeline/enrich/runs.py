@@ -16,11 +16,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipeline.clients.http import AuthError, Forbidden, HttpError, NotFound, RateLimited, utcnow
 from pipeline.enrich.budget import Budget, BudgetExhausted
 from pipeline.enrich.candidates import (
+    TRACK_LOOKUPS,
     ArtistCandidate,
     TrackMeta,
     artist_candidates,
@@ -50,7 +52,7 @@ from pipeline.transform.spotify_catalogue import Harvest
 logger = logging.getLogger(__name__)
 
 TRACKS, ALBUMS, ARTISTS = (
-    "lookups/spotify_tracks",
+    TRACK_LOOKUPS,
     "lookups/spotify_albums",
     "lookups/spotify_artists",
 )
@@ -327,11 +329,7 @@ def run_catalogue(
     now = ctx.now()
 
     # ---------- zero-cost: new raw recently-played files
-    new_files = [
-        p
-        for p in raw_poll_files(ctx.lake)
-        if not state.harvested(str(p.relative_to(ctx.lake.root)))
-    ]
+    new_files = _unharvested(ctx.lake, state)
     harvest = read_harvest(new_files)
     for track_id, track in harvest.tracks.items():
         if state.is_due("track", track_id, now):
@@ -466,11 +464,16 @@ def unharvested_poll_files(lake: Lake) -> list[Any]:
         return raw_poll_files(lake)
     state = open_state(lake, "spotify_api")
     try:
-        return [
-            p for p in raw_poll_files(lake) if not state.harvested(str(p.relative_to(lake.root)))
-        ]
+        return _unharvested(lake, state)
     finally:
         state.close(commit=False)
+
+
+def _unharvested(lake: Lake, state: LookupState) -> list[Path]:
+    """The raw polls ``state`` has not harvested, oldest first."""
+    done = state.harvested_paths()
+    cut = len(str(lake.root)) + 1  # the paths as the state holds them, relative to the lake
+    return [p for p in raw_poll_files(lake) if str(p)[cut:] not in done]
 
 
 def unharvested_polls(lake: Lake) -> Harvest:

@@ -11,12 +11,13 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeGuard
 
 from pipeline.ingest.units import provenance_dates
 from pipeline.io.atomic import write_json_atomic
-from pipeline.io.markers import files_fingerprint
+from pipeline.io.markers import files_fingerprint, fingerprint
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import Lake
 from pipeline.transform.dedupe import show_key, shows_digest
@@ -29,8 +30,55 @@ class StagingInputError(RuntimeError):
     """A staged input cannot be read; staging stops rather than drop its plays."""
 
 
+@dataclass
+class _Known:
+    """What was found of one lake's staged inputs, while their files stay as ``key`` says."""
+
+    key: tuple[str, str]
+    index: InputIndex
+    shows: set[tuple[str, str]] | None = None
+
+
+#: Per lake root: the input index and, once asked, the podcast shows, of the inputs whose
+#: fingerprint is ``key``. One command asks many times (a poll's checks of the days it
+#: staged, a build's checks of every task): each asking re-read ~70 unit footers, listed every
+#: poll file and stat-ed every input, which grows with the poll files (~17,000 a year).
+_KNOWN: dict[str, _Known] = {}
+
+
+def _inputs_key(the_lake: Lake) -> tuple[str, str]:
+    """The stat-only fingerprint of the import units and the poll files (one pass's listing)."""
+    units = fingerprint(the_lake.import_units_dir)
+    polls = fingerprint(the_lake.polls_dir)
+    return repr(sorted(units.items())), repr(sorted(polls.items()))
+
+
+def _known(the_lake: Lake) -> _Known:
+    """The index of the inputs as they are now: kept while their files are unchanged.
+
+    The key is taken before the index is made, so a file landing in between makes the next
+    call's key differ and the index be made again, never an index older than its key.
+    """
+    root = str(the_lake.root)
+    key = _inputs_key(the_lake)
+    known = _KNOWN.get(root)
+    if known is None or known.key != key:
+        known = _Known(key, _index_inputs(the_lake))
+        _KNOWN[root] = known
+    return known
+
+
 def inputs_by_date(the_lake: Lake) -> InputIndex:
-    """Map every UTC day that has plays to the files holding them (sorted, deterministic)."""
+    """Map every UTC day that has plays to the files holding them (sorted, deterministic).
+
+    Callers must not change what they get: it is kept for the next call (``_known``).
+    """
+    return _known(the_lake).index
+
+
+def _index_inputs(the_lake: Lake) -> InputIndex:
+    """``inputs_by_date`` made afresh: each unit's days from its provenance, each poll file's
+    day from its folder."""
     found: InputIndex = defaultdict(list)
     if the_lake.import_units_dir.exists():
         for unit in sorted(the_lake.import_units_dir.glob("*.parquet")):
@@ -116,6 +164,17 @@ def podcast_shows(the_lake: Lake, index: InputIndex) -> set[tuple[str, str]]:
     files are read: every check after a poll needs this, and reading every input each time
     grew with the poll files (~0.4 ms each: a year of 30-minute polls is ~17,000 of them).
     """
+    known = _KNOWN.get(str(the_lake.root))
+    if known is not None and known.index is index and known.shows is not None:
+        return known.shows  # the index is the one kept for the inputs as they are
+    shows = _read_shows(the_lake, index)
+    if known is not None and known.index is index:
+        known.shows = shows
+    return shows
+
+
+def _read_shows(the_lake: Lake, index: InputIndex) -> set[tuple[str, str]]:
+    """``podcast_shows`` made: each input's shows kept, or read if new or rewritten."""
     paths = sorted({p for found in index.values() for p in found})
     if not paths:
         return set()

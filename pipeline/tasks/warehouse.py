@@ -11,6 +11,7 @@ lookups make it run again, while a backfill staging later days leaves earlier bu
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -96,6 +97,9 @@ class DbtBuild(luigi.Task):
     def run(self) -> None:
         from pipeline.warehouse.build import build_warehouse  # the work: see tasks/__init__
 
+        candidates = sys.modules.get("pipeline.enrich.candidates")
+        if candidates is not None:  # the enrichment ran in this process: its reads are done
+            candidates.forget_kept()  # and dbt's peak is this worker's memory plus dbt's
         with timed_result(self, "warehouse", self.date) as result:
             marker = build_warehouse(
                 current_lake(),

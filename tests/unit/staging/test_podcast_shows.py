@@ -62,6 +62,8 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 
 def _shows() -> set[tuple[str, str]]:
+    """The shows as a new command finds them (nothing kept in memory from an earlier one)."""
+    inputs._KNOWN.clear()
     return inputs.podcast_shows(lake(), inputs.inputs_by_date(lake()))
 
 
@@ -119,3 +121,46 @@ def test_an_unreadable_or_damaged_cache_means_reading_again(
         )
         assert _shows() == {("me", show_key("A Show"))}
     assert reads == [["a.parquet"]] * 5
+
+
+def test_one_command_finds_the_inputs_once_while_they_are_unchanged(
+    data_dir: Path, reads: list[list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within one process the index and the shows are made once per state of the inputs: the
+    checks of a cycle ask many times, and each asking stat-ed every input (a year of polls is
+    thousands of files). A new poll file, or one rewritten, is seen at the next asking."""
+    stats: list[str] = []
+    real_stat = Path.stat
+
+    def counting_stat(self: Path, *args: object, **kwargs: object) -> object:
+        if self.suffix == ".parquet":
+            stats.append(self.name)
+        return real_stat(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    first = _poll("a", [_play(0, "podcast", "A Show")])
+    inputs._KNOWN.clear()
+    index = inputs.inputs_by_date(lake())
+    assert inputs.podcast_shows(lake(), index) == {("me", show_key("A Show"))}
+    monkeypatch.setattr(Path, "stat", counting_stat)
+    for _ in range(3):
+        again = inputs.inputs_by_date(lake())
+        assert again is index
+        assert inputs.podcast_shows(lake(), again) == {("me", show_key("A Show"))}
+    assert reads == [["a.parquet"]] and stats == []
+
+    _poll("b", [_play(1, "podcast", "Other Show")])
+    index = inputs.inputs_by_date(lake())
+    assert index[DAY] == [first, first.with_name("b.parquet")]
+    assert inputs.podcast_shows(lake(), index) == {
+        ("me", show_key("A Show")),
+        ("me", show_key("Other Show")),
+    }
+    assert reads[1:] == [["b.parquet"]]
+
+    write_parquet_atomic(
+        first, pa.Table.from_pylist([_play(0, "music", None)], schema=schemas.PLAYS)
+    )
+    assert inputs.podcast_shows(lake(), inputs.inputs_by_date(lake())) == {
+        ("me", show_key("Other Show"))
+    }
+    assert reads[2:] == [["a.parquet"]]
