@@ -99,7 +99,10 @@ class DbtBuild(luigi.Task):
 
         candidates = sys.modules.get("pipeline.enrich.candidates")
         if candidates is not None:  # the enrichment ran in this process: its reads are done
-            candidates.forget_kept()  # and dbt's peak is this worker's memory plus dbt's
+            from pipeline.io.duck import release_memory
+
+            candidates.forget_kept()  # and dbt's peak is this worker's memory plus dbt's,
+            release_memory()  # so hand the pages back before it starts, not after
         with timed_result(self, "warehouse", self.date) as result:
             marker = build_warehouse(
                 current_lake(),
