@@ -68,6 +68,11 @@ def _known(the_lake: Lake) -> _Known:
     return known
 
 
+def inputs_known(the_lake: Lake) -> bool:
+    """Whether this process has made the input index of this lake (for some state of it)."""
+    return str(the_lake.root) in _KNOWN
+
+
 def inputs_by_date(the_lake: Lake) -> InputIndex:
     """Map every UTC day that has plays to the files holding them (sorted, deterministic).
 

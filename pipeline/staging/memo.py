@@ -24,6 +24,7 @@ from pipeline.paths import Lake
 from pipeline.staging.inputs import (
     current_days,
     inputs_by_date,
+    inputs_known,
     partition_is_current,
     podcast_shows,
 )
@@ -90,15 +91,18 @@ def _staging_changed_days(before: dict, now: dict) -> set[dt.date] | None:
 def day_is_current(the_lake: Lake, day: dt.date) -> bool:
     """Whether ``day``'s partition exists and was built from the day's inputs as they are now.
 
-    The memo answers when this pass has listed the staged tree already; otherwise the day is
-    checked on its own (its provenance against its inputs: the import units and poll files
-    are listed, not the ~3,650 partitions). Luigi re-checks a task's inputs before it runs, and
-    a cycle's build asks this ~15 times, each in a pass of its own: walking the whole tree for
-    each was ~60 ms at a million plays.
+    The memo answers when this pass has listed the staged tree already, or when this process
+    has no input index yet (a command's first check: one walk costs less than reading every
+    unit's footer). Otherwise the day is checked on its own, its provenance against its inputs,
+    whose index the process keeps: the import units and poll files are listed, not the ~3,650
+    partitions. Luigi re-checks a task's inputs before it runs, and a cycle's build asks this
+    ~15 times, each in a pass of its own: walking the whole tree for each was ~60 ms at a
+    million plays.
     """
     if not the_lake.plays_partition(day).exists():
         return False
-    if is_indexed(the_lake.staged) and staging_known_current(the_lake):
+    memo_first = is_indexed(the_lake.staged) or not inputs_known(the_lake)
+    if memo_first and staging_known_current(the_lake):
         return True
     return bool(current_days(the_lake, [day]))
 
