@@ -26,6 +26,10 @@ is 1 here), so runs made within one half hour are each a new poll, not a complet
 
 ``prepare_cycle(data_dir, day)`` (``bench.steps cycle-prep``, not measured) makes the day's
 enrichment run with nothing new to fetch, see its docstring.
+
+``age_polls(data_dir, days, per_day, plays)`` (``bench.steps age-polls``, not measured) gives a
+lake the saved polls of a household that has polled for ``days`` days: what grows with a lake's
+age, which a lake imported fresh never shows (see its docstring).
 """
 
 from __future__ import annotations
@@ -301,6 +305,46 @@ def poll_cassette(
     if outcome.code or state.get("plays_last_poll") != PLAYS or not tape.all_played:
         raise SystemExit(f"the poll did not land {PLAYS} plays from the cassette: {result}")
     return result
+
+
+def age_polls(data_dir: Path, days: int, per_day: int, plays: int) -> dict[str, int]:
+    """Land ``per_day`` polls of ``plays`` new plays on each of the ``days`` days before today.
+
+    Each poll is what a real 30-minute poll leaves: its response kept byte for byte under
+    ``raw/`` (a page of copies of the real items, as the cycle's cassette), then landed by the
+    product's own ``land_response`` (a poll file per day it touched, the cursor moved). Polls
+    that bring nothing new leave no file, so ``per_day`` counts the half hours with listening
+    (16 is a busy listener: ~5,800 poll files a year). Settings must point at ``data_dir``.
+    """
+    from pipeline.ingest.poll_state import load_state, save_state
+    from pipeline.ingest.polls import land_response
+    from pipeline.io.atomic import write_bytes_atomic
+    from pipeline.paths import lake
+    from pipeline.transform.slots import make_poll_id
+
+    the_lake, templates = lake(), real_items()
+    state = load_state(the_lake, ACCOUNT)
+    today = dt.datetime.now(dt.UTC).date()
+    landed = 0
+    for back in range(days, 0, -1):
+        day = today - dt.timedelta(days=back)
+        morning = dt.datetime.combine(day, dt.time(8), tzinfo=dt.UTC)
+        for n in range(per_day):
+            slot = morning + dt.timedelta(minutes=30 * n)
+            first_ms = int((slot - dt.timedelta(minutes=29)).timestamp() * 1000)
+            items = [  # three minutes apart, in the half hour before the poll
+                bench_item(templates[k % len(templates)], 1000 + back, n * 100 + k, ms)
+                for k, ms in enumerate(first_ms + k * 180_000 for k in range(plays))
+            ]
+            items.reverse()  # newest first, as Spotify lists them
+            fetched = slot + dt.timedelta(seconds=7)
+            poll_id = make_poll_id(ACCOUNT, fetched)
+            raw = the_lake.raw_recently_played(ACCOUNT, fetched.date(), poll_id)
+            body = page(items)
+            write_bytes_atomic(raw, body)
+            landed += land_response(the_lake, ACCOUNT, body, poll_id, raw, state).plays
+    save_state(the_lake, ACCOUNT, state)
+    return {"polls": days * per_day, "plays": landed}
 
 
 def prepare_cycle(data_dir: Path, day: dt.date) -> dict[str, int]:

@@ -6,6 +6,8 @@ declared columns and writes one deduplicated Parquet file).
 new to fetch (not measured; ``bench.poll.prepare_cycle``).
 ``python -m bench.steps poll-cassette DATA_DIR SEED``: the product's ``PollRecentlyPlayed``
 replaying a cassette of 50 new plays written for this run (``bench.poll.poll_cassette``).
+``python -m bench.steps age-polls DATA_DIR DAYS PER_DAY PLAYS``: land the saved polls of a
+lake that has polled for DAYS days (not measured; ``bench.poll.age_polls``).
 ``python -m bench.steps cards DATA_DIR``: run every dashboard card's SQL in the product's DuckDB
 and in the Metabase driver's, print timings as JSON.
 """
@@ -177,6 +179,13 @@ def main(argv: list[str]) -> int:
         else:
             out = poll.poll_cassette(data_dir, int(args[1]))
         print(json.dumps(out))  # noqa: T201
+    elif step == "age-polls":
+        from bench import poll
+
+        data_dir = Path(args[0]).resolve()
+        _use_lake(data_dir, {})
+        days, per_day, plays = (int(a) for a in args[1:4])
+        print(json.dumps(poll.age_polls(data_dir, days, per_day, plays)))  # noqa: T201
     elif step == "cards":
         print(json.dumps(cards(Path(args[0]))))  # noqa: T201
     else:

@@ -125,3 +125,25 @@ def test_a_busy_day_of_cycles_never_plays_in_the_future() -> None:
     assert all(a < b for a, b in zip(times, times[1:], strict=False))
     spread = play_times(start, day, seed=7)  # an empty day: 30 s apart as before
     assert spread[1] - spread[0] == 30_000
+
+
+def test_an_aged_lake_holds_its_saved_polls_landed_as_the_product_lands_them(
+    lake_dir: Path,
+) -> None:
+    """Each poll's response is kept under raw/, its new plays land in a poll file of their
+    day, and staging then holds every one of them once."""
+    from bench.poll import age_polls
+    from pipeline.tasks import StageAllPlays
+
+    assert age_polls(lake_dir, 2, 3, 4) == {"polls": 6, "plays": 24}
+    today = dt.datetime.now(dt.UTC).date()
+    days = [today - dt.timedelta(days=2), today - dt.timedelta(days=1)]
+    assert len(list((lake_dir / "raw/spotify/recently_played").rglob("*.json"))) == 6
+    for day in days:
+        folder = lake_dir / "staged/polls/v1/account=me" / f"date={day}"
+        assert len(list(folder.glob("*.parquet"))) == 3
+    assert run_luigi([StageAllPlays()])
+    for day in days:
+        staged = _plays(lake_dir / "staged/plays/v1" / f"date={day}")
+        assert staged.num_rows == 12 and len(set(staged["play_id"].to_pylist())) == 12
+        assert set(staged["source"].to_pylist()) == {"api"}
