@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 
 from bench.histories import CACHE
+from pipeline.io.duck import freeze_survivors
 from pipeline.settings import PROJECT_ROOT, get_settings, metabase_settings
 
 #: Export fields the floor declares (all the importer reads), with DuckDB types.
@@ -174,6 +175,7 @@ def main(argv: list[str]) -> int:
 
         data_dir = Path(args[0]).resolve()
         _use_lake(data_dir, poll.poll_env() if step == "poll-cassette" else {})
+        freeze_survivors()  # as the command line does: this process ends with its step
         if step == "cycle-prep":
             out = poll.prepare_cycle(data_dir, dt.date.fromisoformat(args[1]))
         else:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline import settings as settings_mod
+from pipeline.io.duck import freeze_survivors
 from pipeline.log import configure_from_settings, setup_logging
 from pipeline.ops.signals import interruptible
 
@@ -297,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         configure_from_settings()
+        freeze_survivors()  # this process ends with its command (see io.duck)
     except settings_mod.SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
