@@ -12,9 +12,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from pipeline.io.duck import connect
+from pipeline.io.kept import forget, kept
 from pipeline.paths import Lake
 from pipeline.transform.musicbrainz import name_key, normalise_name, split_credit
 from pipeline.transform.spotify_catalogue import Harvest, harvest_recently_played
@@ -40,57 +41,39 @@ class TrackStat:
     plays: int
 
 
-#: track_stats per plays folder, valid while its files are unchanged (one run's three
-#: enrichment tasks share one scan of a million plays instead of three).
-_STATS: dict[str, tuple[dict[str, str], list[TrackStat]]] = {}
+#: The group of the answers the enrichment keeps (``io.kept``): dropped before dbt runs.
+KEPT_GROUP = "enrichment"
 
 
 def track_stats(lake: Lake) -> list[TrackStat]:
     """Music plays grouped by track (or by artist name when there is no track ID), ranked.
 
-    The sums are kept between runs (``listening``): a cycle reads only the days that changed.
+    The sums are kept between runs (``listening``): a cycle reads only the days that changed;
+    within a run they are kept while the partitions are unchanged (``io.kept``: one run's three
+    enrichment tasks share one reading instead of three).
     """
     from pipeline.enrich.listening import listening
     from pipeline.io.markers import fingerprint
 
     if not _has_parquet(lake.plays_dir):
         return []
-    key = str(lake.plays_dir.resolve())
     files = fingerprint(lake.plays_dir)
-    cached = _STATS.get(key)
-    if cached is not None and cached[0] == files:
-        return cached[1]
-    stats = [TrackStat(*row) for row in listening(lake, files)]
-    _STATS.clear()
-    _STATS[key] = (files, stats)
-    return stats
-
-
-#: Answers read from a lookup dataset, per (what, folder, key), with the fingerprint of the
-#: folder's files they were read from: a cycle's three enrichment tasks (and their checks) ask
-#: for the same lookups five times, each a DuckDB scan of every partition. ``forget_kept``
-#: drops them, and the build calls it before dbt runs beside this process.
-_KEPT: dict[tuple[str, str, str], tuple[dict[str, str], Any]] = {}
+    slot = (KEPT_GROUP, "track_stats", str(lake.plays_dir.resolve()))
+    return kept(slot, repr(files), lambda: [TrackStat(*row) for row in listening(lake, files)])
 
 
 def _kept(what: str, root: Path, key: str, read: Callable[[], T]) -> T:
-    """``read()``, or what it gave while ``root``'s files were as they are now."""
+    """``read()`` of a lookup dataset, kept while ``root``'s files are as they are now: a
+    cycle's three enrichment tasks (and their checks) ask for the same lookups five times,
+    each a DuckDB scan of every partition."""
     from pipeline.io.markers import fingerprint
 
-    files = fingerprint(root)  # taken first: a partition written meanwhile means a re-read
-    slot = (what, str(root), key)
-    held = _KEPT.get(slot)
-    if held is not None and held[0] == files:
-        return cast(T, held[1])
-    value = read()
-    _KEPT[slot] = (files, value)
-    return value
+    return kept((KEPT_GROUP, what, str(root), key), repr(fingerprint(root)), read)
 
 
 def forget_kept() -> None:
     """Drop the kept answers and listening sums (the worker's memory, before dbt starts)."""
-    _KEPT.clear()
-    _STATS.clear()
+    forget(KEPT_GROUP)
 
 
 def latest_found(lake: Lake, dataset: str, key: str) -> dict[str, dict[str, Any]]:
@@ -194,9 +177,6 @@ class TrackMeta:
 
 def _looked_up_tracks(lake: Lake) -> dict[str, TrackMeta]:
     """Track -> credits from every earlier Spotify track lookup (kept as ``latest_found``)."""
-    root = lake.dated_dir(TRACK_LOOKUPS)
-    if not _has_parquet(root):
-        return {}
 
     def read() -> dict[str, TrackMeta]:
         meta: dict[str, TrackMeta] = {}
@@ -209,7 +189,7 @@ def _looked_up_tracks(lake: Lake) -> dict[str, TrackMeta]:
             )
         return meta
 
-    return _kept("track_metadata", root, "track_id", read)
+    return _kept("track_metadata", lake.dated_dir(TRACK_LOOKUPS), "track_id", read)
 
 
 def track_metadata(lake: Lake, harvest: Harvest | None = None) -> dict[str, TrackMeta]:

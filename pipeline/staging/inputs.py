@@ -17,6 +17,8 @@ from typing import TypeGuard
 
 from pipeline.ingest.units import provenance_dates
 from pipeline.io.atomic import write_json_atomic
+from pipeline.io.kept import holds, kept
+from pipeline.io.kept import peek as peek_kept
 from pipeline.io.markers import files_fingerprint, fingerprint
 from pipeline.io.parquet import read_provenance
 from pipeline.paths import Lake
@@ -32,45 +34,34 @@ class StagingInputError(RuntimeError):
 
 @dataclass
 class _Known:
-    """What was found of one lake's staged inputs, while their files stay as ``key`` says."""
+    """What was found of one state of a lake's staged inputs: the index, then the shows."""
 
-    key: tuple[str, str]
     index: InputIndex
     shows: set[tuple[str, str]] | None = None
 
 
-#: Per lake root: the input index and, once asked, the podcast shows, of the inputs whose
-#: fingerprint is ``key``. One command asks many times (a poll's checks of the days it
-#: staged, a build's checks of every task): each asking re-read ~70 unit footers, listed every
-#: poll file and stat-ed every input, which grows with the poll files (~17,000 a year).
-_KNOWN: dict[str, _Known] = {}
+#: The group of the answers staging keeps (``io.kept``).
+KEPT_GROUP = "staging"
 
 
-def _inputs_key(the_lake: Lake) -> tuple[str, str]:
-    """The stat-only fingerprint of the import units and the poll files (one pass's listing)."""
-    units = fingerprint(the_lake.import_units_dir)
-    polls = fingerprint(the_lake.polls_dir)
-    return repr(sorted(units.items())), repr(sorted(polls.items()))
+def _slot(the_lake: Lake) -> tuple[str, str]:
+    """Where ``io.kept`` holds what was found of this lake's inputs."""
+    return (KEPT_GROUP, str(the_lake.root))
 
 
 def _known(the_lake: Lake) -> _Known:
-    """The index of the inputs as they are now: kept while their files are unchanged.
-
-    The key is taken before the index is made, so a file landing in between makes the next
-    call's key differ and the index be made again, never an index older than its key.
+    """The index of the inputs as they are now, kept (``io.kept``) while the import units and
+    poll files are unchanged: one command asks many times (a poll's checks of the days it
+    staged, a build's checks of every task), and each asking re-read ~70 unit footers, listed
+    every poll file and stat-ed every input, which grows with the poll files (~17,000 a year).
     """
-    root = str(the_lake.root)
-    key = _inputs_key(the_lake)
-    known = _KNOWN.get(root)
-    if known is None or known.key != key:
-        known = _Known(key, _index_inputs(the_lake))
-        _KNOWN[root] = known
-    return known
+    stamp = (fingerprint(the_lake.import_units_dir), fingerprint(the_lake.polls_dir))
+    return kept(_slot(the_lake), repr(stamp), lambda: _Known(_index_inputs(the_lake)))
 
 
 def inputs_known(the_lake: Lake) -> bool:
     """Whether this process has made the input index of this lake (for some state of it)."""
-    return str(the_lake.root) in _KNOWN
+    return holds(_slot(the_lake))
 
 
 def inputs_by_date(the_lake: Lake) -> InputIndex:
@@ -169,11 +160,11 @@ def podcast_shows(the_lake: Lake, index: InputIndex) -> set[tuple[str, str]]:
     files are read: every check after a poll needs this, and reading every input each time
     grew with the poll files (~0.4 ms each: a year of 30-minute polls is ~17,000 of them).
     """
-    known = _KNOWN.get(str(the_lake.root))
-    if known is not None and known.index is index and known.shows is not None:
+    known = peek_kept(_slot(the_lake))
+    if isinstance(known, _Known) and known.index is index and known.shows is not None:
         return known.shows  # the index is the one kept for the inputs as they are
     shows = _read_shows(the_lake, index)
-    if known is not None and known.index is index:
+    if isinstance(known, _Known) and known.index is index:
         known.shows = shows
     return shows
 

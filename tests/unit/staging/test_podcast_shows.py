@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 
 from pipeline import schemas
+from pipeline.io.kept import forget
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import lake
 from pipeline.staging import inputs
@@ -63,7 +64,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
 def _shows() -> set[tuple[str, str]]:
     """The shows as a new command finds them (nothing kept in memory from an earlier one)."""
-    inputs._KNOWN.clear()
+    forget(inputs.KEPT_GROUP)  # what a new process starts with
     return inputs.podcast_shows(lake(), inputs.inputs_by_date(lake()))
 
 
@@ -138,7 +139,7 @@ def test_one_command_finds_the_inputs_once_while_they_are_unchanged(
         return real_stat(self, *args, **kwargs)  # type: ignore[arg-type]
 
     first = _poll("a", [_play(0, "podcast", "A Show")])
-    inputs._KNOWN.clear()
+    forget(inputs.KEPT_GROUP)  # what a new process starts with
     index = inputs.inputs_by_date(lake())
     assert inputs.podcast_shows(lake(), index) == {("me", show_key("A Show"))}
     monkeypatch.setattr(Path, "stat", counting_stat)
