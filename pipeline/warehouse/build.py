@@ -22,6 +22,7 @@ from pipeline.settings import get_settings
 from pipeline.warehouse.changes import plays_changed_dates, project_fingerprint
 from pipeline.warehouse.current import latest_build, staged_fingerprint
 from pipeline.warehouse.dbt_process import Progress
+from pipeline.warehouse.failures import failing_checks
 from pipeline.warehouse.prepare import ensure_placeholders, write_listeners
 from pipeline.warehouse.run import dbt_target_dir, dbt_vars, run_dbt_for_days
 from pipeline.warehouse.selection import build_selection
@@ -67,9 +68,11 @@ def build_warehouse(
 
     A damaged warehouse file is set aside first (then every day is built again). With no plays
     staged yet dbt is not run and the marker says "skipped". Otherwise dbt reloads the changed
-    days only and selects what they reach, unless ``full_refresh``, ``full_tests`` (the whole
-    suite) or a changed project make it build everything. A failed build is recorded
-    (``record_failed_build``) and raises; no marker is written for it.
+    days only and selects what they reach, unless ``full_refresh`` or ``full_tests`` (the whole
+    suite: every test by name) or a changed project (every model, plain tests batched) make it
+    build everything. A failed build is recorded (``record_failed_build``) and raises, naming
+    the plain tests that fail inside a failed batch (``failures.failing_checks``); no marker
+    is written for it.
     """
     set_aside_if_unreadable(the_lake.warehouse)
     write_listeners(the_lake)
@@ -88,12 +91,13 @@ def build_warehouse(
         changed = plays_changed_dates(the_lake, plays_fp, full_refresh)
         previous = latest_build(the_lake)
         project_changed = previous is None or (previous[1].get("project_fingerprint") != project_fp)
-        whole = full_refresh or full_tests or project_changed
+        suite = full_refresh or full_tests  # every test by name, the unit tests too
+        whole = suite or project_changed
         if on_status is not None:
             on_status(
                 "dbt build running ("
                 + ("every day" if changed is None else f"{len(changed)} changed days")
-                + (", whole suite" if whole else "")
+                + (", whole suite" if suite else "")
                 + ")"
             )
         args = ["build"] + (["--full-refresh"] if full_refresh else [])
@@ -104,13 +108,16 @@ def build_warehouse(
             on_progress,
             full_window=project_changed,
             full_tests=full_tests,
-            select=lambda lookups: build_selection(changed, lookups, whole),
+            select=lambda lookups: build_selection(changed, lookups, whole, suite),
         )
         run_results = dbt_target_dir() / "run_results.json"
         if proc.returncode != 0:
             record_failed_build(the_lake, day, run_results, proc.returncode)
+            failing = failing_checks(the_lake.warehouse, run_results)
             raise RuntimeError(
-                f"dbt build failed (exit {proc.returncode}): {proc.summary(1)}; see {run_results}"
+                f"dbt build failed (exit {proc.returncode}): {proc.summary(1)}; "
+                + (f"failing checks: {', '.join(failing)}; " if failing else "")
+                + f"see {run_results}"
             )
         marker = {"status": "success", **summarise_run_results(run_results)}
         marker["results"] = json.loads(run_results.read_text(encoding="utf-8")).get("results", [])

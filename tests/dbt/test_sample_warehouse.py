@@ -104,11 +104,31 @@ def test_dashboards_file_is_well_formed() -> None:
 
 
 def test_sample_build_ran_every_dbt_test(sample_build: dict) -> None:
-    """DbtBuild on the sample passed every model and data test, none skipped or failed."""
+    """The first build (the import's) passed every model and every data test, none skipped or
+    failed: each model's plain tests in its ``column_checks`` batch, the tests tagged
+    whole_suite and the singular tests by name. It leaves the unit tests and the plain tests
+    one by one to the whole suite (``cron daily``, ``rebuild``)."""
+    from pipeline.warehouse.selection import BATCHED
+
     counts = sample_build["marker"]["counts"]
     assert set(counts) <= {"success", "pass"}, counts
-    tests = [r for r in sample_build["marker"]["results"] if r["unique_id"].startswith("test.")]
-    assert len(tests) > 150
+    ran = {r["unique_id"] for r in sample_build["marker"]["results"]}
+    nodes = sample_build["manifest"]["nodes"].values()
+    models = {n["unique_id"] for n in nodes if n["resource_type"] == "model"}
+    ephemeral = {n["unique_id"] for n in nodes if n["config"].get("materialized") == "ephemeral"}
+    assert models - ephemeral <= ran
+    tests = [n for n in nodes if n["resource_type"] == "test"]
+
+    def by_name_elsewhere(node: dict) -> bool:
+        kind = (node.get("test_metadata") or {}).get("name")
+        return kind in BATCHED and "whole_suite" not in node["tags"]
+
+    expected = {n["unique_id"] for n in tests if not by_name_elsewhere(n)}
+    assert {i for i in ran if i.startswith("test.")} == expected
+    assert any(".column_checks_fct_plays_" in i for i in expected)
+    assert any(".not_null_int_plays_localized_timezone" in i for i in expected)  # whole_suite
+    assert any(".assert_sessions_do_not_overlap" in i for i in expected)  # singular
+    assert not any(i.startswith("unit_test.") for i in ran)
 
 
 @pytest.mark.parametrize(("dashboard", "card"), CARDS, ids=[card["key"] for _, card in CARDS])
@@ -171,14 +191,16 @@ def test_docs_generate_covers_every_model_and_column(sample_build: dict) -> None
 def test_a_cycle_batches_each_models_tests_and_names_what_fails(
     sample_build: dict, module_lake: Path, tmp_path: Path
 ) -> None:
-    """A 30-minute cycle runs a model's plain tests (not_null, unique, accepted_values,
+    """A cycle and a first build run a model's plain tests (not_null, unique, accepted_values,
     relationships, expressions) as one ``column_checks`` node (the whole suite runs them one by
     one): on a copy of the sample warehouse with a null key, a duplicated key, an unknown
-    value, a dangling foreign key and a negative duration, the batches fail, and their rows
-    name exactly the tests that fail."""
+    value, a dangling foreign key and a negative duration, the batches fail, their rows name
+    exactly the tests that fail, and so does the failed build's error, with the rows each
+    test fails on (``failures.failing_checks``)."""
     import shutil
 
     from pipeline.paths import lake
+    from pipeline.warehouse.failures import failing_checks
     from pipeline.warehouse.run import dbt_target_dir, run_dbt
 
     copy = tmp_path / "data"
@@ -203,6 +225,7 @@ def test_a_cycle_batches_each_models_tests_and_names_what_fails(
         result = run_dbt(lake(), ["test", "--select", *(f"{n}*" for n in batched)])
         target = dbt_target_dir()
         compiled = {n: next(target.glob(f"compiled/**/{n}*.sql")).read_text() for n in batched}
+        named = failing_checks(db, target / "run_results.json")
     assert result.returncode == 1
     failing = set()
     for sql in compiled.values():
@@ -215,6 +238,19 @@ def test_a_cycle_batches_each_models_tests_and_names_what_fails(
         "relationships_fct_plays_platform_sk__platform_sk__ref_dim_platform_",
         "expression_is_true_fct_plays_ms_played__ms_played_0",
     }
+    # What the failed build's error says (build_warehouse): each failing test, with its rows.
+    tracks = query(db, "select count(*) from marts.dim_track")[0][0]
+    assert sorted(named) == sorted(
+        [
+            "not_null_dim_genre_genre_sk (1 row)",
+            "unique_dim_album_album_sk (1 row)",
+            "unique_dim_album_album_key (1 row)",
+            "accepted_values_dim_track_spotify_popularity_tier__Hit__Popular__Niche__Obscure"
+            f"__Unknown ({tracks} rows)",
+            "relationships_fct_plays_platform_sk__platform_sk__ref_dim_platform_ (1 row)",
+            "expression_is_true_fct_plays_ms_played__ms_played_0 (1 row)",
+        ]
+    )
 
 
 def test_every_model_with_plain_tests_declares_their_batch() -> None:

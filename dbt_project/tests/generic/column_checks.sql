@@ -1,9 +1,9 @@
 {#-
-  A model's plain tests, run as one test node: a 30-minute cycle runs this instead of one node
-  each (dbt spends ~25 ms of its own per test node before and around its query: the ~160
-  column tests were ~3-4 s of every cycle, the ~65 relationships, expressions and key
-  combinations ~1.5 s more), while `cron daily`, `rebuild` and a first build run them one by
-  one, each under its own name (DbtBuild's selection excludes one or the other). The checks
+  A model's plain tests, run as one test node: a 30-minute cycle and a first build run this
+  instead of one node each (dbt spends ~25 ms of its own per test node before and around its
+  query: the ~160 column tests were ~3-4 s of every cycle, the ~65 relationships, expressions
+  and key combinations ~1.5 s more), while `cron daily` and `rebuild` run them one by one,
+  each under its own name (DbtBuild's selection excludes one or the other). The checks
   come from the project's own declarations (the graph), so there is nothing to keep in step by
   hand but one list: a model whose relationships point at other models declares them as
   ``after`` (``ref`` strings), so the batch runs after those models are rebuilt, as the
@@ -15,8 +15,9 @@
   whole_suite (a cycle leaves them to the daily run).
 
   Each failing row names the test that fails and how many rows fail it, so a failure reads
-  "Got 2 results": two of the model's tests fail; `dbt show --inline` of the compiled SQL, or
-  the next daily run, names them.
+  "Got 2 results": two of the model's tests fail. The failed build's error names them with
+  their rows (the pipeline runs the compiled SQL again once dbt has exited:
+  pipeline/warehouse/failures.py); by hand, `dbt show --inline` of the compiled SQL.
 -#}
 {#- No ``model`` parameter: dbt passes the relation (windowed by get_where_subquery) as
     kwargs.model, which the checks read from, and ``model`` is then this test's own node, whose

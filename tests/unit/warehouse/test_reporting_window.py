@@ -56,7 +56,8 @@ def test_same_answer_fetched_again_is_no_change(data_dir: Path) -> None:
 
 def test_selection_follows_what_changed() -> None:
     """Plays select their descendants; unchanged lookups and seeds are left out; a whole
-    build (or no list of days) selects everything, its column tests one by one."""
+    build (or no list of days) selects everything, its column tests batched, and the whole
+    suite runs them one by one."""
     from pipeline.warehouse.selection import build_selection
 
     plays_only = build_selection(["2026-01-01"], {}, whole=False)
@@ -75,9 +76,12 @@ def test_selection_follows_what_changed() -> None:
     with_genres = build_selection(["2026-01-01"], {"spotify_artists": ["b"]}, whole=False)
     assert "stg_spotify__artists+" in with_genres and "stg_geo__places+" not in with_genres
     assert "stg_spotify__plays+" not in build_selection([], {"geo_places": ["x|"]}, whole=False)
-    everything = ["--exclude", "test_name:column_checks"]  # it runs each of them by name
-    assert build_selection(["2026-01-01"], {}, whole=True) == everything
-    assert build_selection(None, {}, whole=False) == everything
+    suite = ["--exclude", "test_name:column_checks"]  # it runs each of them by name
+    assert build_selection(["2026-01-01"], {}, whole=True, suite=True) == suite
+    assert build_selection(None, None, whole=True, suite=True) == suite
+    every_model = ["--selector", "every_model"]  # dbt_project/selectors.yml
+    assert build_selection(["2026-01-01"], {}, whole=True) == every_model
+    assert build_selection(None, {}, whole=False) == every_model
 
 
 def test_whole_suite_reaches_every_dbt_build(data_dir: Path) -> None:
