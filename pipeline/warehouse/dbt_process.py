@@ -262,7 +262,9 @@ def read_events(stream: Iterator[str], result: DbtResult, on_progress: Progress 
             continue
         if name in _START_EVENTS or name in _RESULT_EVENTS:
             try:
-                index, total = int(data.get("index", 0)), int(data.get("total", 0))
+                # A test's result (LogTestResult) says num_models where the others say total.
+                index = int(data.get("index", 0))
+                total = int(data.get("total") or data.get("num_models") or 0)
             except (TypeError, ValueError):
                 continue
             if total <= 0:

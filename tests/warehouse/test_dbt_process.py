@@ -147,6 +147,7 @@ def test_a_timeout_stops_the_whole_group(tmp_path: Path) -> None:
 
 
 def test_progress_lines_become_node_counts(tmp_path: Path) -> None:
+    """Each node's start and result move the count; a build that ends on a test reaches 100%."""
     events = [
         {
             "info": {"name": "LogStartLine", "msg": "1 of 2 START"},
@@ -165,10 +166,13 @@ def test_progress_lines_become_node_counts(tmp_path: Path) -> None:
             },
         },
         {
+            # dbt 1.11's own shape: a test's result says num_models where the rest say total.
             "info": {"name": "LogTestResult", "msg": "2 of 2 PASS"},
             "data": {
                 "index": 2,
-                "total": 2,
+                "num_models": 2,
+                "num_failures": 0,
+                "status": "pass",
                 "node_info": {"node_name": "t_b", "resource_type": "test"},
             },
         },
