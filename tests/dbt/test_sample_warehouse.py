@@ -253,6 +253,47 @@ def test_a_cycle_batches_each_models_tests_and_names_what_fails(
     )
 
 
+def test_tables_and_views_are_replaced_in_place(
+    sample_build: dict, module_lake: Path, tmp_path: Path
+) -> None:
+    """The project's table and view materializations (``macros/materializations``) replace a
+    relation in one statement: a rebuilt table and view hold the new rows under their own
+    names, nothing is left under a temporary or backup name, and a relation of the other type
+    under the same name (a view that a new release makes a table) is dropped first."""
+    import shutil
+
+    from pipeline.paths import lake
+    from pipeline.warehouse.run import run_dbt
+
+    copy = tmp_path / "data"
+    shutil.copytree(module_lake, copy)
+    db = copy / sample_build["warehouse"].relative_to(module_lake)
+    with duckdb.connect(str(db)) as con:
+        expected = con.execute("select count(*) from marts.dim_platform").fetchone()[0]
+        con.execute("drop table marts.dim_platform")
+        con.execute("create view marts.dim_platform as select 1 as platform_sk")
+        con.execute("create or replace view staging.stg_pipeline__gaps as select 1 as stale")
+    with lake_at(copy):
+        result = run_dbt(lake(), ["run", "--select", "dim_platform", "stg_pipeline__gaps"])
+    assert result.returncode == 0, result.summary()
+    with duckdb.connect(str(db), read_only=True) as con:
+        kinds = dict(
+            con.execute(
+                "select table_name, table_type from information_schema.tables "
+                "where table_name in ('dim_platform', 'stg_pipeline__gaps')"
+            ).fetchall()
+        )
+        assert kinds == {"dim_platform": "BASE TABLE", "stg_pipeline__gaps": "VIEW"}
+        assert con.execute("select count(*) from marts.dim_platform").fetchone()[0] == expected
+        gap_columns = [r[0] for r in con.execute("describe staging.stg_pipeline__gaps").fetchall()]
+        assert "stale" not in gap_columns
+        leftovers = con.execute(
+            "select table_name from information_schema.tables "
+            "where table_name like '%__dbt_tmp%' or table_name like '%__dbt_backup%'"
+        ).fetchall()
+        assert leftovers == []
+
+
 def test_every_model_with_plain_tests_declares_their_batch() -> None:
     """A model whose plain tests a cycle excludes (``selection.BATCHED``) must declare
     ``column_checks``, or a cycle would run none of them; its ``after`` must name every model
