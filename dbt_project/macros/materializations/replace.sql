@@ -12,19 +12,19 @@
   A relation of the other type under the same name (a view becoming a table) is dropped first.
   Only SQL models: the project has no Python models.
 -#}
-{% materialization table, adapter="duckdb" %}
-  {%- set target_relation = this.incorporate(type='table') -%}
+{% macro replace_in_place(kind) %}
+  {%- set target_relation = this.incorporate(type=kind) -%}
   {%- set existing_relation = load_cached_relation(this) -%}
 
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   -- `BEGIN` happens here:
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
-  {% if existing_relation is not none and not existing_relation.is_table %}
+  {% if existing_relation is not none and existing_relation.type != kind %}
     {{ adapter.drop_relation(existing_relation) }}
   {% endif %}
   {% call statement('main') -%}
-    create or replace table {{ target_relation }} as (
+    create or replace {{ kind }} {{ target_relation }} as (
       {{ compiled_code }}
     );
   {%- endcall %}
@@ -34,28 +34,12 @@
   {{ run_hooks(post_hooks, inside_transaction=False) }}
 
   {{ return({'relations': [target_relation]}) }}
+{% endmacro %}
+
+{% materialization table, adapter="duckdb" %}
+  {{ return(replace_in_place('table')) }}
 {% endmaterialization %}
 
 {% materialization view, adapter="duckdb" %}
-  {%- set target_relation = this.incorporate(type='view') -%}
-  {%- set existing_relation = load_cached_relation(this) -%}
-
-  {{ run_hooks(pre_hooks, inside_transaction=False) }}
-  -- `BEGIN` happens here:
-  {{ run_hooks(pre_hooks, inside_transaction=True) }}
-
-  {% if existing_relation is not none and not existing_relation.is_view %}
-    {{ adapter.drop_relation(existing_relation) }}
-  {% endif %}
-  {% call statement('main') -%}
-    create or replace view {{ target_relation }} as (
-      {{ compiled_code }}
-    );
-  {%- endcall %}
-
-  {{ run_hooks(post_hooks, inside_transaction=True) }}
-  {{ adapter.commit() }}
-  {{ run_hooks(post_hooks, inside_transaction=False) }}
-
-  {{ return({'relations': [target_relation]}) }}
+  {{ return(replace_in_place('view')) }}
 {% endmaterialization %}
