@@ -181,6 +181,12 @@ def luigi_cli(args: list[str], env: dict[str, str]):
     )
 
 
+#: The tests of ``readme_sequence`` share one xdist worker (``--dist loadgroup``): on two,
+#: each made the module fixture, and Luigi's own lock refused the second of two identical
+#: command lines running at once ("Pid(s) {...} already running", exit 10).
+README_GROUP = pytest.mark.xdist_group("readme_luigi_sequence")
+
+
 @pytest.fixture(scope="module")
 def readme_sequence(tmp_path_factory: pytest.TempPathFactory):
     """The README's Luigi commands: ImportExport, then DailyPipeline for one of its days."""
@@ -197,6 +203,7 @@ def readme_sequence(tmp_path_factory: pytest.TempPathFactory):
     return lake, first, second
 
 
+@README_GROUP
 def test_readme_luigi_sequence_gives_the_import_warehouse(readme_sequence, import_on_luigid):
     """ImportExport then DailyPipeline --date D holds every imported play, as `import` does."""
     lake, first, second = readme_sequence
@@ -207,6 +214,7 @@ def test_readme_luigi_sequence_gives_the_import_warehouse(readme_sequence, impor
     assert fct_plays(lake) == imported
 
 
+@README_GROUP
 def test_luigi_cli_runs_log_to_the_lake_redacted(readme_sequence) -> None:
     """`luigi --module pipeline.tasks` writes logs/pipeline.log, with secrets masked."""
     lake, first, second = readme_sequence
