@@ -181,12 +181,6 @@ def luigi_cli(args: list[str], env: dict[str, str]):
     )
 
 
-#: The tests of ``readme_sequence`` share one xdist worker (``--dist loadgroup``): on two,
-#: each made the module fixture, and Luigi's own lock refused the second of two identical
-#: command lines running at once ("Pid(s) {...} already running", exit 10).
-README_GROUP = pytest.mark.xdist_group("readme_luigi_sequence")
-
-
 @pytest.fixture(scope="module")
 def readme_sequence(tmp_path_factory: pytest.TempPathFactory):
     """The README's Luigi commands: ImportExport, then DailyPipeline for one of its days."""
@@ -197,13 +191,16 @@ def readme_sequence(tmp_path_factory: pytest.TempPathFactory):
     folder.mkdir()
     export = folder / HL105.name
     export.write_bytes(HL105.read_bytes())
-    env = cli_env(lake, MUSIC_TRACKER__SPOTIFY__CLIENT_SECRET=SECRET)
+    # Luigi refuses a command line that another process runs at this moment ("Pid(s) {...}
+    # already running", exit 10), its pid files in $TMPDIR/luigi: xdist may make this module
+    # fixture on two workers at once, each a household of its own, so each gets its own.
+    (root / "tmp").mkdir()
+    env = cli_env(lake, MUSIC_TRACKER__SPOTIFY__CLIENT_SECRET=SECRET, TMPDIR=str(root / "tmp"))
     first = luigi_cli(["ImportExport", "--file", str(export), "--local-scheduler"], env)
     second = luigi_cli(["DailyPipeline", "--date", "2023-01-28", "--local-scheduler"], env)
     return lake, first, second
 
 
-@README_GROUP
 def test_readme_luigi_sequence_gives_the_import_warehouse(readme_sequence, import_on_luigid):
     """ImportExport then DailyPipeline --date D holds every imported play, as `import` does."""
     lake, first, second = readme_sequence
@@ -214,7 +211,6 @@ def test_readme_luigi_sequence_gives_the_import_warehouse(readme_sequence, impor
     assert fct_plays(lake) == imported
 
 
-@README_GROUP
 def test_luigi_cli_runs_log_to_the_lake_redacted(readme_sequence) -> None:
     """`luigi --module pipeline.tasks` writes logs/pipeline.log, with secrets masked."""
     lake, first, second = readme_sequence
