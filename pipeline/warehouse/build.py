@@ -29,17 +29,22 @@ from pipeline.warehouse.selection import build_selection
 
 
 def summarise_run_results(path: Path) -> dict[str, Any]:
-    """Counts by status from dbt's run_results.json (models, tests, failures)."""
+    """Counts by status from dbt's run_results.json (models, tests, failures), its elapsed
+    time and its results, from one reading of the file."""
     data = json.loads(path.read_text(encoding="utf-8"))
+    results = data.get("results", [])
     counts: dict[str, int] = {}
-    for result in data.get("results", []):
+    for result in results:
         status = str(result.get("status"))
         counts[status] = counts.get(status, 0) + 1
-    return {"counts": counts, "elapsed_time": data.get("elapsed_time")}
+    return {"counts": counts, "elapsed_time": data.get("elapsed_time"), "results": results}
 
 
-def record_failed_build(the_lake: Lake, day: dt.date, run_results: Path, code: int) -> None:
-    """Keep a failed build's results in the lake, where `music-tracker status` looks.
+def record_failed_build(
+    the_lake: Lake, day: dt.date, run_results: Path, code: int
+) -> list[dict[str, Any]]:
+    """Keep a failed build's results in the lake, where `music-tracker status` looks; return
+    them (what ``failures.failing_checks`` reads).
 
     dbt's own ``target/`` belongs to the project, not to a lake, so it cannot say which lake's
     build failed; the success marker is not written for a failed build.
@@ -54,6 +59,7 @@ def record_failed_build(the_lake: Lake, day: dt.date, run_results: Path, code: i
         the_lake.failed_build_record,
         {"status": "failed", "date": day.isoformat(), "exit_code": code, "results": results},
     )
+    return results
 
 
 def build_warehouse(
@@ -112,15 +118,14 @@ def build_warehouse(
         )
         run_results = dbt_target_dir() / "run_results.json"
         if proc.returncode != 0:
-            record_failed_build(the_lake, day, run_results, proc.returncode)
-            failing = failing_checks(the_lake.warehouse, run_results)
+            results = record_failed_build(the_lake, day, run_results, proc.returncode)
+            failing = failing_checks(the_lake.warehouse, results)
             raise RuntimeError(
                 f"dbt build failed (exit {proc.returncode}): {proc.summary(1)}; "
                 + (f"failing checks: {', '.join(failing)}; " if failing else "")
                 + f"see {run_results}"
             )
         marker = {"status": "success", **summarise_run_results(run_results)}
-        marker["results"] = json.loads(run_results.read_text(encoding="utf-8")).get("results", [])
     marker["staged_fingerprint"] = fp
     marker["full_tests"] = full_tests or full_refresh
     if marker["status"] == "success":

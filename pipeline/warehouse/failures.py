@@ -3,15 +3,16 @@
 dbt reports a failed batch as one test ("column_checks_fct_plays_...: Got 2 results"). Its
 query returns one row per failing plain test (``failing_test``, ``failing_rows``), so once dbt
 has exited (it holds the warehouse's lock while it runs) the batch's compiled SQL, kept in
-``run_results.json``, is run again, read-only, to say which tests fail and on how many rows:
-what a first import with bad data, or a cycle, would otherwise only show under the batch's name.
+the results of ``run_results.json``, is run again, read-only, to say which tests fail and on
+how many rows: what a first import with bad data, or a cycle, would otherwise only show under
+the batch's name.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from pipeline.io.duck import connect
 from pipeline.warehouse.selection import BATCHED_TESTS
@@ -19,12 +20,9 @@ from pipeline.warehouse.selection import BATCHED_TESTS
 logger = logging.getLogger(__name__)
 
 
-def failed_batches(run_results: Path) -> list[str]:
-    """The compiled SQL of every batch that failed, from dbt's ``run_results.json``."""
-    try:
-        results = json.loads(run_results.read_text(encoding="utf-8")).get("results", [])
-    except (OSError, ValueError):
-        return []
+def failed_batches(results: list[dict[str, Any]]) -> list[str]:
+    """The compiled SQL of every batch that failed, from the results of dbt's
+    ``run_results.json``."""
     return [
         r["compiled_code"]
         for r in results
@@ -34,13 +32,14 @@ def failed_batches(run_results: Path) -> list[str]:
     ]
 
 
-def failing_checks(warehouse: Path, run_results: Path) -> list[str]:
-    """``["not_null_dim_genre_genre_sk (1 row)", ...]`` for the failed batches of the last run.
+def failing_checks(warehouse: Path, results: list[dict[str, Any]]) -> list[str]:
+    """``["not_null_dim_genre_genre_sk (1 row)", ...]`` for the failed batches among a run's
+    ``results`` (the failed build's record keeps them).
 
     Best effort: a warehouse that cannot be opened or a query that fails (the build failed
     before the models it reads were rebuilt) leaves that batch unnamed, with dbt's own message.
     """
-    batches = failed_batches(run_results)
+    batches = failed_batches(results)
     if not batches or not warehouse.exists():
         return []
     import duckdb

@@ -225,7 +225,8 @@ def test_a_cycle_batches_each_models_tests_and_names_what_fails(
         result = run_dbt(lake(), ["test", "--select", *(f"{n}*" for n in batched)])
         target = dbt_target_dir()
         compiled = {n: next(target.glob(f"compiled/**/{n}*.sql")).read_text() for n in batched}
-        named = failing_checks(db, target / "run_results.json")
+        results = json.loads((target / "run_results.json").read_text())["results"]
+        named = failing_checks(db, results)
     assert result.returncode == 1
     failing = set()
     for sql in compiled.values():
