@@ -102,9 +102,14 @@ def cmd_stage(args: argparse.Namespace) -> int:
         return code
     # The build's other inputs (the day's staging and enrichment read every staged play) run
     # here too, so the parent schedules dbt with nothing but its own ~50 MB.
+    from pipeline.paths import lake
     from pipeline.tasks import DbtBuild
+    from pipeline.warehouse.prepare import hand_over
 
-    return run_tasks(list(DbtBuild(date=_today()).requires()), local_scheduler=local)
+    code = run_tasks(list(DbtBuild(date=_today()).requires()), local_scheduler=local)
+    if code == 0:
+        hand_over(lake())
+    return code
 
 
 def import_paths(paths: list[Path], account: str, local_scheduler: bool = False) -> int:
@@ -117,7 +122,7 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = False)
     import json
     import tempfile
 
-    from pipeline.ingest.exports import find_export_files
+    from pipeline.ingest.finding import find_export_files
     from pipeline.ops.stage_child import run_stage_child
     from pipeline.summary import (
         NOTHING_IMPORTED_EXIT,

@@ -15,6 +15,17 @@ from pathlib import Path
 
 from pipeline.settings import get_settings
 
+#: The dated datasets dbt reads, under ``staged/<name>/v1/date=D/`` (their Arrow schemas:
+#: ``schemas.DATED_DATASETS``). Here, without Arrow: a build checks they exist before dbt.
+DBT_DATED_DATASETS = (
+    "lookups/spotify_tracks",
+    "lookups/spotify_albums",
+    "lookups/spotify_artists",
+    "lookups/musicbrainz_artists",
+    "lookups/geo_places",
+    "gaps",
+)
+
 
 def date_dir(date: dt.date) -> str:
     """The Hive partition segment for a UTC day."""

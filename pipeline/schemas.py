@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from pipeline.paths import DBT_DATED_DATASETS
+
 UTC_MS = pa.timestamp("ms", tz="UTC")
 
 #: Where a play came from, in order of preference when two sources saw the same play.
@@ -202,13 +204,19 @@ POLL_GAPS = pa.schema(
     ]
 )
 
-#: Dated datasets dbt reads (under staged/<dir>/v1/date=D/); each gets an empty placeholder
-#: partition when nothing was written yet, so dbt sources always resolve.
-DATED_DATASETS: dict[str, pa.Schema] = {
-    "lookups/spotify_tracks": SPOTIFY_TRACKS,
-    "lookups/spotify_albums": SPOTIFY_ALBUMS,
-    "lookups/spotify_artists": SPOTIFY_ARTISTS,
-    "lookups/musicbrainz_artists": MUSICBRAINZ_ARTISTS,
-    "lookups/geo_places": GEO_PLACES,
-    "gaps": POLL_GAPS,
-}
+#: Dated datasets dbt reads (``paths.DBT_DATED_DATASETS``, under staged/<dir>/v1/date=D/); each
+#: gets an empty placeholder partition when nothing was written yet, so dbt sources resolve.
+DATED_DATASETS: dict[str, pa.Schema] = dict(
+    zip(
+        DBT_DATED_DATASETS,
+        (
+            SPOTIFY_TRACKS,
+            SPOTIFY_ALBUMS,
+            SPOTIFY_ARTISTS,
+            MUSICBRAINZ_ARTISTS,
+            GEO_PLACES,
+            POLL_GAPS,
+        ),
+        strict=True,
+    )
+)

@@ -56,7 +56,7 @@ def main() -> None:
         MUSIC_TRACKER__SPOTIFY_CATALOGUE__FETCH_ALBUMS="false",
     )
     from pipeline.enrich import candidates, runs
-    from pipeline.ingest.exports import find_export_files
+    from pipeline.ingest.finding import find_export_files
     from pipeline.paths import lake
     from pipeline.runner import run_tasks
     from pipeline.settings import SpotifyCatalogueSettings, get_settings, reload_settings

@@ -8,25 +8,25 @@ provenance lists the UTC days it covers, which is how ``StagePlays(date)`` finds
 without a scan.
 
 Luigi-free: ``pipeline.tasks.imports`` wires ``import_file`` into ``ImportExport(s)``; the CLI
-uses ``find_export_files`` and ``raw_imports`` directly.
+uses ``raw_imports`` directly (and ``ingest.finding`` to find the files).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import json
 import logging
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from pipeline import schemas
+from pipeline.ingest.finding import is_export_name
 from pipeline.ingest.units import NO_EXPORT
 from pipeline.io.archive import ArchiveLimits, Member, expand
 from pipeline.io.atomic import write_json_atomic
@@ -49,28 +49,6 @@ logger = logging.getLogger(__name__)
 #: Rows per row group of an import unit: units are sorted by time, so staging a month reads
 #: only the row groups that overlap it instead of whole 15,000-row files.
 UNIT_ROW_GROUP = 2048
-
-
-def is_export_name(name: str) -> bool:
-    """Whether a file name is one of Spotify's streaming-history files."""
-    base = PurePosixPath(name).name
-    return any(fnmatch.fnmatch(base, p) for p in get_settings().import_.patterns)
-
-
-def find_export_files(paths: list[Path]) -> list[Path]:
-    """Expand folders into the export files and zips they hold, sorted and without repeats."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if child.is_file() and (child.suffix == ".zip" or is_export_name(child.name)):
-                    found.append(child)
-        else:
-            found.append(path)
-    unique: dict[Path, Path] = {}  # resolved -> first path given for it, in order
-    for p in found:
-        unique.setdefault(p.resolve(), p)
-    return list(unique.values())
 
 
 #: Mode of the raw copies: every row of an export holds the listener's IP address.

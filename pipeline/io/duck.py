@@ -65,13 +65,14 @@ def release_memory() -> None:
     """
     import ctypes
     import gc
-
-    import pyarrow as pa
+    import sys
 
     gc.collect()
     if _freeze:
         gc.freeze()  # what survived a full collection lives on: later ones skip it
-    pa.default_memory_pool().release_unused()
+    arrow = sys.modules.get("pyarrow")  # not loaded (a slim process): no pool to release
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
@@ -147,17 +148,19 @@ def _unreadable_reason(path: Path) -> str | None:
     return None
 
 
-def set_aside_if_unreadable(path: Path | str) -> str | None:
+def set_aside_if_unreadable(path: Path | str, written: str | None = None) -> str | None:
     """Move an unreadable DuckDB file (and its WAL) out of the way; return why, else None.
 
     What is built from ``raw/`` (the warehouse, the reporting file) is then rebuilt from
     scratch by the next run instead of failing on the damaged file forever; the damaged copy is
-    kept beside it (``<name>.unreadable``) for a look, replacing any older one.
+    kept beside it (``<name>.unreadable``) for a look, replacing any older one. ``written``:
+    the file's stamp as its writer left it (``unreadable_reason``): a file still so is not
+    opened.
     """
     import logging
 
     path = Path(path)
-    reason = unreadable_reason(path)
+    reason = unreadable_reason(path, written)
     if reason is None:
         return None
     aside = path.with_name(path.name + ".unreadable")

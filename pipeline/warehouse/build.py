@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io.atomic import write_json_atomic
-from pipeline.io.duck import file_stamp, set_aside_if_unreadable
+from pipeline.io.duck import file_stamp
 from pipeline.io.markers import fingerprint, write_marker
 from pipeline.paths import Lake
 from pipeline.settings import get_settings
@@ -23,7 +23,7 @@ from pipeline.warehouse.changes import plays_changed_dates, project_fingerprint
 from pipeline.warehouse.current import latest_build, staged_fingerprint
 from pipeline.warehouse.dbt_process import Progress
 from pipeline.warehouse.failures import failing_checks
-from pipeline.warehouse.prepare import ensure_placeholders, write_listeners
+from pipeline.warehouse.prepare import prepare_inputs
 from pipeline.warehouse.run import dbt_target_dir, dbt_vars, run_dbt_for_days
 from pipeline.warehouse.selection import build_selection
 
@@ -80,12 +80,7 @@ def build_warehouse(
     the plain tests that fail inside a failed batch (``failures.failing_checks``); no marker
     is written for it.
     """
-    set_aside_if_unreadable(the_lake.warehouse)
-    write_listeners(the_lake)
-    from pipeline.enrich.runs import upgrade_origin_keys
-
-    upgrade_origin_keys(the_lake)  # lookups from before origin_place_key: dbt reads it
-    ensure_placeholders(the_lake)
+    prepare_inputs(the_lake)
     fp = staged_fingerprint(the_lake)
     plays_fp = fingerprint(the_lake.plays_dir)
     project_fp = project_fingerprint(

@@ -10,7 +10,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from pipeline.io.markers import changed_days
+from pipeline.io.atomic import write_json_atomic
+from pipeline.io.markers import changed_days, fingerprint
 from pipeline.paths import Lake
 from pipeline.warehouse.current import latest_build
 
@@ -64,7 +65,42 @@ def lookup_content(the_lake: Lake) -> dict[str, str]:
     Content, not files: the enrichment writes a (often empty) partition every day and renames
     nothing it needs, so file fingerprints change when answers do not. Which keys changed is
     what decides which artists' periods a build recomputes (``changed_lookups``).
+
+    Read from the copy ``keep_lookup_content`` made when the lookup files are still exactly as
+    they were then (the import's child makes one, so its parent asks DuckDB nothing before
+    running dbt); computed otherwise.
     """
+    try:
+        content = json.loads(_kept_content_file(the_lake).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return _computed_lookup_content(the_lake)
+    return content if isinstance(content, dict) else _computed_lookup_content(the_lake)
+
+
+def keep_lookup_content(the_lake: Lake) -> None:
+    """Compute ``lookup_content`` now and keep it for another process, named by the state of
+    the lookup files it was made from (any other copy is removed)."""
+    target = _kept_content_file(the_lake)
+    content = _computed_lookup_content(the_lake)
+    write_json_atomic(target, content)
+    for old in target.parent.glob(f"{KEPT_CONTENT_PREFIX}*.json"):
+        if old != target:
+            old.unlink(missing_ok=True)
+
+
+#: Name of ``keep_lookup_content``'s copies (then the lookup files' stamp).
+KEPT_CONTENT_PREFIX = "lookup_content_at_"
+
+
+def _kept_content_file(the_lake: Lake) -> Path:
+    """Where a kept ``lookup_content`` of the lookup files as they are now would be."""
+    prints = [fingerprint(the_lake.dated_dir(dataset)) for dataset in LOOKUP_KEYS]
+    stamp = hashlib.sha256(json.dumps(prints, sort_keys=True).encode()).hexdigest()[:16]
+    return lookup_snapshot_file(the_lake).with_name(f"{KEPT_CONTENT_PREFIX}{stamp}.json")
+
+
+def _computed_lookup_content(the_lake: Lake) -> dict[str, str]:
+    """``lookup_content`` made afresh, with DuckDB."""
     from pipeline.io.atomic import TMP_MARK
     from pipeline.io.duck import connect
 

@@ -127,7 +127,7 @@ def install(point: str, at: int) -> None:
 def stage_only(cli_args: list[str]) -> int:
     """``--data-dir D import FILES``, but only the import and staging tasks (no dbt)."""
     from pipeline import settings as settings_mod
-    from pipeline.ingest.exports import find_export_files
+    from pipeline.ingest.finding import find_export_files
     from pipeline.runner import run_tasks
     from pipeline.tasks import ImportExports, StageAllPlays
 

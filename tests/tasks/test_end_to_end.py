@@ -64,6 +64,27 @@ def _sample_counts() -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def _python_lines(code: str, lake_dir: Path, prefix: str) -> list[str]:
+    """Run ``code`` in a fresh interpreter on ``lake_dir`` (it must exit 0); the lines of its
+    output starting with ``prefix``."""
+    import subprocess
+    import sys
+
+    from tests.ops.conftest import cli_env
+
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=cli_env(lake_dir),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return [line for line in result.stdout.splitlines() if line.startswith(prefix)]
+
+
 def test_sample_reaches_the_warehouse_with_every_play(built: Path) -> None:
     """Every sample play is in fct_plays once; the overlapping account-data rows are not added."""
     plays, ms = _sample_counts()
@@ -113,11 +134,6 @@ def test_a_no_op_build_loads_no_data_library(built: Path) -> None:
     the JSON-schema validator Luigi would load for no parameter here (~50 ms of ~0.4 s).
     The first pass after an import reads the new files' footers once and remembers them.
     (Before the next test, which replaces the warehouse file: a no-op then opens it.)"""
-    import subprocess
-    import sys
-
-    from tests.ops.conftest import cli_env
-
     assert cli.main(["--data-dir", str(built), "build"]) == 0  # the pass that remembers
 
     code = (
@@ -127,18 +143,7 @@ def test_a_no_op_build_loads_no_data_library(built: Path) -> None:
         "from pipeline.cli import main\n"
         f"sys.exit(main(['--data-dir', {str(built)!r}, 'build']))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env=cli_env(built),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    loaded = [line for line in result.stdout.splitlines() if line.startswith("LOADED")]
-    assert loaded == ["LOADED"]
+    assert _python_lines(code, built, "LOADED") == ["LOADED"]
 
 
 def test_a_no_op_build_opens_no_duckdb_file_until_one_changes(
@@ -177,3 +182,28 @@ def test_raw_is_enough(built: Path) -> None:
         shutil.rmtree(built / zone)
     assert cli.main(["--data-dir", str(built), "rebuild"]) == 0
     assert _fct_hash(built) == before
+
+
+def test_an_import_runs_dbt_from_a_process_without_data_libraries(
+    built: Path, export_fixtures: Path
+) -> None:
+    """`import` parses and stages in a child that exits before dbt starts, and leaves the
+    build's inputs ready (staging memo, listeners, placeholders, lookup content): the command's
+    own process then runs dbt with neither Arrow, Polars nor DuckDB loaded beside it (they were
+    ~65 MB of its ~115 MB there at 1M plays, in a 400 MB container)."""
+    new_file = export_fixtures / "efrrowini_Streaming_History_Audio_2023_first20.json"
+    code = (
+        "import sys\n"
+        "from pipeline.warehouse import dbt_process\n"
+        "heavy = ('pyarrow', 'polars', 'duckdb')\n"
+        "real = dbt_process.watch\n"
+        "def watch(*args, **kwargs):\n"
+        "    print('AT DBT', *[m for m in heavy if m in sys.modules], flush=True)\n"
+        "    return real(*args, **kwargs)\n"
+        "dbt_process.watch = watch\n"
+        "from pipeline.cli import main\n"
+        f"sys.exit(main(['--data-dir', {str(built)!r}, 'import', {str(new_file)!r}]))\n"
+    )
+    before = _fct_hash(built)[0]
+    assert _python_lines(code, built, "AT DBT") == ["AT DBT"]
+    assert _fct_hash(built)[0] == before + 20  # the build ran on the new plays

@@ -54,6 +54,34 @@ def test_same_answer_fetched_again_is_no_change(data_dir: Path) -> None:
     assert changed_lookups(the_lake, lookup_content(the_lake)) == {"spotify_artists": ["b"]}
 
 
+def test_kept_lookup_content_is_used_only_while_the_lookups_are_unchanged(
+    data_dir: Path,
+) -> None:
+    """The import's child keeps the lookup content for its parent; a new answer written
+    after that (an enrichment run, even within the same second) is never read from the copy."""
+    import json
+
+    from pipeline.paths import lake
+    from pipeline.warehouse import changes
+
+    the_lake = lake()
+    _write_artists(the_lake, dt.date(2026, 1, 1), [_artist("a", ["rock"], "2026-01-01T00:00")])
+    changes.keep_lookup_content(the_lake)
+    kept = changes._kept_content_file(the_lake)
+    assert kept.exists()
+    kept.write_text(json.dumps({"spotify_artists|a": "as kept"}), encoding="utf-8")
+    assert changes.lookup_content(the_lake) == {"spotify_artists|a": "as kept"}  # the copy
+
+    _write_artists(the_lake, dt.date(2026, 1, 2), [_artist("b", ["jazz"], "2026-01-02T00:00")])
+    content = changes.lookup_content(the_lake)  # computed: the copy is of other files
+    assert sorted(content) == ["spotify_artists|a", "spotify_artists|b"]
+    assert content["spotify_artists|a"] != "as kept"
+
+    changes.keep_lookup_content(the_lake)
+    copies = list(kept.parent.glob(f"{changes.KEPT_CONTENT_PREFIX}*.json"))
+    assert copies == [changes._kept_content_file(the_lake)]  # the older copy is gone
+
+
 def test_selection_follows_what_changed() -> None:
     """Plays select their descendants; unchanged lookups and seeds are left out; a whole
     build (or no list of days) selects everything, its column tests batched, and the whole
