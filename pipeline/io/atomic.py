@@ -40,6 +40,81 @@ def atomic_path(target: Path | str, mode: int | None = None) -> Iterator[Path]:
             tmp.unlink()
 
 
+#: From this many files a batch is made durable by one ``syncfs`` (``AtomicBatch.commit``).
+SYNCFS_FROM = 8
+
+
+class AtomicBatch:
+    """Many files written under temporary names, made durable together, then renamed in.
+
+    Each file still appears whole or not at all, as with ``atomic_path``: a crash before
+    ``commit`` leaves only temporary names (reaped by ``clean_temp_files``), one during it
+    leaves some files renamed in and the rest temporary. The difference is durability: one
+    ``syncfs`` of the filesystem before the renames instead of an ``fsync`` per file. A
+    ten-year import writes ~3,650 day files; their fsyncs were ~8 s of the writer threads' time
+    at 1M plays here, and a NAS's disks take tens of milliseconds each. Where ``syncfs`` is
+    missing (not Linux) each file is fsynced at ``commit``. ``path`` may be used from several
+    threads; ``commit`` and ``discard`` only once their writes have ended.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._pending: list[tuple[Path, Path]] = []
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def path(self, target: Path | str) -> Iterator[Path]:
+        """Yield a temporary path for ``target``; it is renamed in at the next ``commit``."""
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_name(target)
+        try:
+            yield tmp
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        with self._lock:
+            self._pending.append((tmp, target))
+
+    def commit(self) -> None:
+        """Make every file written so far durable, then rename each onto its target."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if not pending:
+            return
+        # A few files: their own fsyncs, not the whole filesystem's dirty pages.
+        if len(pending) < SYNCFS_FROM or not _syncfs(pending[0][0]):
+            for tmp, _ in pending:
+                _fsync(tmp)
+        for tmp, target in pending:
+            os.replace(tmp, target)
+
+    def discard(self) -> None:
+        """Remove the temporary files not committed (a failed batch)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
+
+
+def _syncfs(path: Path) -> bool:
+    """Flush the filesystem holding ``path`` (Linux ``syncfs``); False where unavailable."""
+    import ctypes
+
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            raise OSError(ctypes.get_errno(), f"syncfs failed on {path}")
+    finally:
+        os.close(fd)
+    return True
+
+
 def _fsync(path: Path) -> None:
     with contextlib.suppress(OSError), open(path, "rb+") as handle:
         os.fsync(handle.fileno())

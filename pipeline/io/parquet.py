@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.io.atomic import atomic_path
+from pipeline.io.atomic import AtomicBatch, atomic_path
 
 if TYPE_CHECKING:  # Arrow is imported where a file is read or written: a scheduling pass
     import pyarrow as pa  # that finds everything complete (the no-op) never loads it
@@ -21,6 +21,7 @@ def write_parquet_atomic(
     *,
     compression: str = "zstd",
     row_group_size: int | None = None,
+    batch: AtomicBatch | None = None,
 ) -> None:
     """Write ``table`` to ``target`` via temp file + rename.
 
@@ -28,7 +29,8 @@ def write_parquet_atomic(
     the data and the record of its inputs can never disagree: a task's ``complete()`` reads it.
     ``row_group_size`` matters for files read by time range (import units are sorted by time,
     so small row groups let a month's read skip the rest); ``compression`` for tiny files whose
-    encoding cost is mostly per column (daily partitions).
+    encoding cost is mostly per column (daily partitions). With a ``batch`` the file is renamed
+    in at the batch's ``commit`` (one filesystem sync for many files) instead of now.
     """
     if provenance is not None:
         meta = dict(table.schema.metadata or {})
@@ -36,7 +38,7 @@ def write_parquet_atomic(
         table = table.replace_schema_metadata(meta)
     import pyarrow.parquet as pq
 
-    with atomic_path(target) as tmp:
+    with atomic_path(target) if batch is None else batch.path(target) as tmp:
         pq.write_table(table, tmp, compression=compression, row_group_size=row_group_size)
 
 

@@ -6,6 +6,7 @@ day files from a small thread pool (Parquet encoding and fsync release the GIL).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
@@ -17,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from pipeline import schemas
-from pipeline.io.atomic import clean_temp_files
+from pipeline.io.atomic import AtomicBatch, clean_temp_files
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.settings import get_settings
@@ -27,6 +28,8 @@ from pipeline.transform.dedupe import dedupe_plays, shows_digest
 
 #: A temp file untouched this long belongs to a killed writer, not a running one.
 STALE_TEMP_SECONDS = 3600
+#: Months of day files made durable and renamed in together (``io.atomic.AtomicBatch``).
+COMMIT_MONTHS = 12
 
 
 class StagingWriteError(RuntimeError):
@@ -80,9 +83,10 @@ def stage_days(
 
     Each month reads only the inputs its days name (units are sorted by time, so the filter
     reads only their overlapping row groups), is deduplicated in one pass, and its day files
-    are written by a small thread pool. ``on_month(done, total, "YYYY-MM")`` hears of each
-    month as it starts (the task's progress). ``shows`` is ``podcast_shows(the_lake, index)``
-    when the caller has it already.
+    are written by a small thread pool into one ``AtomicBatch``: durable and renamed in
+    together (a year at a time), not each with an fsync of its own. ``on_month(done, total,
+    "YYYY-MM")`` hears of each month as it starts (the task's progress). ``shows`` is
+    ``podcast_shows(the_lake, index)`` when the caller has it already.
     """
     settings = get_settings()
     window = settings.dedupe.match_window_seconds
@@ -92,9 +96,35 @@ def stage_days(
     by_month: dict[tuple[int, int], list[dt.date]] = defaultdict(list)
     for day in sorted(days):
         by_month[(day.year, day.month)].append(day)
+    batch = AtomicBatch()
+    try:
+        kept = _stage_months(the_lake, by_month, index, on_month, shows, digest, window, batch)
+    except BaseException:
+        # The days written whole before the failure are kept, as when each was renamed in at
+        # once; a commit that fails too (a full disk) leaves them as temporary files, removed.
+        with contextlib.suppress(OSError):
+            batch.commit()
+        batch.discard()
+        raise
+    batch.commit()
+    return kept
+
+
+def _stage_months(
+    the_lake: Lake,
+    by_month: dict[tuple[int, int], list[dt.date]],
+    index: InputIndex,
+    on_month: Callable[[int, int, str], None] | None,
+    shows: set[tuple[str, str]],
+    digest: str,
+    window: int,
+    batch: AtomicBatch,
+) -> int:
+    """``stage_days``' months, their day files written into ``batch`` (committed each
+    ``COMMIT_MONTHS`` months, so a killed import keeps most of what it wrote)."""
     kept = 0
     empty = schemas.empty(schemas.PLAYS)
-    with ThreadPoolExecutor(max_workers=max(2, settings.duckdb.threads)) as pool:
+    with ThreadPoolExecutor(max_workers=max(2, get_settings().duckdb.threads)) as pool:
         pending: list[Future[None]] = []
         for number, ((year, month), month_days) in enumerate(by_month.items()):
             if on_month is not None:
@@ -118,12 +148,16 @@ def stage_days(
                 if day in account_days:
                     provenance["podcast_shows"] = digest
                 pending.append(
-                    pool.submit(_write_partition, the_lake.plays_partition(day), part, provenance)
+                    pool.submit(
+                        _write_partition, the_lake.plays_partition(day), part, provenance, batch
+                    )
                 )
                 kept += part.num_rows
             # Bound the queue (memory) and surface a failed write before going on.
             while len(pending) > 64:
                 _finish(pending.pop(0))
+            if number % COMMIT_MONTHS == COMMIT_MONTHS - 1:
+                batch.commit()  # the day files written so far (later ones at the next)
 
         for future in pending:
             _finish(future)
@@ -152,10 +186,12 @@ def _finish(future: Future[None]) -> None:
     future.result()
 
 
-def _write_partition(target: Path, part: pa.Table, provenance: dict) -> None:
+def _write_partition(
+    target: Path, part: pa.Table, provenance: dict, batch: AtomicBatch | None = None
+) -> None:
     """Write one day's partition; a failure names the partition and what was kept."""
     try:
-        write_parquet_atomic(target, part, provenance, compression="snappy")
+        write_parquet_atomic(target, part, provenance, compression="snappy", batch=batch)
     except OSError as exc:
         raise StagingWriteError(
             f"could not write {target}: {exc.strerror or exc}; the previous version of that "

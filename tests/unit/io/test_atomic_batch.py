@@ -1,0 +1,61 @@
+"""Files written in a batch appear whole at its commit, or not at all."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from pipeline.io import atomic
+from pipeline.io.atomic import TMP_MARK, AtomicBatch
+
+
+def _write(batch: AtomicBatch, target: Path, text: str) -> None:
+    with batch.path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("syncfs", [True, False])
+def test_files_appear_at_commit_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool
+) -> None:
+    """Written from several threads, no target exists before the commit (readers' globs see
+    nothing), each holds its bytes after it, and no temporary name is left; the same where
+    the filesystem cannot be synced at once (each file is fsynced instead)."""
+    if not syncfs:
+        monkeypatch.setattr(atomic, "_syncfs", lambda path: False)
+    batch = AtomicBatch()
+    targets = [tmp_path / f"date=2026-01-{d:02d}" / "part-0.parquet" for d in range(1, 21)]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda t: _write(batch, t, t.parent.name), targets))
+    assert list(tmp_path.rglob("*.parquet")) == []
+    batch.commit()
+    assert [t.read_text(encoding="utf-8") for t in targets] == [t.parent.name for t in targets]
+    assert list(tmp_path.rglob(f"*{TMP_MARK}*")) == []
+
+
+def test_a_failed_write_leaves_nothing_and_the_others_commit(tmp_path: Path) -> None:
+    """A write that raises removes its temporary file; the batch's other files still commit,
+    and an old file under the failed name is kept as it was."""
+    batch = AtomicBatch()
+    kept = tmp_path / "date=2026-01-02" / "part-0.parquet"
+    kept.parent.mkdir()
+    kept.write_text("old", encoding="utf-8")
+    _write(batch, tmp_path / "date=2026-01-01" / "part-0.parquet", "new")
+    with pytest.raises(OSError), batch.path(kept) as tmp:
+        tmp.write_text("half", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+    batch.commit()
+    assert (tmp_path / "date=2026-01-01" / "part-0.parquet").read_text(encoding="utf-8") == "new"
+    assert kept.read_text(encoding="utf-8") == "old"
+    assert list(tmp_path.rglob(f"*{TMP_MARK}*")) == []
+
+
+def test_discard_removes_what_was_not_committed(tmp_path: Path) -> None:
+    batch = AtomicBatch()
+    _write(batch, tmp_path / "a.parquet", "a")
+    batch.commit()
+    _write(batch, tmp_path / "b.parquet", "b")
+    batch.discard()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet"]
