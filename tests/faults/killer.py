@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 _count = 0
+#: Set in the import's child (``--child``): a kill takes its parent first, as a container stop.
+_kill_parent = False
 
 
 def _tick(point: str, wanted: str, at: int) -> None:
@@ -41,11 +43,20 @@ def _tick(point: str, wanted: str, at: int) -> None:
         return
     _count += 1
     if _count == at:
+        if _kill_parent:
+            os.kill(os.getppid(), signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def install(point: str, at: int) -> None:
-    """Patch the pipeline's write/parse seams so the ``at``-th ``point`` kills the process."""
+def install(point: str, at: int, child: bool = False) -> None:
+    """Patch the pipeline's write/parse seams so the ``at``-th ``point`` kills the process.
+
+    ``music-tracker import`` parses and stages in a child interpreter (``ops/stage_child``):
+    the child is started under this killer too, with the same point (counted in each process),
+    so a kill can land while parsing or staging; there it kills the parent first (``child``).
+    """
+    global _kill_parent
+    _kill_parent = child
     import pyarrow.parquet as pq
 
     import pipeline.ingest.exports as imports
@@ -92,6 +103,17 @@ def install(point: str, at: int) -> None:
             threading.Thread(target=kill_all, daemon=True).start()
         return real_run_dbt(*args, **kwargs)
 
+    if not child:
+        import pipeline.ops.stage_child as stage_child
+
+        real_command = stage_child.stage_command
+
+        def stage_command(*args: Any, **kwargs: Any) -> list[str]:
+            python, _, _, *rest = real_command(*args, **kwargs)  # python -m pipeline.cli ...
+            killer = ["-m", "tests.faults.killer", "--point", point, "--at", str(at), "--child"]
+            return [python, *killer, "--", *rest]
+
+        stage_child.stage_command = stage_command  # type: ignore[assignment]
     atomic.os = _Os()  # type: ignore[assignment]
     pq.write_table = write_table
     imports.parse_export_file = parse
@@ -170,16 +192,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--point", default="none")
     parser.add_argument("--at", type=int, default=1)
     parser.add_argument("--stage-only", action="store_true")
+    parser.add_argument("--child", action="store_true", help="the import's child (install)")
     parser.add_argument("--enrich", choices=sorted(ENRICH_TASKS))
     parser.add_argument("--date")
     parser.add_argument("--cassette")
     parser.add_argument("cli", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cli_args = [a for a in args.cli if a != "--"]
-    if args.point == "dbt":
+    if args.point == "dbt" and not args.child:  # the child leads a session of its own
         os.setpgid(0, 0)  # our own group, so the kill takes dbt with us and nothing else
     if args.point != "none":
-        install(args.point, args.at)
+        install(args.point, args.at, args.child)
     if args.stage_only:
         return stage_only(cli_args)
     if args.enrich:

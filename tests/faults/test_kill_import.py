@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import random
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline.demo.generate import generate_plays, write_export
+from tests.conftest import REPO
 from tests.faults.helpers import run_killer, staged_plays_hash, unreadable_visible_files
 
 #: Seeded trials in the default run; bench/faults.py runs many more, dbt and publish included.
@@ -88,3 +91,53 @@ def test_two_imports_at_once_double_nothing(
     assert 0 in outcomes
     assert staged_plays_hash(lake) == reference
     assert unreadable_visible_files(lake) == []
+
+
+@pytest.mark.slow
+def test_a_kill_in_the_import_child_takes_the_whole_import(
+    history: Path, reference: tuple[int, str], tmp_path: Path
+) -> None:
+    """`music-tracker import` stages in a child interpreter: a kill while that child writes
+    the day files (a container stop) ends the command too, leaves no half file visible and no
+    process behind, and the rerun stages exactly the clean run's plays. (The fault bench's
+    import trials reach the child this way; before, its kills could land only after it.)"""
+    import time
+
+    from tests.ops.conftest import cli_env
+
+    lake = tmp_path / "data"
+    lake.mkdir()
+    args = ["--data-dir", str(lake), "import", str(history)]
+    killed = subprocess.Popen(
+        [sys.executable, "-m", "tests.faults.killer", "--point", "write", "--at", "5", "--", *args],
+        cwd=REPO,
+        env=cli_env(lake),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, err = killed.communicate(timeout=300)
+    assert killed.returncode == -signal.SIGKILL, err[-2000:]
+    assert not (lake / "staged/dbt_runs").exists()  # it never got as far as dbt
+    assert unreadable_visible_files(lake) == []
+    deadline = time.monotonic() + 10
+    while _children_of_killer(history) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the child killed itself: gone once reaped
+    assert _children_of_killer(history) == []
+    rerun = run_killer(["--stage-only", "--", *args])
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert staged_plays_hash(lake) == reference
+
+
+def _children_of_killer(history: Path) -> list[str]:
+    """Live import children started under the killer for files of ``history``."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            state = (proc / "stat").read_text().split(") ", 1)[1][:1]
+        except (OSError, IndexError):
+            continue
+        if "--child" in cmdline and str(history) in cmdline and state != "Z":
+            found.append(cmdline.replace("\0", " "))
+    return found
