@@ -18,9 +18,27 @@ from typing import Any
 TMP_MARK = "-luigi-tmp-"
 
 
-def temp_name(target: Path) -> Path:
-    """A sibling of ``target`` that no reader's glob matches."""
-    return target.with_name(f"{target.name}{TMP_MARK}{random.randrange(10**10):010d}")
+def temp_name(target: Path, writer: int | None = None) -> Path:
+    """A sibling of ``target`` that no reader's glob matches; ``writer``: the pid of the
+    process writing it, named so ``clean_temp_files`` can reap it as soon as that is gone."""
+    owner = "" if writer is None else f"p{writer}-"
+    return target.with_name(f"{target.name}{TMP_MARK}{owner}{random.randrange(10**10):010d}")
+
+
+def _writer_gone(path: Path) -> bool:
+    """Whether ``path`` is a temp file whose name says which process wrote it, and that
+    process no longer exists (a pid in use again, or not ours to signal, counts as alive)."""
+    rest = path.name.partition(TMP_MARK)[2]
+    pid = rest[1:].partition("-")[0] if rest.startswith("p") else ""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 @contextlib.contextmanager
@@ -68,7 +86,7 @@ class AtomicBatch:
         """Yield a temporary path for ``target``; it is renamed in at the next ``commit``."""
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_name(target)
+        tmp = temp_name(target, os.getpid())  # a killed batch's files are reaped at once
         try:
             yield tmp
         except BaseException:
@@ -149,7 +167,9 @@ def write_json_atomic(target: Path | str, obj: Any, mode: int | None = None) -> 
 def clean_temp_files(root: Path, older_than_s: float = 0) -> int:
     """Remove leftovers of killed writers under ``root``; return how many were removed.
 
-    ``older_than_s`` spares temp files a live writer may still be filling (another run).
+    ``older_than_s`` spares temp files a live writer may still be filling (another run),
+    unless the file's name says which process wrote it and that process is gone (a killed
+    ``AtomicBatch``: up to a year of day files, reaped by the rerun instead of an hour later).
     """
     import time
 
@@ -159,7 +179,7 @@ def clean_temp_files(root: Path, older_than_s: float = 0) -> int:
     cutoff = time.time() - older_than_s
     for path in root.rglob(f"*{TMP_MARK}*"):
         with contextlib.suppress(OSError):
-            if older_than_s and path.stat().st_mtime > cutoff:
+            if older_than_s and path.stat().st_mtime > cutoff and not _writer_gone(path):
                 continue
             path.unlink()
             removed += 1

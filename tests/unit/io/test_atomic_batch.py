@@ -59,3 +59,29 @@ def test_discard_removes_what_was_not_committed(tmp_path: Path) -> None:
     _write(batch, tmp_path / "b.parquet", "b")
     batch.discard()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.parquet"]
+
+
+def test_a_killed_batch_is_reaped_at_once_and_a_live_one_is_spared(tmp_path: Path) -> None:
+    """A batch's temporary files name their writer: the next staging removes those of a
+    writer that is gone (a killed import) at once, not an hour later, and never those of a
+    live one, however old."""
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_pid = int(gone.stdout)
+    killed = atomic.temp_name(tmp_path / "date=2026-01-01" / "part-0.parquet", dead_pid)
+    live = atomic.temp_name(tmp_path / "date=2026-01-02" / "part-0.parquet")
+    batch = AtomicBatch()
+    for path in (killed, live):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half", encoding="utf-8")
+    with batch.path(tmp_path / "date=2026-01-03" / "part-0.parquet") as tmp:
+        tmp.write_text("whole", encoding="utf-8")  # written, not yet committed: ours, alive
+    assert atomic.clean_temp_files(tmp_path, older_than_s=3600) == 1
+    assert not killed.exists() and live.exists() and tmp.exists()
