@@ -27,7 +27,8 @@ def temp_name(target: Path, writer: int | None = None) -> Path:
 
 def _writer_gone(path: Path) -> bool:
     """Whether ``path`` is a temp file whose name says which process wrote it, and that
-    process no longer exists (a pid in use again, or not ours to signal, counts as alive)."""
+    process has ended (a zombie not yet reaped has: a killed import's child is one for a
+    moment after its parent died; a pid in use again, or not ours to signal, counts as alive)."""
     rest = path.name.partition(TMP_MARK)[2]
     pid = rest[1:].partition("-")[0] if rest.startswith("p") else ""
     if not pid.isdigit():
@@ -38,7 +39,11 @@ def _writer_gone(path: Path) -> bool:
         return True
     except OSError:
         return False
-    return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 @contextlib.contextmanager

@@ -67,6 +67,7 @@ def test_a_killed_batch_is_reaped_at_once_and_a_live_one_is_spared(tmp_path: Pat
     live one, however old."""
     import subprocess
     import sys
+    import time
 
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
@@ -75,13 +76,33 @@ def test_a_killed_batch_is_reaped_at_once_and_a_live_one_is_spared(tmp_path: Pat
         text=True,
     )
     dead_pid = int(gone.stdout)
+    # A killed writer not yet reaped (a zombie: the import's child, a moment after its parent
+    # died with it) has ended too.
+    zombie = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    zombie.kill()
+    deadline = time.monotonic() + 10
+    while _state(zombie.pid) != "Z" and time.monotonic() < deadline:
+        time.sleep(0.02)
     killed = atomic.temp_name(tmp_path / "date=2026-01-01" / "part-0.parquet", dead_pid)
+    unreaped = atomic.temp_name(tmp_path / "date=2026-01-04" / "part-0.parquet", zombie.pid)
     live = atomic.temp_name(tmp_path / "date=2026-01-02" / "part-0.parquet")
     batch = AtomicBatch()
-    for path in (killed, live):
+    for path in (killed, unreaped, live):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("half", encoding="utf-8")
     with batch.path(tmp_path / "date=2026-01-03" / "part-0.parquet") as tmp:
         tmp.write_text("whole", encoding="utf-8")  # written, not yet committed: ours, alive
-    assert atomic.clean_temp_files(tmp_path, older_than_s=3600) == 1
-    assert not killed.exists() and live.exists() and tmp.exists()
+    try:
+        assert atomic.clean_temp_files(tmp_path, older_than_s=3600) == 2
+    finally:
+        zombie.wait()
+    assert not killed.exists() and not unreaped.exists()
+    assert live.exists() and tmp.exists()
+
+
+def _state(pid: int) -> str:
+    """The process's state letter from /proc (Z: a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return ""
