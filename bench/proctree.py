@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.warehouse.dbt_process import process_table
+from pipeline.io.procs import process_table
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 

@@ -90,7 +90,7 @@ def run_as_subreaper(body: str) -> str:
     prologue = (
         "import ctypes, os, subprocess, sys, time\n"
         "ctypes.CDLL('libc.so.6').prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER\n"
-        "from pipeline.warehouse.dbt_process import process_table\n"
+        "from pipeline.io.procs import process_table\n"
         'ORPHANING = \'import subprocess, sys; subprocess.Popen([sys.executable, "-c", "0"])\'\n'
         "def wait_for(check):\n"
         "    deadline = time.monotonic() + 30\n"

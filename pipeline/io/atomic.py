@@ -39,11 +39,10 @@ def _writer_gone(path: Path) -> bool:
         return True
     except OSError:
         return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+    from pipeline.io.procs import process_entry
+
+    entry = process_entry(int(pid))
+    return entry is not None and entry.state == "Z"
 
 
 @contextlib.contextmanager

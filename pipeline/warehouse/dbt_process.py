@@ -30,7 +30,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
+
+from pipeline.io.procs import process_table
 
 logger = logging.getLogger(__name__)
 
@@ -107,38 +109,6 @@ def die_with_parent(parent: int | None = None) -> Callable[[], None]:
             os._exit(1)
 
     return preexec
-
-
-class ProcessEntry(NamedTuple):
-    """One process as ``/proc/<pid>/stat`` shows it."""
-
-    pid: int
-    state: str  # "R", "S", ... "Z" for a zombie
-    ppid: int
-    pgrp: int
-
-
-def process_table() -> list[ProcessEntry]:
-    """Every process now (Linux ``/proc``; empty elsewhere), for group and zombie checks."""
-    entries = []
-    try:
-        listing = list(os.scandir("/proc"))
-    except OSError:
-        return []
-    for entry in listing:
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:  # gone meanwhile
-            continue
-        # The fields after the command name (which may hold spaces) start after the last ')'.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        entries.append(
-            ProcessEntry(int(entry.name), fields[0].decode(), int(fields[1]), int(fields[2]))
-        )
-    return entries
 
 
 def group_alive(pgid: int) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.demo.generate import generate_plays, write_export
+from pipeline.io.procs import process_table
 from tests.conftest import REPO
 from tests.faults.helpers import run_killer, staged_plays_hash, unreadable_visible_files
 
@@ -132,12 +133,13 @@ def test_a_kill_in_the_import_child_takes_the_whole_import(
 def _children_of_killer(history: Path) -> list[str]:
     """Live import children started under the killer for files of ``history``."""
     found = []
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            state = (proc / "stat").read_text().split(") ", 1)[1][:1]
-        except (OSError, IndexError):
+    for entry in process_table():
+        if entry.state == "Z":
             continue
-        if "--child" in cmdline and str(history) in cmdline and state != "Z":
+        try:
+            cmdline = Path(f"/proc/{entry.pid}/cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "--child" in cmdline and str(history) in cmdline:
             found.append(cmdline.replace("\0", " "))
     return found

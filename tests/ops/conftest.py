@@ -41,8 +41,15 @@ def run_cli(
     args: list[str], env: dict[str, str], timeout: int = 300
 ) -> subprocess.CompletedProcess:
     """Run `music-tracker ARGS` as cron or Docker would: a separate process."""
+    return run_python(["-m", "pipeline.cli", *args], env, timeout)
+
+
+def run_python(
+    args: list[str], env: dict[str, str], timeout: int = 300
+) -> subprocess.CompletedProcess:
+    """Run ``python ARGS`` from the repository root, its output captured as text."""
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
+        [sys.executable, *args],
         env=env,
         cwd=REPO,
         capture_output=True,

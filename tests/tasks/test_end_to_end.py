@@ -64,23 +64,12 @@ def _sample_counts() -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _python_lines(code: str, lake_dir: Path, prefix: str) -> list[str]:
+def _python_lines(code: str, lake_dir: Path, prefix: str, timeout: int = 300) -> list[str]:
     """Run ``code`` in a fresh interpreter on ``lake_dir`` (it must exit 0); the lines of its
     output starting with ``prefix``."""
-    import subprocess
-    import sys
+    from tests.ops.conftest import cli_env, run_python
 
-    from tests.ops.conftest import cli_env
-
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        env=cli_env(lake_dir),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run_python(["-c", code], cli_env(lake_dir), timeout)
     assert result.returncode == 0, result.stderr[-2000:]
     return [line for line in result.stdout.splitlines() if line.startswith(prefix)]
 
@@ -143,7 +132,7 @@ def test_a_no_op_build_loads_no_data_library(built: Path) -> None:
         "from pipeline.cli import main\n"
         f"sys.exit(main(['--data-dir', {str(built)!r}, 'build']))\n"
     )
-    assert _python_lines(code, built, "LOADED") == ["LOADED"]
+    assert _python_lines(code, built, "LOADED", timeout=120) == ["LOADED"]
 
 
 def test_a_no_op_build_opens_no_duckdb_file_until_one_changes(

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.io import atomic
 from pipeline.io.atomic import TMP_MARK, AtomicBatch
+from pipeline.io.procs import process_entry
 
 
 def _write(batch: AtomicBatch, target: Path, text: str) -> None:
@@ -101,8 +102,6 @@ def test_a_killed_batch_is_reaped_at_once_and_a_live_one_is_spared(tmp_path: Pat
 
 
 def _state(pid: int) -> str:
-    """The process's state letter from /proc (Z: a zombie)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except (OSError, IndexError):
-        return ""
+    """The process's state letter (Z: a zombie); empty once it is gone."""
+    entry = process_entry(pid)
+    return entry.state if entry is not None else ""
