@@ -125,26 +125,33 @@ def _read_statuses(root: Path, key: str) -> dict[str, set[str]]:
 
 
 def raw_poll_files(lake: Lake) -> list[Path]:
-    """Raw recently-played responses saved by ingestion, oldest first.
+    """Raw recently-played responses saved by ingestion, oldest first."""
+    return [Path(p) for p in raw_poll_names(lake)]
 
-    Listed with ``os.scandir`` (what ``root.glob("account=*/date=*/*.json")`` finds, in a
-    fifth of the time): every check of the catalogue's enrichment lists them all.
+
+def raw_poll_names(lake: Lake) -> list[str]:
+    """``raw_poll_files`` as sorted strings: every check of the catalogue's enrichment lists
+    them all (~5,800 a busy year), and making and sorting that many ``Path`` objects took four
+    times the listing itself (31 ms against 7 ms on a lake aged by a year).
+
+    Listed with ``os.scandir`` (what ``root.glob("account=*/date=*/*.json")`` finds).
     """
-    found: list[Path] = []
-    for account in _folders(lake.raw_recently_played_root, "account="):
-        for day in _folders(account, "date="):
+    found: list[str] = []
+    # Sorted level by level, the order of ``Path`` objects (a plain sort of the strings would
+    # put "account=me-2/" before "account=me/").
+    for account in sorted(_folders(lake.raw_recently_played_root, "account=")):
+        for day in sorted(_folders(account, "date=")):
             with os.scandir(day) as entries:
-                found.extend(
-                    day / e.name for e in entries if e.name.endswith(".json") and e.is_file()
-                )
-    return sorted(found)
+                names = [e.name for e in entries if e.name.endswith(".json") and e.is_file()]
+            found.extend(os.path.join(day, name) for name in sorted(names))
+    return found
 
 
-def _folders(root: Path, prefix: str) -> list[Path]:
+def _folders(root: Path | str, prefix: str) -> list[str]:
     """The folders directly under ``root`` whose names start with ``prefix`` (none if absent)."""
     try:
         with os.scandir(root) as entries:
-            return [root / e.name for e in entries if e.name.startswith(prefix) and e.is_dir()]
+            return [e.path for e in entries if e.name.startswith(prefix) and e.is_dir()]
     except (FileNotFoundError, NotADirectoryError):
         return []
 

@@ -28,6 +28,7 @@ from pipeline.enrich.candidates import (
     artist_candidates,
     latest_found,
     raw_poll_files,
+    raw_poll_names,
     read_harvest,
     statuses_in_lake,
     track_metadata,
@@ -473,7 +474,7 @@ def _unharvested(lake: Lake, state: LookupState) -> list[Path]:
     """The raw polls ``state`` has not harvested, oldest first."""
     done = state.harvested_paths()
     cut = len(str(lake.root)) + 1  # the paths as the state holds them, relative to the lake
-    return [p for p in raw_poll_files(lake) if str(p)[cut:] not in done]
+    return [Path(p) for p in raw_poll_names(lake) if p[cut:] not in done]
 
 
 def unharvested_polls(lake: Lake) -> Harvest:
