@@ -96,6 +96,8 @@ def child_key(shared: list[str], env: dict[str, str], cwd: Path, project: str) -
 
 
 def _spawn(shared: list[str], env: dict[str, str], cwd: Path, key: str) -> Warm:
+    # The child's dbt needs no resource tracker (warm_child.lock_context); should a dbt version
+    # start one anyway, its warnings about semaphores left at os._exit stay out of the log.
     env = {**env, "PYTHONWARNINGS": "ignore::UserWarning:multiprocessing.resource_tracker"}
     kills_before = dbt_process.oom_kill_count()
     cmd = [sys.executable, "-m", CHILD, json.dumps(shared)]

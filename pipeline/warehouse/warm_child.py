@@ -22,9 +22,27 @@ import os
 import sys
 
 
+def lock_context() -> None:
+    """Give dbt's locks the ``fork`` multiprocessing context instead of ``spawn``.
+
+    dbt makes its manifest's and connections' locks from a ``spawn`` context, whose semaphores
+    are registered with multiprocessing's resource tracker: a third interpreter (~7 MB PSS,
+    ~50 ms of CPU) started beside every build, only to unlink them at exit. dbt runs its nodes
+    on threads, never in other processes, so a ``fork`` context's locks (unnamed, no tracker)
+    do the same job here. Set before dbt imports anything that makes one.
+    """
+    import multiprocessing
+
+    import dbt.mp_context
+
+    if hasattr(dbt.mp_context, "_MP_CONTEXT"):  # dbt-core 1.11; elsewhere leave dbt as it is
+        dbt.mp_context._MP_CONTEXT = multiprocessing.get_context("fork")  # type: ignore[assignment]
+
+
 def main(argv: list[str]) -> int:
     """Parse, wait for the command, run it; the exit code."""
     shared: list[str] = json.loads(argv[0])
+    lock_context()
     from dbt.artifacts.schemas.run import RunExecutionResult
     from dbt.cli.main import dbtRunner
     from dbt.contracts.graph.manifest import Manifest

@@ -69,6 +69,17 @@ def test_the_build_uses_the_child_started_ahead_which_never_held_the_warehouse(
     assert not warm.waiting()
 
 
+def test_dbt_runs_with_no_process_of_its_own_beside_it(data_dir: Path) -> None:
+    """dbt's locks would start multiprocessing's resource tracker, a third interpreter beside
+    every build in the 400 MB container; the child gives them a context that needs none."""
+    from pipeline.io.procs import process_table
+
+    proc = _start_and_wait()
+    assert [p for p in process_table() if p.ppid == proc.pid] == []
+    result = run_dbt(lake(), ["ls", "--select", "fct_plays", "--output", "name"])
+    assert result.ok, result.summary()
+
+
 def test_a_child_started_for_other_settings_is_stopped_not_used(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
