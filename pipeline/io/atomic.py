@@ -16,13 +16,18 @@ from pathlib import Path
 from typing import Any
 
 TMP_MARK = "-luigi-tmp-"
+#: A temp file untouched this long belongs to a killed writer, not a running one (for temp
+#: names that do not say their writer: Luigi's own, older versions').
+STALE_TEMP_SECONDS = 3600
 
 
 def temp_name(target: Path, writer: int | None = None) -> Path:
-    """A sibling of ``target`` that no reader's glob matches; ``writer``: the pid of the
-    process writing it, named so ``clean_temp_files`` can reap it as soon as that is gone."""
-    owner = "" if writer is None else f"p{writer}-"
-    return target.with_name(f"{target.name}{TMP_MARK}{owner}{random.randrange(10**10):010d}")
+    """A sibling of ``target`` that no reader's glob matches, named after the process writing
+    it (``writer``, default this one) so ``clean_temp_files`` can reap it as soon as that
+    process is gone: a killed write's leftover, one file or a year of day files, goes with the
+    rerun instead of an hour later."""
+    owner = os.getpid() if writer is None else writer
+    return target.with_name(f"{target.name}{TMP_MARK}p{owner}-{random.randrange(10**10):010d}")
 
 
 def _writer_gone(path: Path) -> bool:
@@ -90,7 +95,7 @@ class AtomicBatch:
         """Yield a temporary path for ``target``; it is renamed in at the next ``commit``."""
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_name(target, os.getpid())  # a killed batch's files are reaped at once
+        tmp = temp_name(target)  # named after this process: reaped at once if it is killed
         try:
             yield tmp
         except BaseException:
@@ -168,12 +173,12 @@ def write_json_atomic(target: Path | str, obj: Any, mode: int | None = None) -> 
     write_bytes_atomic(target, data, mode=mode)
 
 
-def clean_temp_files(root: Path, older_than_s: float = 0) -> int:
+def clean_temp_files(root: Path, older_than_s: float = STALE_TEMP_SECONDS) -> int:
     """Remove leftovers of killed writers under ``root``; return how many were removed.
 
     ``older_than_s`` spares temp files a live writer may still be filling (another run),
-    unless the file's name says which process wrote it and that process is gone (a killed
-    ``AtomicBatch``: up to a year of day files, reaped by the rerun instead of an hour later).
+    unless the file's name says which process wrote it and that process is gone (every temp
+    name made by ``temp_name`` says it; Luigi's own and older versions' do not, and wait).
     """
     import time
 

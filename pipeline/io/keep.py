@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.io.atomic import temp_name
+from pipeline.io.atomic import clean_temp_files, temp_name
 
 
 def keep_by_content(
@@ -25,8 +25,10 @@ def keep_by_content(
     target with a wider mode than ``mode`` is narrowed. Returns (sha, target).
     """
     folder.mkdir(parents=True, exist_ok=True)
+    # What a killed copy left (a half-copied export can be hundreds of MB) goes first: its
+    # name says its writer, so it is removed once that process is gone (``temp_name``).
+    clean_temp_files(folder)
     digest = hashlib.sha256()
-    # The temp name carries TMP_MARK, so clean_temp_files removes what a killed copy leaves.
     tmp_name = temp_name(folder / "incoming").name
     with tempfile.NamedTemporaryFile(dir=folder, prefix=tmp_name, delete=False) as tmp:
         try:

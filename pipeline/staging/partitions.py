@@ -26,8 +26,6 @@ from pipeline.staging.inputs import InputIndex, inputs_fingerprint, podcast_show
 from pipeline.staging.memo import remember_staging_current
 from pipeline.transform.dedupe import dedupe_plays, shows_digest
 
-#: A temp file untouched this long belongs to a killed writer, not a running one.
-STALE_TEMP_SECONDS = 3600
 #: Months of day files made durable and renamed in together (``io.atomic.AtomicBatch``).
 COMMIT_MONTHS = 12
 
@@ -174,7 +172,7 @@ def stage_stale_days(
 
     Temp files of runs killed mid-write are invisible to readers; the old ones are reaped first.
     """
-    clean_temp_files(the_lake.staged, older_than_s=STALE_TEMP_SECONDS)
+    clean_temp_files(the_lake.staged)
     shows = podcast_shows(the_lake, index)  # read once: the staging and the memo both need it
     kept = stage_days(the_lake, days, index, on_month, shows)
     remember_staging_current(the_lake, shows_digest(shows))

@@ -105,3 +105,65 @@ def _state(pid: int) -> str:
     """The process's state letter (Z: a zombie); empty once it is gone."""
     entry = process_entry(pid)
     return entry.state if entry is not None else ""
+
+
+def test_a_killed_single_file_write_is_reaped_at_once(tmp_path: Path) -> None:
+    """One file written with ``atomic_path`` by a process killed before its rename (a cycle's
+    poll, a marker) leaves a temp file the next staging removes at once, like a batch's."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "date=2026-01-01" / "part-0.parquet"
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys\n"
+            "from pipeline.io.atomic import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as tmp:\n"
+            "    tmp.write_text('half')\n"
+            "    os.kill(os.getpid(), 9)\n",
+            str(target),
+        ],
+        check=False,
+    )
+    assert killed.returncode == -9
+    left = list(target.parent.iterdir())
+    assert len(left) == 1 and atomic.TMP_MARK in left[0].name and not target.exists()
+    assert atomic.clean_temp_files(tmp_path, older_than_s=3600) == 1
+    assert list(target.parent.iterdir()) == []
+
+
+def test_a_killed_raw_copy_is_removed_by_the_next_copy(tmp_path: Path) -> None:
+    """An import killed while copying an export into raw/ leaves a half copy (hundreds of MB
+    for a big export); the next copy into that folder removes it, and keeps the new one."""
+    import subprocess
+    import sys
+
+    from pipeline.io.keep import keep_by_content
+
+    folder = tmp_path / "raw" / "exports"
+    source = tmp_path / "Streaming_History_Audio_2024.json"
+    source.write_bytes(b"[]" + b" " * (3 << 20))
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, pathlib, hashlib\n"
+            "from pipeline.io import keep\n"
+            "class Dying:\n"
+            "    def update(self, chunk): os.kill(os.getpid(), 9)\n"
+            "keep.hashlib.sha256 = Dying\n"
+            "keep.keep_by_content(pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]),"
+            " lambda sha: pathlib.Path(sys.argv[2]) / sha, 0o600)\n",
+            str(source),
+            str(folder),
+        ],
+        check=False,
+    )
+    assert killed.returncode == -9
+    assert [p.name for p in folder.iterdir() if TMP_MARK in p.name]  # the half copy
+
+    sha, copy = keep_by_content(source, folder, lambda sha: folder / sha / source.name, 0o600)
+    assert copy.read_bytes() == source.read_bytes()
+    assert [p for p in folder.rglob("*") if TMP_MARK in p.name] == []
