@@ -82,19 +82,13 @@ def unbuilt_inputs() -> bool:
     An import left unbuilt (killed, or run as a bare Luigi task) is something new even when
     this cycle polled nothing; an empty lake, or one built since its last input, is not.
     """
-    from pipeline.io.markers import latest_marker
+    from pipeline.io.markers import latest_marker, newest_mtime
 
     the_lake = lake()
     found = latest_marker(the_lake.dbt_runs_dir, "run_results.json")
     built = the_lake.dbt_run_marker(found[0]).stat().st_mtime_ns if found else -1
-    for folder in (the_lake.import_units_dir, the_lake.polls_dir, the_lake.plays_dir):
-        for path in folder.rglob("*.parquet") if folder.exists() else ():
-            try:
-                if path.stat().st_mtime_ns > built:
-                    return True
-            except OSError:
-                continue
-    return False
+    folders = (the_lake.import_units_dir, the_lake.polls_dir, the_lake.plays_dir)
+    return any(newest_mtime(folder) > built for folder in folders)
 
 
 def polled_new_plays(now: dt.datetime) -> int:

@@ -104,6 +104,16 @@ def index(root: Path) -> None:
     memo(("listing", str(root)), lambda: _walk(root, ()))
 
 
+def newest_mtime(root: Path) -> int:
+    """The newest mtime (ns) of the Parquet files under ``root``, -1 when there are none.
+
+    Listed as ``fingerprint`` lists (``os.scandir``, strings; the pass's listing when there is
+    one): a cron cycle that polled nothing asks it of ~10,000 staged files at a million plays,
+    and a walk making a ``Path`` for each took about twice as long.
+    """
+    return max((mtime for _rel, _name, _size, mtime in _listing_below(root, ())), default=-1)
+
+
 def is_indexed(root: Path) -> bool:
     """Whether this pass has listed ``root`` or a folder above it (``index``): answers cut from
     that listing cost no walk."""
