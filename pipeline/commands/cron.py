@@ -188,7 +188,7 @@ def run_job(job: str, now: dt.datetime | None = None) -> int:
                     outcome = run_phases(phases, central=central, workers=workers)
             cfg = notification_settings()
             since = notify.last_checked(the_lake)
-            status = health.collect(the_lake, _now())
+            status = health.collect_accounts(the_lake, _now())  # what the events read
             events = notify.failure_events(outcome.failures)
             events += notify.health_events(status, _now(), cfg)
             events += notify.gap_events(the_lake, since)

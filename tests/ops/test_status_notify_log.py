@@ -146,7 +146,7 @@ def test_health_events_token_no_plays_and_gap(data_dir: Path, isolated_dbt: Path
         schema=schemas.POLL_GAPS,
     )
     write_parquet_atomic(lake().dated_partition("gaps", NOW.date()), gap)
-    status = health.collect(lake(), NOW)
+    status = health.collect_accounts(lake(), NOW)  # what a cron run collects for its events
     cfg = notification_settings()
     events = notify.health_events(status, NOW, cfg) + notify.gap_events(
         lake(), NOW - dt.timedelta(hours=1)
@@ -155,6 +155,26 @@ def test_health_events_token_no_plays_and_gap(data_dir: Path, isolated_dbt: Path
     assert kinds == {("token", "me"), ("no_plays", "partner"), ("gap", "partner")}
     assert not status.healthy  # a revoked token needs the user
     assert notify.gap_events(lake(), NOW) == []  # already seen
+
+
+def test_last_play_is_each_accounts_newest_over_the_days_it_reads(data_dir: Path) -> None:
+    """Newest day first, stopping once every account has a play: an account quiet for days
+    is still found, and a day's later file beats its earlier one."""
+    today = NOW.replace(hour=12, minute=0, second=0)
+    _poll_file(data_dir, "me", today - dt.timedelta(hours=2))
+    table = pa.table(
+        {"account": ["me"], "played_at": pa.array([today - dt.timedelta(hours=1)], schemas.UTC_MS)}
+    )
+    write_parquet_atomic(
+        data_dir / f"staged/polls/v1/account=me/date={today.date()}/p2.parquet", table
+    )
+    _poll_file(data_dir, "me", today - dt.timedelta(days=1))
+    _poll_file(data_dir, "partner", today - dt.timedelta(days=3))
+    found = health.last_play_by_account(lake(), today, 14, ["me", "partner"])
+    assert found == {"me": today - dt.timedelta(hours=1), "partner": today - dt.timedelta(days=3)}
+    assert health.last_play_by_account(lake(), today, 14, ["me"]) == {
+        "me": today - dt.timedelta(hours=1)
+    }
 
 
 def test_ntfy_notification_reaches_the_receiver(
