@@ -14,6 +14,8 @@ whole tree, dbt included):
    enrichment with nothing new to fetch, incremental dbt, publish); wall = poll + build,
    peak memory = the larger of the two process trees;
 3. ``noop@1M``: the same cycle with nothing new: every task complete, no dbt process started;
+   ``quietpoll@1M``: ``music-tracker cron poll`` with nothing new (polling off: no network),
+   what most 30-minute runs are, its notifications' status included;
 4. ``cards@1M``: every dashboard card's SQL on the reporting DB (ms per card), in the product's
    DuckDB and in the one Metabase's driver bundles;
 5. ``floor@<size>``: DuckDB alone reading the export JSON into one deduplicated Parquet file;
@@ -303,6 +305,22 @@ def scenario_noop(label: str, runs: int) -> dict[str, Any]:
     return {"scenario": f"noop@{label}", "samples": samples, **_median(samples)}
 
 
+def scenario_quiet_poll(label: str, runs: int) -> dict[str, Any]:
+    """``music-tracker cron poll`` with nothing new, as most of a day's 48 runs are: polling off
+    (the poll's one request to Spotify is not counted: no measured process reaches the network),
+    the local scheduler (the bench runs no luigid), notifications from the status, no dbt."""
+    lake = lake_dir(label)
+    env = {
+        "MUSIC_TRACKER__CRON__CENTRAL_SCHEDULER": "false",
+        "MUSIC_TRACKER__SPOTIFY__ENABLED": "false",
+    }
+    samples = [
+        _sample(_measure(_cli(lake, "cron", "poll"), f"quietpoll@{label}", env=env))
+        for _ in range(runs)
+    ]
+    return {"scenario": f"quietpoll@{label}", "samples": samples, **_median(samples)}
+
+
 def scenario_daily(label: str, runs: int) -> dict[str, Any]:
     """``music-tracker cron daily`` on the warehouse: gap filling over the window and the whole
     test suite (on the local scheduler: the bench runs no luigid)."""
@@ -438,6 +456,14 @@ def verdicts(results: dict[str, dict[str, Any]], biggest: str) -> list[tuple[str
                 str(not noop["dbt_started"]),
                 "yes" if not noop["dbt_started"] else "**no**",
             )
+        )
+    quiet = results.get(f"quietpoll@{biggest}")
+    if quiet:
+        check(
+            f"quiet cron poll@{biggest} wall (no network)",
+            quiet["wall_s"],
+            TARGETS["noop"]["wall_s"],
+            "s",
         )
     equal = results.get(f"equal@{biggest}")
     if equal:
@@ -647,6 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         attempt(f"equal@{biggest}", scenario_equal, biggest)
     if "noop" in wanted:
         attempt(f"noop@{biggest}", scenario_noop, biggest, max(runs, 3))
+        attempt(f"quietpoll@{biggest}", scenario_quiet_poll, biggest, max(runs, 3))
     if "daily" in wanted:
         attempt(f"daily@{biggest}", scenario_daily, biggest, runs)
     if "cards" in wanted:
