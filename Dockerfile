@@ -37,6 +37,6 @@ USER app
 VOLUME ["/data"]
 
 HEALTHCHECK --interval=5m --timeout=60s --start-period=5m --retries=3 \
-    CMD ["music-tracker", "status"]
+    CMD ["music-tracker", "status", "--health"]
 
 CMD ["music-tracker", "cron", "serve"]

@@ -28,14 +28,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute
-import pyarrow.parquet as pq
-
 from pipeline import settings as settings_mod
 from pipeline.clients.spotify import TokenCacheUnreadable, read_token, refresh_expires_at
 from pipeline.paths import Lake
 from pipeline.settings import spotify_settings, status_settings
+
+# Arrow is imported by the readers of plays below, never by the healthcheck (collect_health):
+# it runs every few minutes in the pipeline's container, beside the builds.
 
 #: Lookup states that still need work.
 BACKLOG_STATES = {"pending", "failed"}
@@ -279,6 +278,8 @@ def check_databases(the_lake: Lake, status: Status) -> None:
 
 def plays_by_account(the_lake: Lake, day: dt.date) -> dict[str, int]:
     """Plays of one UTC day per account, from the staged partition and that day's polls."""
+    import pyarrow.parquet as pq
+
     counts: dict[str, int] = {}
     part = the_lake.plays_partition(day)
     if part.exists():
@@ -298,6 +299,9 @@ def last_play_by_account(
     days cannot change the answer (a cron run asks after every poll; the fourteen days of a
     busy lake are ~240 files, the last day a few).
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     newest: dict[str, dt.datetime] = {}
     for offset in range(days + 1):
         day = (now - dt.timedelta(days=offset)).date()
@@ -325,6 +329,10 @@ def last_play_by_account(
 
 def newest_staged_play(the_lake: Lake) -> dt.datetime | None:
     """The newest play in the staged partitions (before any build), newest partition first."""
+    import pyarrow as pa
+    import pyarrow.compute  # noqa: F401 - pa.compute
+    import pyarrow.parquet as pq
+
     days = sorted(the_lake.plays_dir.glob("date=*"), reverse=True)
     for day in days[:3]:
         for path in day.glob("*.parquet"):
@@ -533,12 +541,15 @@ def polling_off_reason(settings: settings_mod.Settings) -> str:
     return ""
 
 
-def collect_accounts(the_lake: Lake, now: dt.datetime | None = None) -> Status:
-    """Each account's token, polling and last play: what a cron run's notifications need.
+def collect_accounts(
+    the_lake: Lake, now: dt.datetime | None = None, *, last_plays: bool = True
+) -> Status:
+    """Each account's token, polling and (``last_plays``) last play, with their problems.
 
-    The rest of ``collect`` (the enrichment backlog over every staged play, the databases, the
-    lake's size) took ~1.7 s of a cron run that polled nothing, 48 times a day, for a status
-    nobody reads then; ``music-tracker status`` collects it all.
+    What a cron run's notifications read. The rest of ``collect`` (the enrichment backlog over
+    every staged play with a lookup-state query per key, the databases, the lake's size) took
+    ~1.5 s and ~100 MB of every cron run that polled nothing, 48 times a day, for a status
+    nobody reads then.
     """
     now = now or dt.datetime.now(dt.UTC)
     settings = settings_mod.get_settings()
@@ -547,13 +558,13 @@ def collect_accounts(the_lake: Lake, now: dt.datetime | None = None) -> Status:
         status.problems.append(f"data folder {the_lake.root} does not exist")
         return status
     names = [account.name for account in settings.accounts]
-    last_plays = last_play_by_account(the_lake, now, 14, names)
+    newest = last_play_by_account(the_lake, now, 14, names) if last_plays else {}
     # The same window the poller warns in (spotify.refresh_warning_days).
     warn_days = spotify_settings().refresh_warning_days
     status.polling_off = polling_off_reason(settings)
     for account in settings.accounts:
         acc = AccountStatus(name=account.name)
-        acc.last_play_at = _iso(last_plays.get(account.name))
+        acc.last_play_at = _iso(newest.get(account.name))
         acc.poll_enabled = not status.polling_off and account.poll
         if acc.poll_enabled:
             _account_polling(the_lake, acc, now, status, warn_days)
@@ -561,17 +572,22 @@ def collect_accounts(the_lake: Lake, now: dt.datetime | None = None) -> Status:
     return status
 
 
-def collect(the_lake: Lake, now: dt.datetime | None = None) -> Status:
-    """Everything ``status`` shows, with the problems that make it unhealthy."""
+def collect_health(
+    the_lake: Lake, now: dt.datetime | None = None, *, last_plays: bool = False
+) -> Status:
+    """Every problem that makes the installation unhealthy, and only what decides them.
+
+    ``music-tracker status --health``, Docker's healthcheck of the pipeline container every
+    five minutes. It reads no play (no Arrow) and, while a run holds the lake, opens no
+    database (no DuckDB): run beside a cycle's dbt build in the container's 400 MB, the full
+    ``status`` (~190 MB at a million plays) got dbt killed for memory (measured: one overlap in
+    five).
+    """
     now = now or dt.datetime.now(dt.UTC)
     cfg = status_settings()
-    status = collect_accounts(the_lake, now)
+    status = collect_accounts(the_lake, now, last_plays=last_plays)
     if not the_lake.root.is_dir():
         return status
-    today = plays_by_account(the_lake, now.date())
-    for acc in status.accounts:
-        acc.plays_today = today.get(acc.name, 0)
-    status.enrichment_backlog = enrichment_backlog(the_lake, now)
     status.last_build = last_build(the_lake)
     if status.last_build and status.last_build["status"] == "failed":
         failing = ", ".join(status.last_build["failing"]) or "see the log"
@@ -590,9 +606,6 @@ def collect(the_lake: Lake, now: dt.datetime | None = None) -> Status:
                 f"reporting data is stale: last published {status.last_publish_at}"
             )
     check_databases(the_lake, status)
-    if status.newest_play_at is None:
-        status.newest_play_at = _iso(newest_staged_play(the_lake))
-    status.data_bytes = dir_size(the_lake.root)
     status.free_bytes = shutil.disk_usage(the_lake.root).free
     if status.free_bytes < cfg.min_free_disk_mb * 1024 * 1024:
         status.problems.append(
@@ -601,6 +614,23 @@ def collect(the_lake: Lake, now: dt.datetime | None = None) -> Status:
         )
     if not os.access(the_lake.root, os.W_OK):
         status.problems.append(f"data folder {the_lake.root} is not writable")
+    return status
+
+
+def collect(the_lake: Lake, now: dt.datetime | None = None) -> Status:
+    """Everything ``status`` shows: ``collect_health`` and what is only shown (plays today,
+    last plays, the enrichment backlog, the lake's size)."""
+    now = now or dt.datetime.now(dt.UTC)
+    status = collect_health(the_lake, now, last_plays=True)
+    if not the_lake.root.is_dir():
+        return status
+    today = plays_by_account(the_lake, now.date())
+    for acc in status.accounts:
+        acc.plays_today = today.get(acc.name, 0)
+    status.enrichment_backlog = enrichment_backlog(the_lake, now)
+    if status.newest_play_at is None:
+        status.newest_play_at = _iso(newest_staged_play(the_lake))
+    status.data_bytes = dir_size(the_lake.root)
     return status
 
 

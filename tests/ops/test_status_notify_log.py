@@ -540,3 +540,40 @@ def test_backlog_counts_what_was_never_enriched(data_dir: Path, isolated_dbt: Pa
     assert isinstance(backlog, dict)
     assert backlog["spotify_api"] > 0 and backlog["musicbrainz"] > 0
     assert backlog["nominatim"] == 0  # places are known only from MusicBrainz's answers
+
+
+def test_the_healthcheck_reads_no_play_and_opens_no_database_beside_a_run(
+    data_dir: Path, isolated_dbt: Path
+) -> None:
+    """`status --health` (Docker's healthcheck, every 5 min in the pipeline's 400 MB) gives the
+    same verdict and problems as `status` but loads neither Arrow nor DuckDB while a run holds
+    the lake: the full status beside a cycle's dbt got dbt killed for memory."""
+    import os
+
+    from pipeline.ops.lock import LAKE_LOCK, exclusive
+    from tests.ops.conftest import cli_env, run_python
+
+    _token("me", NOW)
+    _state(data_dir, "me", last_success_at=NOW.isoformat())
+    _poll_file(data_dir, "me", NOW - dt.timedelta(hours=1))
+    probe = (
+        "import json, sys\n"
+        "from pipeline.ops.health import collect_health\n"
+        "from pipeline.paths import lake\n"
+        "status = collect_health(lake())\n"
+        "loaded = [m for m in ('pyarrow', 'duckdb', 'polars') if m in sys.modules]\n"
+        "print(json.dumps([status.healthy, status.problems, loaded]))\n"
+    )
+    env = cli_env(data_dir)
+    holder = {"job": "poll", "pid": os.getpid(), "since": NOW.isoformat()}
+    with exclusive(lake().lock_file(LAKE_LOCK), holder):
+        result = run_python(["-c", probe], env)
+        health_check = run_python(["-m", "pipeline.cli", "status", "--health"], env)
+    assert result.returncode == 0, result.stderr
+    healthy, problems, loaded = json.loads(result.stdout)
+    assert loaded == []
+    full = health.collect(lake())
+    assert (healthy, problems) == (full.healthy, full.problems)
+    expected = "HEALTHY" if full.healthy else "UNHEALTHY: " + "; ".join(full.problems)
+    assert health_check.stdout.strip() == expected
+    assert health_check.returncode == (0 if full.healthy else 1)
