@@ -46,3 +46,23 @@ def test_uncommitted_run_leaves_no_trace(tmp_path: Path) -> None:
     state.record("artist", "a", FOUND, NOW)
     state.close(commit=False)
     assert LookupState(path, POLICY).is_due("artist", "a", NOW)
+
+
+def test_due_agrees_with_is_due_key_by_key(tmp_path: Path) -> None:
+    """Each key's answer is ``is_due``'s, in the given order without repeats, whatever its
+    status, and another entity's row of the same key does not count."""
+    from pipeline.enrich.state import PARTIAL
+
+    state = LookupState(tmp_path / "s.sqlite", POLICY)
+    state.record("artist", "a", FOUND, NOW)
+    state.record("artist", "b", NOT_FOUND, NOW)
+    state.record("artist", "c", FAILED, NOW)
+    state.record("artist", "d", PARTIAL, NOW)
+    state.record("track", "e", FOUND, NOW)  # another entity's answer for the same key
+    keys = ["e", "d", "a", "c", "b", "a", "e"]
+    for later in (dt.timedelta(0), dt.timedelta(hours=2), dt.timedelta(days=31)):
+        when = NOW + later
+        one_by_one = [k for k in dict.fromkeys(keys) if state.is_due("artist", k, when)]
+        assert state.due("artist", keys, when) == one_by_one
+    assert state.due("artist", keys, NOW) == ["e", "d"]
+    assert state.due("track", ["e"], NOW) == []
