@@ -577,3 +577,23 @@ def test_the_healthcheck_reads_no_play_and_opens_no_database_beside_a_run(
     expected = "HEALTHY" if full.healthy else "UNHEALTHY: " + "; ".join(full.problems)
     assert health_check.stdout.strip() == expected
     assert health_check.returncode == (0 if full.healthy else 1)
+
+
+def test_status_beside_a_run_does_not_count_the_backlog(data_dir: Path, isolated_dbt: Path) -> None:
+    """The full `status` while a run holds the lake leaves the enrichment backlog (every staged
+    play and lookup, DuckDB) for later and says so; the rest is shown as usual."""
+    import os
+
+    from pipeline.ops.lock import LAKE_LOCK, exclusive
+    from tests.ops.conftest import cli_env, run_cli
+
+    _poll_file(data_dir, "me", NOW - dt.timedelta(hours=1))
+    env = cli_env(data_dir, MUSIC_TRACKER__SPOTIFY__ENABLED="false")
+    holder = {"job": "poll", "pid": os.getpid(), "since": NOW.isoformat()}
+    with exclusive(lake().lock_file(LAKE_LOCK), holder):
+        busy = run_cli(["status"], env)
+    idle = run_cli(["status"], env)
+    assert busy.returncode == idle.returncode == 0, busy.stdout + busy.stderr
+    assert "enrichment backlog: not counted while a run holds the lake" in busy.stdout
+    assert "enrichment backlog: not counted" not in idle.stdout
+    assert "me:" in busy.stdout and "me:" in idle.stdout
