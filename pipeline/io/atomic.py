@@ -81,7 +81,9 @@ class AtomicBatch:
     ten-year import writes ~3,650 day files; their fsyncs were ~8 s of the writer threads' time
     at 1M plays here, and a NAS's disks take tens of milliseconds each. Where ``syncfs`` is
     missing (not Linux) each file is fsynced at ``commit``. ``path`` may be used from several
-    threads; ``commit`` and ``discard`` only once their writes have ended.
+    threads. ``commit`` takes the files whose writes have ended (one still being written joins
+    the next commit: staging commits a year at a time while its writer threads go on);
+    ``discard`` only once every write has ended.
     """
 
     def __init__(self) -> None:
