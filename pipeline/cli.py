@@ -64,6 +64,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
     from pipeline.tasks import ImportExports, StageAllPlays
 
     local = not args.central
+    new_units: set[str] = set()  # import units this import added (a rerun adds none)
     if args.rebuild:
         from pipeline.ingest.exports import raw_imports
         from pipeline.ingest.polls import replay_all_raw_polls
@@ -85,21 +86,25 @@ def cmd_stage(args: argparse.Namespace) -> int:
         files = [Path(p) for p in args.paths]
         # What the import summary needs from before and after the import, asked here: DuckDB
         # work in the parent would stay in its heap while dbt runs (measured: +30 MB).
-        facts = {
-            "before": staged_play_count(args.account),
-            "known": sorted(known_units(files, args.account)),
-        }
+        known = sorted(known_units(files, args.account))
+        facts = {"before": staged_play_count(args.account), "known": known}
         task = ImportExports(files=tuple(args.paths), account=args.account)
         code = run_tasks([task], local_scheduler=local)
         facts["nothing"] = code == 0 and parsed_rows(files, args.account) == 0
-        facts["ids"] = {str(f): unit_id(f, args.account) for f in files}  # hashed: cached
+        ids = {str(f): unit_id(f, args.account) for f in files}  # hashed: cached
+        facts["ids"] = ids
         if args.facts:
             write_json_atomic(Path(args.facts), facts)
         if code or facts["nothing"]:
             return code
+        new_units = set(ids.values()) - set(known)
     code = run_tasks([StageAllPlays()], local_scheduler=local)
     if code:
         return code
+    if args.rebuild or new_units:  # a build follows: the parent may start dbt now
+        from pipeline.ops.stage_child import say_staged
+
+        say_staged()
     # The build's other inputs (the day's staging and enrichment read every staged play) run
     # here too, so the parent schedules dbt with nothing but its own ~50 MB.
     from pipeline.paths import lake
@@ -110,6 +115,27 @@ def cmd_stage(args: argparse.Namespace) -> int:
     if code == 0:
         hand_over(lake())
     return code
+
+
+def _start_dbt_ahead() -> None:
+    """The stage child's plays are staged: start dbt's interpreter for the build that follows
+    (``warehouse.warm``); the build's own start ahead finds it waiting and the run's end stops
+    it if no build comes (a failed enrichment, or nothing to build). Not where Luigi runs each
+    task in a process of its own (``force_multiprocessing``): that build could not use it."""
+    import luigi.worker
+
+    from pipeline.paths import lake
+    from pipeline.warehouse.run import warm_up
+
+    if not luigi.worker.worker().force_multiprocessing:
+        warm_up(lake())
+
+
+def _no_build_follows() -> None:
+    """Stop a dbt the stage child's word started (``_start_dbt_ahead``) when no build comes."""
+    from pipeline.warehouse import warm
+
+    warm.discard()
 
 
 def import_paths(paths: list[Path], account: str, local_scheduler: bool = False) -> int:
@@ -148,11 +174,14 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = False)
             account,
             local_scheduler=local_scheduler,
             facts=facts_file,
+            on_staged=_start_dbt_ahead,
         )
         try:
             facts = json.loads(facts_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             facts = {"before": None, "known": [], "nothing": False}
+    if code != 0 or facts["nothing"]:
+        _no_build_follows()
     before, known, ids = facts["before"], set(facts["known"]), facts.get("ids", {})
     if code == 0 and facts["nothing"]:
         reports = import_report(files, account, before, known, ids)
@@ -206,7 +235,9 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     from pipeline.ops.stage_child import run_stage_child
     from pipeline.summary import print_summary
 
-    code = run_stage_child(rebuild=True)
+    code = run_stage_child(rebuild=True, on_staged=_start_dbt_ahead)
+    if code != 0:
+        _no_build_follows()
     if code == 0:
         from pipeline.tasks.warehouse import whole_suite
 

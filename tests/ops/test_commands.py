@@ -40,18 +40,42 @@ def test_import_of_nothing_importable_exits_non_zero_without_a_build(
 
 
 @pytest.mark.slow
+def _log_times(log: Path, skip: int = 0) -> tuple[list[float], list[float]]:
+    """From the lake's JSON log, after its first ``skip`` lines: when dbt was started ahead,
+    and when each of the build's input tasks (run by the stage child) ended."""
+    starts: list[float] = []
+    inputs: list[float] = []
+    for line in log.read_text(encoding="utf-8").splitlines()[skip:]:
+        record = json.loads(line)
+        when = dt.datetime.fromisoformat(record["ts"].replace("Z", "+00:00")).timestamp()
+        if record["msg"].startswith("dbt started ahead of its command"):
+            starts.append(when)
+        elif record["msg"].startswith(("task=EnrichCatalogue", "task=EnrichArtists")):
+            inputs.append(when)
+    return starts, inputs
+
+
 def test_import_ends_with_the_summary_and_a_rerun_says_zero_new(data_dir: Path) -> None:
-    """Every import prints what was built; importing the same file again adds 0 new plays."""
-    first = run_cli(["import", str(EXPORT)], cli_env(data_dir))
+    """Every import prints what was built; importing the same file again adds 0 new plays.
+
+    dbt starts while the import's child is still enriching (its word that the plays are
+    staged), once, and that is the dbt the build uses; a rerun with nothing new starts none."""
+    env = cli_env(data_dir, MUSIC_TRACKER__LOGGING__LEVEL="DEBUG")
+    first = run_cli(["import", str(EXPORT)], env)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "What was built" in first.stdout and "plays:" in first.stdout
     new_first = int(first.stdout.split(" new plays")[0].rsplit(": ", 1)[1].replace(",", ""))
     assert new_first > 0
-    again = run_cli(["import", str(EXPORT)], cli_env(data_dir))
+    log = data_dir / "logs/pipeline.log"
+    starts, inputs = _log_times(log)
+    assert len(starts) == 1 and inputs and starts[0] < max(inputs), (starts, inputs)
+    seen = len(log.read_text(encoding="utf-8").splitlines())
+    again = run_cli(["import", str(EXPORT)], env)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "1 file(s): 0 new plays" in again.stdout
     assert "already imported" in again.stdout
     assert "What was built" in again.stdout
+    assert _log_times(log, seen)[0] == []
 
 
 def _cron_lines(data_dir: Path) -> tuple[dict[str, str], list[str]]:

@@ -66,6 +66,11 @@ ENV_EXCEPTIONS: dict[str, tuple[int, str]] = {
         "ANNOUNCED_ENV is a marker from a parent command to its child (the scheduler was "
         "already announced), not configuration",
     ),
+    "pipeline/ops/stage_child.py": (
+        1,
+        "STAGED_FD_ENV names the pipe a parent command gave its stage child (the child says "
+        "its plays are staged on it), not configuration",
+    ),
     "pipeline/commands/cron.py": (
         1,
         "the crontab line repeats MUSIC_TRACKER_ENV only when it was set in the environment "
