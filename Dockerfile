@@ -34,6 +34,9 @@ ENV PATH=/app/.venv/bin:$PATH \
     LUIGI_CONFIG_PATH=/app/luigi.cfg
 
 USER app
+# dbt's saved parse of the project, made as a build makes it (its paths are the same for every
+# lake), so a container's first import or cycle does not parse the whole project again.
+RUN music-tracker --data-dir /tmp/parse _parse && rm -rf /tmp/parse
 VOLUME ["/data"]
 
 HEALTHCHECK --interval=5m --timeout=60s --start-period=5m --retries=3 \

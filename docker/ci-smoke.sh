@@ -60,6 +60,14 @@ if [[ $code != 0 || $oom != false ]]; then
   say "FAILED: music-tracker demo in the image under -m 400m"
   exit 1
 fi
+# The image's saved parse (Dockerfile: `_parse`) served the container's first build.
+parsed=$(docker cp "$id:/app/dbt_project/target/perf_info.json" - 2>/dev/null | tar -xO |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["parsed_path_count"])' || echo "?")
+say "dbt files parsed by the demo's first build: $parsed (0: the image's saved parse was used)"
+if [[ $parsed != 0 ]]; then
+  say "FAILED: the container's first build parsed the dbt project again"
+  exit 1
+fi
 docker rm -f "$id" >/dev/null
 
 # 1b. Optional (MT_CI_HISTORY=folder of export files, e.g. bench/.cache/histories/1M-seed42):

@@ -11,6 +11,7 @@ from pipeline import settings
 from pipeline.paths import lake
 from pipeline.warehouse.run import run_dbt
 from tests.dbt.harness import lake_at
+from tests.ops.conftest import cli_env, run_cli
 
 
 def _compile_in(root: Path, target: Path) -> tuple[dict, str]:
@@ -43,3 +44,20 @@ def test_a_second_lake_reuses_the_parse_and_reads_its_own_files(
     assert "@DATA_DIR@" not in first_sql + second_sql
     assert f"read_parquet('{tmp_path}/lake one/staged/gaps/v1/" in first_sql
     assert f"read_parquet('{tmp_path}/lake ''two''/staged/gaps/v1/" in second_sql
+
+
+def test_the_images_parse_serves_a_first_build_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``music-tracker _parse`` (the Dockerfile runs it) keeps dbt's saved parse, and a first
+    build in a lake elsewhere (the container's /data) starts from it."""
+    target = tmp_path / "target"
+    env = cli_env(tmp_path / "parse", MUSIC_TRACKER__DBT__TARGET_PATH=str(target))
+    made = run_cli(["--data-dir", str(tmp_path / "parse"), "_parse"], env, timeout=120)
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert (target / "partial_parse.msgpack").is_file()
+    monkeypatch.setenv("MUSIC_TRACKER__DBT__TARGET_PATH", str(target))
+    settings.reload_settings()
+    perf, sql = _compile_in(tmp_path / "data", target)
+    assert perf["parsed_path_count"] == 0
+    assert f"read_parquet('{tmp_path}/data/staged/gaps/v1/" in sql
