@@ -90,9 +90,10 @@ def run_stage_child(
 ) -> int:
     """Run the ingest half in a child interpreter; its exit code (OOM kills said as such).
 
-    ``on_staged`` runs in this process (on a thread) when the child says its plays are staged
-    and a build will follow (``say_staged``): the import starts dbt there, so dbt's imports
-    and parse overlap the child's enrichment instead of following the child's exit.
+    ``on_staged`` runs in this process, on the thread waiting for the child, when the child
+    says its plays are staged and a build will follow (``say_staged``): the import starts dbt
+    there, so dbt's imports and parse overlap the child's enrichment instead of following the
+    child's exit.
     """
     from pipeline.warehouse import dbt_process
 
