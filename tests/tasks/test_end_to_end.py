@@ -120,14 +120,15 @@ def test_second_run_is_a_no_op_with_identical_tables(built: Path) -> None:
 def test_a_no_op_build_loads_no_data_library(built: Path) -> None:
     """`build` with nothing new (every 30 minutes at home) decides it from file stamps alone:
     it loads neither Arrow, Polars, DuckDB nor dbt (Arrow alone was ~30 MB of its ~80 MB), nor
-    the JSON-schema validator Luigi would load for no parameter here (~50 ms of ~0.4 s).
+    the JSON-schema validator Luigi would load for no parameter here (~50 ms of ~0.4 s), nor an
+    HTTP library with nothing to fetch (requests with urllib3 and ssl: ~55 ms of ~0.37 s).
     The first pass after an import reads the new files' footers once and remembers them.
     (Before the next test, which replaces the warehouse file: a no-op then opens it.)"""
     assert cli.main(["--data-dir", str(built), "build"]) == 0  # the pass that remembers
 
     code = (
         "import atexit, sys\n"
-        "heavy = ('pyarrow', 'polars', 'duckdb', 'dbt', 'jsonschema')\n"
+        "heavy = ('pyarrow', 'polars', 'duckdb', 'dbt', 'jsonschema', 'requests', 'urllib3')\n"
         "atexit.register(lambda: print('LOADED', *[m for m in heavy if m in sys.modules]))\n"
         "from pipeline.cli import main\n"
         f"sys.exit(main(['--data-dir', {str(built)!r}, 'build']))\n"
