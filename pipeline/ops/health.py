@@ -289,6 +289,29 @@ def plays_by_account(the_lake: Lake, day: dt.date) -> dict[str, int]:
     return counts
 
 
+#: Each file's newest play per account, as last read (``last_play_by_account``).
+LAST_PLAYS_FILE = "last_plays.json"
+
+
+def _newest_in(path: Path) -> dict[str, str]:
+    """Newest ``played_at`` per account in one plays or poll file (ISO), read with Arrow."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, columns=["account", "played_at"])
+    except (OSError, pa.ArrowInvalid, KeyError):
+        return {}
+    if table.num_rows == 0:
+        return {}
+    agg = table.group_by("account").aggregate([("played_at", "max")]).to_pylist()
+    return {
+        str(row["account"]): row["played_at_max"].isoformat()
+        for row in agg
+        if row["played_at_max"] is not None
+    }
+
+
 def last_play_by_account(
     the_lake: Lake, now: dt.datetime, days: int, accounts: list[str] | None = None
 ) -> dict[str, dt.datetime]:
@@ -297,11 +320,17 @@ def last_play_by_account(
     Read newest day first: plays are filed by their UTC day, so an account's newest play is in
     the newest day holding any of its plays, and once every one of ``accounts`` has one, older
     days cannot change the answer (a cron run asks after every poll; the fourteen days of a
-    busy lake are ~240 files, the last day a few).
+    busy lake are ~240 files, the last day a few). Each file's answer is kept under its stamp
+    (``state/last_plays.json``): a cron run with nothing new reads no Parquet and loads no
+    Arrow (~30 MB, ~0.1 s of each of a day's 48 runs).
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from pipeline.io.atomic import write_json_atomic
+    from pipeline.io.duck import file_stamp
 
+    memo_file = the_lake.state / LAST_PLAYS_FILE
+    held: dict[str, Any] = (read_json(memo_file) or {}).get("files", {})
+    first_day = (now - dt.timedelta(days=days)).date().isoformat()
+    kept = {key: entry for key, entry in held.items() if entry.get("day", "") >= first_day}
     newest: dict[str, dt.datetime] = {}
     for offset in range(days + 1):
         day = (now - dt.timedelta(days=offset)).date()
@@ -310,20 +339,22 @@ def last_play_by_account(
         if part.exists():
             files.insert(0, part)
         for path in files:
-            try:
-                table = pq.read_table(path, columns=["account", "played_at"])
-            except (OSError, pa.ArrowInvalid, KeyError):
+            stamp = file_stamp(path)
+            if stamp is None:
                 continue
-            if table.num_rows == 0:
-                continue
-            agg = table.group_by("account").aggregate([("played_at", "max")]).to_pylist()
-            for row in agg:
-                when = row["played_at_max"]
-                account = row["account"]
+            key = str(path.relative_to(the_lake.root))
+            entry = kept.get(key)
+            if entry is None or entry.get("stamp") != stamp:
+                entry = {"stamp": stamp, "day": day.isoformat(), "newest": _newest_in(path)}
+                kept[key] = entry
+            for account, iso in entry["newest"].items():
+                when = parse_time(iso)
                 if when is not None and (account not in newest or when > newest[account]):
                     newest[account] = when
         if accounts is not None and all(a in newest for a in accounts):
             break
+    if kept != held:
+        write_json_atomic(memo_file, {"files": kept})
     return newest
 
 

@@ -17,8 +17,6 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from pipeline.io.atomic import write_json_atomic
 from pipeline.ops.health import Status, parse_time, read_json
 from pipeline.paths import Lake
@@ -91,11 +89,25 @@ def health_events(status: Status, now: dt.datetime, cfg: NotificationSettings) -
     return events
 
 
+#: Slack for file times against ``since`` (kept to the second; some file systems keep file
+#: times to two): a gap file's time is never earlier than the detection it records.
+GAP_FILE_SLACK_S = 2
+
+
 def gap_events(the_lake: Lake, since: dt.datetime) -> list[Event]:
-    """Gaps polling detected after ``since`` (from the staged gaps dataset)."""
+    """Gaps polling detected after ``since`` (from the staged gaps dataset).
+
+    Only files written since then are read: a gap is written after it is detected, so a file
+    older than ``since`` holds no new one, and a cron run with nothing new reads none (and
+    loads no Arrow)."""
     events: list[Event] = []
+    oldest = since.timestamp() - GAP_FILE_SLACK_S
     for path in sorted(the_lake.gaps_dir.glob("date=*/*.parquet")):
         try:
+            if path.stat().st_mtime < oldest:
+                continue
+            import pyarrow.parquet as pq
+
             rows = pq.read_table(path).to_pylist()
         except OSError:
             continue

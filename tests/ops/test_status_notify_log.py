@@ -175,6 +175,19 @@ def test_last_play_is_each_accounts_newest_over_the_days_it_reads(data_dir: Path
     assert health.last_play_by_account(lake(), today, 14, ["me"]) == {
         "me": today - dt.timedelta(hours=1)
     }
+    # Each file's answer is remembered under its stamp: a rewritten file is read again.
+    later = pa.table(
+        {
+            "account": ["me"],
+            "played_at": pa.array([today - dt.timedelta(minutes=5)], schemas.UTC_MS),
+        }
+    )
+    write_parquet_atomic(
+        data_dir / f"staged/polls/v1/account=me/date={today.date()}/p2.parquet", later
+    )
+    assert health.last_play_by_account(lake(), today, 14, ["me"]) == {
+        "me": today - dt.timedelta(minutes=5)
+    }
 
 
 def test_ntfy_notification_reaches_the_receiver(
