@@ -354,7 +354,10 @@ def last_play_by_account(
         if accounts is not None and all(a in newest for a in accounts):
             break
     if kept != held:
-        write_json_atomic(memo_file, {"files": kept})
+        try:
+            write_json_atomic(memo_file, {"files": kept})
+        except OSError:  # a read-only lake or another user's `status`: only a memo
+            pass
     return newest
 
 
