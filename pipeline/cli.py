@@ -120,8 +120,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
 def _start_dbt_ahead() -> None:
     """The stage child's plays are staged: start dbt's interpreter for the build that follows
     (``warehouse.warm``); the build's own start ahead finds it waiting and the run's end stops
-    it if no build comes (a failed enrichment, or nothing to build). Not where Luigi runs each
-    task in a process of its own (``force_multiprocessing``): that build could not use it."""
+    it if no build comes (nothing changed). Not where Luigi runs each task in a process of its
+    own (``force_multiprocessing``): that build could not use it."""
     import luigi.worker
 
     from pipeline.paths import lake
@@ -131,11 +131,23 @@ def _start_dbt_ahead() -> None:
         warm_up(lake())
 
 
-def _no_build_follows() -> None:
-    """Stop a dbt the stage child's word started (``_start_dbt_ahead``) when no build comes."""
+def _stage(
+    files: list[Path] | None = None,
+    account: str | None = None,
+    rebuild: bool = False,
+    local_scheduler: bool = False,
+    facts: Path | None = None,
+) -> int:
+    """The ingest half of ``import``/``rebuild`` in its child (``ops.stage_child``), dbt
+    started as soon as the child's plays are staged, and stopped again if the child then fails
+    (no build follows a failed stage). The child's exit code."""
+    from pipeline.ops.stage_child import run_stage_child
     from pipeline.warehouse import warm
 
-    warm.discard()
+    code = run_stage_child(files, account, rebuild, local_scheduler, facts, _start_dbt_ahead)
+    if code != 0:
+        warm.discard()
+    return code
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -160,7 +172,6 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = False)
     import tempfile
 
     from pipeline.ingest.finding import find_export_files
-    from pipeline.ops.stage_child import run_stage_child
     from pipeline.summary import (
         NOTHING_IMPORTED_EXIT,
         import_exit_code,
@@ -180,19 +191,16 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = False)
         return 2
     with tempfile.TemporaryDirectory(prefix="music-tracker-import-") as scratch:
         facts_file = Path(scratch) / "facts.json"
-        code = run_stage_child(
+        code = _stage(
             [f.resolve() for f in files],
-            account,
+            account=account,
             local_scheduler=local_scheduler,
             facts=facts_file,
-            on_staged=_start_dbt_ahead,
         )
         try:
             facts = json.loads(facts_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             facts = {"before": None, "known": [], "nothing": False}
-    if code != 0 or facts["nothing"]:
-        _no_build_follows()
     before, known, ids = facts["before"], set(facts["known"]), facts.get("ids", {})
     if code == 0 and facts["nothing"]:
         reports = import_report(files, account, before, known, ids)
@@ -243,12 +251,9 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
     """Recreate staged/, the warehouse and reporting/ from raw/ alone."""
-    from pipeline.ops.stage_child import run_stage_child
     from pipeline.summary import print_summary
 
-    code = run_stage_child(rebuild=True, on_staged=_start_dbt_ahead)
-    if code != 0:
-        _no_build_follows()
+    code = _stage(rebuild=True)
     if code == 0:
         from pipeline.tasks.warehouse import whole_suite
 

@@ -86,7 +86,7 @@ def run_stage_child(
     rebuild: bool = False,
     local_scheduler: bool = False,
     facts: Path | None = None,
-    on_staged: Callable[[], None] | None = None,
+    on_staged: Callable[[], None] = lambda: None,
 ) -> int:
     """Run the ingest half in a child interpreter; its exit code (OOM kills said as such).
 
@@ -109,27 +109,23 @@ def run_stage_child(
         announce(cfg.url, luigid_reachable(cfg.url, cfg.connect_timeout_seconds))
         env[ANNOUNCED_ENV] = cfg.url
     kills_before = dbt_process.oom_kill_count()
-    read_fd, write_fd = os.pipe() if on_staged is not None else (-1, -1)
-    if on_staged is not None:
-        env[STAGED_FD_ENV] = str(write_fd)
+    read_fd, write_fd = os.pipe()
+    env[STAGED_FD_ENV] = str(write_fd)
     try:
         proc = subprocess.Popen(
             cmd,
             env=env,
             start_new_session=True,
-            pass_fds=(write_fd,) if on_staged is not None else (),
+            pass_fds=(write_fd,),
             preexec_fn=dbt_process.die_with_parent(),  # noqa: PLW1509 - before exec, on purpose
         )
     except BaseException:
-        if on_staged is not None:
-            os.close(read_fd)
+        os.close(read_fd)
         raise
     finally:
-        if on_staged is not None:
-            os.close(write_fd)  # the child holds it now: its end is the pipe's end
+        os.close(write_fd)  # the child holds it now: its end is the pipe's end
     with dbt_process.tracked(proc):
-        if on_staged is not None:  # returns at the child's word or at its end
-            _hear_staged(read_fd, on_staged)
+        _hear_staged(read_fd, on_staged)  # returns at the child's word or at its end
         code = proc.wait()
     if code < 0 and dbt_process.killed_for_memory(kills_before):
         message = (
