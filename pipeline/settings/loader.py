@@ -149,6 +149,8 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"default_account: {settings.default_account!r} is not in accounts")
     if settings.duckdb.threads < 1:
         raise SettingsError("duckdb.threads: must be at least 1")
+    if settings.dbt.cycle_threads < 1:
+        raise SettingsError("dbt.cycle_threads: must be at least 1")
     if settings.dbt.log_level_file not in DBT_LOG_LEVELS:
         raise SettingsError(
             f"dbt.log_level_file: {settings.dbt.log_level_file!r} is not one of "

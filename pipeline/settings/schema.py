@@ -89,6 +89,10 @@ class DbtSettings:
     #: ~11 MB written per 30-minute cycle at 1M plays (~500 MB a day of a NAS disk's writes);
     #: a failed build's errors reach the pipeline's log either way.
     log_level_file: str = "warn"
+    #: dbt's threads for a build of a few changed days (a cycle): its ~80 nodes are small, and
+    #: a second thread runs one node's SQL while dbt's Python prepares the next. Whole builds
+    #: and large imports keep one (two were OOM-killed at 400 MB on a first build at 1M).
+    cycle_threads: int = 2
 
 
 #: What ``dbt.log_level_file`` may say (dbt's ``--log-level-file``).

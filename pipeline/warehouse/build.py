@@ -27,6 +27,18 @@ from pipeline.warehouse.prepare import prepare_inputs
 from pipeline.warehouse.run import dbt_target_dir, dbt_vars, run_dbt_for_days
 from pipeline.warehouse.selection import build_selection
 
+#: The most changed days a build may have to run on ``dbt.cycle_threads`` (a cycle brings one
+#: or two); more, as in an import of a month or a year, run on one thread, inside the memory
+#: a first build's single thread was measured in.
+CYCLE_MAX_DAYS = 7
+
+
+def build_threads(changed: list[str] | None, whole: bool) -> int:
+    """dbt's threads for a build: ``dbt.cycle_threads`` for a few changed days, else one."""
+    if whole or changed is None or len(changed) > CYCLE_MAX_DAYS:
+        return 1
+    return get_settings().dbt.cycle_threads
+
 
 def summarise_run_results(path: Path) -> dict[str, Any]:
     """Counts by status from dbt's run_results.json (models, tests, failures), its elapsed
@@ -101,7 +113,8 @@ def build_warehouse(
                 + (", whole suite" if suite else "")
                 + ")"
             )
-        args = ["build"] + (["--full-refresh"] if full_refresh else [])
+        threads = build_threads(changed, whole)
+        args = ["build", "--threads", str(threads)] + (["--full-refresh"] if full_refresh else [])
         proc = run_dbt_for_days(
             the_lake,
             args,
@@ -120,7 +133,7 @@ def build_warehouse(
                 + (f"failing checks: {', '.join(failing)}; " if failing else "")
                 + f"see {run_results}"
             )
-        marker = {"status": "success", **summarise_run_results(run_results)}
+        marker = {"status": "success", "threads": threads, **summarise_run_results(run_results)}
     marker["staged_fingerprint"] = fp
     marker["full_tests"] = full_tests or full_refresh
     if marker["status"] == "success":

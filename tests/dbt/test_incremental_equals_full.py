@@ -49,6 +49,12 @@ def _new_plays(sample: Path) -> list[dict]:
     return [*plays, first]
 
 
+def _latest_marker(runs: Path) -> dict:
+    """The newest build marker in a lake."""
+    newest = max(runs.glob("date=*/run_results.json"), key=lambda p: p.stat().st_mtime_ns)
+    return json.loads(newest.read_text("utf-8"))
+
+
 @pytest.fixture(scope="module")
 def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """Sample imported, a cycle's worth of change built incrementally, and a full refresh."""
@@ -66,6 +72,7 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         account = settings.default_account
         assert import_paths([settings.paths.sample_dir], account) == 0
         the_lake = lake()
+        first_marker = _latest_marker(the_lake.dbt_runs_dir)
         late_artist = query(
             the_lake.warehouse,
             "select a.artist_name, min(p.local_date) from marts.fct_plays as p "
@@ -100,12 +107,7 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         export.parent.mkdir()
         export.write_text(json.dumps(_new_plays(settings.paths.sample_dir)), "utf-8")
         assert import_paths([export.parent], account) == 0
-        marker = json.loads(
-            max(
-                the_lake.dbt_runs_dir.glob("date=*/run_results.json"),
-                key=lambda p: p.stat().st_mtime_ns,
-            ).read_text("utf-8")
-        )
+        marker = _latest_marker(the_lake.dbt_runs_dir)
         since = query(the_lake.warehouse, "select since from intermediate.int_reporting_window")
         published = query(
             the_lake.reporting_db,
@@ -123,6 +125,7 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         "incremental": inc_dir / "warehouse" / "build.duckdb",
         "full": full_dir / "warehouse" / "build.duckdb",
         "marker": marker,
+        "first_marker": first_marker,
         "since": since[0][0],
         "late_artist": late_artist,
         "published_old_names": published,
@@ -160,6 +163,20 @@ def test_cycle_selected_what_changed_and_tested_it(warehouses: dict) -> None:
     assert not any(i.startswith("seed.") for i in ids)
     assert not any(i.startswith("unit_test.") for i in ids), "unit tests belong to the daily run"
     assert set(warehouses["marker"]["counts"]) <= {"success", "pass"}
+
+
+def test_the_cycle_ran_on_two_threads_and_the_first_build_on_one(warehouses: dict) -> None:
+    """A build of three changed days runs dbt's nodes on ``dbt.cycle_threads`` (2) threads, and
+    still equals the full refresh (above); the sample's first, whole build ran on one."""
+    marker, first = warehouses["marker"], warehouses["first_marker"]
+    assert (marker["threads"], first["threads"]) == (2, 1)
+    assert len(_workers(marker)) == 2
+    assert len(_workers(first)) == 1
+
+
+def _workers(marker: dict) -> set[str]:
+    """The dbt worker threads a build's nodes ran on (operations run on dbt's main thread)."""
+    return {r["thread_id"] for r in marker["results"] if r["thread_id"].startswith("Thread-")}
 
 
 def test_a_mart_no_model_makes_is_dropped_and_not_published(warehouses: dict) -> None:
