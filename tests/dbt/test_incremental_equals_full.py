@@ -21,6 +21,8 @@ import pyarrow as pa
 import pytest
 
 from bench.compare import mart_tables, warehouse_differences
+from pipeline.paths import Lake
+from pipeline.warehouse.current import latest_build
 from tests.dbt.harness import dbt, lake_at, query
 
 pytestmark = pytest.mark.slow
@@ -49,10 +51,11 @@ def _new_plays(sample: Path) -> list[dict]:
     return [*plays, first]
 
 
-def _latest_marker(runs: Path) -> dict:
-    """The newest build marker in a lake."""
-    newest = max(runs.glob("date=*/run_results.json"), key=lambda p: p.stat().st_mtime_ns)
-    return json.loads(newest.read_text("utf-8"))
+def _last_build(the_lake: Lake) -> dict:
+    """The marker of the build just run (the product's own ``latest_build``)."""
+    latest = latest_build(the_lake)
+    assert latest is not None
+    return latest[1]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +75,7 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         account = settings.default_account
         assert import_paths([settings.paths.sample_dir], account) == 0
         the_lake = lake()
-        first_marker = _latest_marker(the_lake.dbt_runs_dir)
+        first_marker = _last_build(the_lake)
         late_artist = query(
             the_lake.warehouse,
             "select a.artist_name, min(p.local_date) from marts.fct_plays as p "
@@ -107,7 +110,7 @@ def warehouses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         export.parent.mkdir()
         export.write_text(json.dumps(_new_plays(settings.paths.sample_dir)), "utf-8")
         assert import_paths([export.parent], account) == 0
-        marker = _latest_marker(the_lake.dbt_runs_dir)
+        marker = _last_build(the_lake)
         since = query(the_lake.warehouse, "select since from intermediate.int_reporting_window")
         published = query(
             the_lake.reporting_db,
