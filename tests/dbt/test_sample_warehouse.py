@@ -125,6 +125,17 @@ def test_sample_build_ran_every_dbt_test(sample_build: dict) -> None:
 
     expected = {n["unique_id"] for n in tests if not by_name_elsewhere(n)}
     assert {i for i in ran if i.startswith("test.")} == expected
+    # A plain test left to the whole suite by name runs in its model's batch meanwhile: a
+    # model with such tests and no column_checks would have them run only once a day.
+    batched = {
+        n["attached_node"]
+        for n in tests
+        if (n.get("test_metadata") or {}).get("name") == "column_checks"
+    }
+    unbatched = {
+        n["name"] for n in tests if by_name_elsewhere(n) and n["attached_node"] not in batched
+    }
+    assert not unbatched, f"plain tests outside any column_checks: {sorted(unbatched)}"
     assert any(".column_checks_fct_plays_" in i for i in expected)
     assert any(".not_null_int_plays_localized_timezone" in i for i in expected)  # whole_suite
     assert any(".assert_sessions_do_not_overlap" in i for i in expected)  # singular
