@@ -7,7 +7,8 @@ pool or helper it started, and nothing is left holding the warehouse's DuckDB lo
 the child also asks the kernel (``PR_SET_PDEATHSIG``) to SIGKILL it when its parent dies, so
 even a SIGKILL of the pipeline, which runs no cleanup, leaves no orphan.
 
-dbt writes its log as JSON lines (``--log-format json``): each node's start and result become
+dbt's log arrives as JSON lines in dbt's event shape (``--log-format json``, or the warm child's
+``forward_events``, which writes the same shape): each node's start and result become
 ``on_progress(done, total, message)`` calls ("model 23/39: fct_plays"), which the Luigi task
 turns into its status message and progress percentage. The lines are kept for the log, and a
 failure is summarised in a few lines (the failing nodes' messages), not the whole log. An
