@@ -18,7 +18,7 @@ The command's log reaches the parent as dbt's JSON lines would (``dbt_process.re
 but written here (``forward_events``, a dbt callback) with dbt's console logger off
 (``--log-level none``): dbt's console logger turns every event into JSON before its level is
 checked, the ~20 debug events a node fires (each SQL statement, each connection step) included,
-to drop all but ~3 of them. That was ~0.7 s of a 1M-play cycle's ~7 s of dbt Python.
+to drop all but ~3 of them: ~0.6 s of CPU in a 1M-play cycle's build, ~0.25 s in its parse.
 
 Exit codes are dbt's own: 0 success, 1 a node failed, 2 dbt itself failed.
 """
