@@ -239,6 +239,8 @@ def test_a_cycle_batches_each_models_tests_and_names_what_fails(
         results = json.loads((target / "run_results.json").read_text())["results"]
         named = failing_checks(db, results)
     assert result.returncode == 1
+    # dbt's error lines reach the pipeline (the warm child forwards them): each failing batch.
+    assert all(any(n in line for line in result.errors) for n in batched), result.errors
     failing = set()
     for sql in compiled.values():
         failing |= {row[0] for row in query(db, sql)}
