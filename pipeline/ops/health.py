@@ -312,6 +312,20 @@ def _newest_in(path: Path) -> dict[str, str]:
     }
 
 
+def _is_kept_entry(entry: object) -> bool:
+    """An entry of the shape ``last_play_by_account`` writes: {"stamp", "day", "newest":
+    {account: ISO time}} (any other, from a damaged or edited memo, is read again)."""
+    if not isinstance(entry, dict):
+        return False
+    newest = entry.get("newest")
+    return (
+        isinstance(entry.get("stamp"), str)
+        and isinstance(entry.get("day"), str)
+        and isinstance(newest, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in newest.items())
+    )
+
+
 def last_play_by_account(
     the_lake: Lake, now: dt.datetime, days: int, accounts: list[str] | None = None
 ) -> dict[str, dt.datetime]:
@@ -328,9 +342,14 @@ def last_play_by_account(
     from pipeline.io.duck import file_stamp
 
     memo_file = the_lake.state / LAST_PLAYS_FILE
-    held: dict[str, Any] = (read_json(memo_file) or {}).get("files", {})
+    files = (read_json(memo_file) or {}).get("files")
+    held: dict[str, Any] = files if isinstance(files, dict) else {}
     first_day = (now - dt.timedelta(days=days)).date().isoformat()
-    kept = {key: entry for key, entry in held.items() if entry.get("day", "") >= first_day}
+    kept = {
+        key: entry
+        for key, entry in held.items()
+        if _is_kept_entry(entry) and entry["day"] >= first_day
+    }
     newest: dict[str, dt.datetime] = {}
     for offset in range(days + 1):
         day = (now - dt.timedelta(days=offset)).date()

@@ -188,6 +188,19 @@ def test_last_play_is_each_accounts_newest_over_the_days_it_reads(data_dir: Path
     assert health.last_play_by_account(lake(), today, 14, ["me"]) == {
         "me": today - dt.timedelta(minutes=5)
     }
+    # A damaged memo (derived state) is read past, never trusted, and written again.
+    memo = data_dir / "state" / health.LAST_PLAYS_FILE
+    key = f"staged/polls/v1/account=me/date={today.date()}/p2.parquet"
+    for damaged in (
+        {"files": []},
+        {"files": {key: 1}},
+        {"files": {key: {"stamp": 1, "day": None, "newest": []}}},
+        {"files": {key: {"stamp": "x", "day": "9999-01-01", "newest": {"me": 5}}}},
+    ):
+        memo.write_text(json.dumps(damaged), encoding="utf-8")
+        assert health.last_play_by_account(lake(), today, 14, ["me"]) == {
+            "me": today - dt.timedelta(minutes=5)
+        }, damaged
 
 
 def test_ntfy_notification_reaches_the_receiver(
