@@ -153,9 +153,10 @@ def _read_ledger(folder: Path | None) -> dict:
     if folder is None:
         return {}
     try:
-        return json.loads((folder / _LEDGER).read_text(encoding="utf-8"))
+        ledger = json.loads((folder / _LEDGER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    return ledger if isinstance(ledger, dict) else {}
 
 
 def _fsync(path: Path) -> None:

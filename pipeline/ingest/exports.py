@@ -53,6 +53,8 @@ UNIT_ROW_GROUP = 2048
 
 #: Mode of the raw copies: every row of an export holds the listener's IP address.
 RAW_MODE = 0o600
+#: A raw copy's receipt, ``raw/exports/<sha>/<account>.import.json``: whose plays the bytes are.
+RECEIPT_SUFFIX = ".import.json"
 
 
 def keep_raw(path: Path) -> tuple[str, Path]:
@@ -127,7 +129,7 @@ def import_file(path: Path, account: str, now: dt.datetime | None = None) -> dic
     the_lake = lake()
     sha, raw_target = keep_raw(path)
     uid = f"{sha}-{account}"
-    receipt = raw_target.with_name(f"{account}.import.json")
+    receipt = raw_target.with_name(f"{account}{RECEIPT_SUFFIX}")
     if not receipt.exists():
         # Which listener these bytes belong to: what a rebuild from raw/ needs to know.
         write_json_atomic(receipt, {"account": account, "file": path.name}, mode=RAW_MODE)
@@ -227,10 +229,53 @@ def import_files(
 
 
 def raw_imports() -> list[tuple[Path, str]]:
-    """Every (raw export file, account) ever imported: enough to rebuild staged/ from raw/."""
+    """Every (raw export file, account) ever imported: enough to rebuild staged/ from raw/.
+
+    ``rebuild`` is what a user runs after damage, so a damaged receipt does not stop it: the
+    account is also the receipt's name and the bytes sit beside it (``read_receipt``). A receipt
+    whose raw copy is gone is skipped with an error naming it; the rest is rebuilt.
+    """
     root = lake().raw / "exports"
     found: list[tuple[Path, str]] = []
-    for receipt in sorted(root.glob("*/*.import.json")):
-        info = json.loads(receipt.read_text(encoding="utf-8"))
-        found.append((receipt.parent / info["file"], info["account"]))
+    for receipt in sorted(root.glob(f"*/*{RECEIPT_SUFFIX}")):
+        kept = read_receipt(receipt)
+        if kept is None:
+            logger.error(
+                "import receipt %s: its raw copy is gone, so its plays cannot be rebuilt; "
+                "import the original file again (`music-tracker import FILE --account %s`)",
+                receipt,
+                receipt.name.removesuffix(RECEIPT_SUFFIX),
+            )
+            continue
+        found.append(kept)
     return found
+
+
+def read_receipt(receipt: Path) -> tuple[Path, str] | None:
+    """(raw copy, account) of one receipt; None when no raw copy is left beside it.
+
+    A receipt that is not the JSON ``import_file`` wrote, or names no file in its folder, falls
+    back to what its place says: the account from its name, the bytes from the folder's one
+    raw copy (the first by name when the same bytes were kept under several names).
+    """
+    account = receipt.name.removesuffix(RECEIPT_SUFFIX)
+    try:
+        info = json.loads(receipt.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = None
+    if isinstance(info, dict) and isinstance(info.get("file"), str):
+        named = receipt.parent / Path(info["file"]).name  # never outside its own folder
+        if named.is_file() and info.get("account") == account:
+            return named, account
+    copies = sorted(
+        p for p in receipt.parent.iterdir() if p.is_file() and not p.name.endswith(RECEIPT_SUFFIX)
+    )
+    if not copies:
+        return None
+    logger.warning(
+        "import receipt %s is damaged; rebuilding %s as account %r (the receipt's name)",
+        receipt,
+        copies[0].name,
+        account,
+    )
+    return copies[0], account

@@ -256,11 +256,14 @@ def latest_marker(directory: Path, name: str) -> tuple[dt.date, dict[str, Any]] 
     Written last, not dated last: the warehouse is whatever the last build made, whichever day it
     was run for (a backfill builds older days after newer ones). Markers are ordered by their
     sequence number (``write_marker``); ones from before sequences by mtime, before the rest.
+    A marker that is not a readable JSON object is skipped: the one before it counts.
     """
     for _, path in reversed(_markers(directory, name)):
         try:
             day = dt.date.fromisoformat(path.parent.name.removeprefix("date="))
-            return day, json.loads(path.read_text(encoding="utf-8"))
+            body = json.loads(path.read_text(encoding="utf-8"))
         except (ValueError, OSError):
             continue
+        if isinstance(body, dict):  # damaged to another JSON value (null, a list): skipped too
+            return day, body
     return None

@@ -120,12 +120,29 @@ def make_backup(the_lake: Lake, dest: Path, now: dt.datetime) -> BackupResult:
 
 
 def verify(backup: Path) -> list[str]:
-    """Files of a backup whose size or checksum differ from its manifest (empty if intact)."""
-    info = json.loads((backup / "MANIFEST.json").read_text(encoding="utf-8"))
+    """Files of a backup whose size or checksum differ from its manifest (empty if intact).
+
+    A folder without a readable manifest is one problem, said as such: the usual slip is
+    checking ``DEST`` instead of the ``DEST/music-tracker-<time>/`` a backup made, so those
+    are named.
+    """
+    try:
+        info = json.loads((backup / "MANIFEST.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        inside = sorted(p.parent.name for p in backup.glob("music-tracker-*/MANIFEST.json"))
+        hint = f"; the backups in it: {', '.join(inside)}" if inside else ""
+        return [f"{backup}: no MANIFEST.json, not a backup folder{hint}"]
+    except (OSError, ValueError) as exc:
+        return [f"MANIFEST.json: unreadable ({exc}); this backup cannot be checked"]
+    files = info.get("files") if isinstance(info, dict) else None
+    if not isinstance(files, dict):
+        return ["MANIFEST.json: damaged (no list of files); this backup cannot be checked"]
     bad: list[str] = []
-    for rel, meta in info["files"].items():
+    for rel, meta in files.items():
         path = backup / "data" / rel
-        if not path.exists():
+        if not isinstance(meta, dict) or not {"bytes", "sha256"} <= meta.keys():
+            bad.append(f"{rel}: damaged manifest entry")
+        elif not path.exists():
             bad.append(f"{rel}: missing")
         elif path.stat().st_size != meta["bytes"] or _sha256(path) != meta["sha256"]:
             bad.append(f"{rel}: changed")

@@ -37,3 +37,25 @@ def test_every_folder_is_0700_and_every_file_0600(tmp_path: Path) -> None:
     assert {p: oct(p.stat().st_mode & 0o777) for p in files} == {p: "0o600" for p in files}
     assert len(files) == len(sources) + 1  # and MANIFEST.json
     assert verify(made.path) == []
+
+
+def test_verify_names_what_it_cannot_check(tmp_path: Path) -> None:
+    """`backup --verify` on the wrong folder or a damaged manifest says so instead of crashing:
+    DEST given for DEST/music-tracker-<time>/ names the backups in it."""
+    the_lake = Lake(tmp_path / "data")
+    kept = the_lake.raw / "exports/me/Streaming_History_Audio_2024_0.json"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"[]")
+    dest = tmp_path / "backups"
+    made = make_backup(the_lake, dest, dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+
+    assert verify(dest) == [
+        f"{dest}: no MANIFEST.json, not a backup folder; the backups in it: {made.path.name}"
+    ]
+    manifest = made.path / "MANIFEST.json"
+    for body in ('{"files": {"raw', "null", '{"files": ["raw"]}'):
+        manifest.write_text(body, encoding="utf-8")
+        (problem,) = verify(made.path)
+        assert problem.startswith("MANIFEST.json: ") and "cannot be checked" in problem
+    manifest.write_text('{"files": {"raw/x.json": 3}}', encoding="utf-8")
+    assert verify(made.path) == ["raw/x.json: damaged manifest entry"]
