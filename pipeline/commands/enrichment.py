@@ -56,6 +56,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     import datetime as dt
 
     from pipeline.enrich.runs import open_state
+    from pipeline.enrich.state import StateUnreadable
     from pipeline.paths import lake
 
     the_lake = lake()
@@ -64,7 +65,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         if not the_lake.lookup_state_db(service).exists():
             print(f"{service}: no lookups yet")
             continue
-        state = open_state(the_lake, service)
+        try:
+            state = open_state(the_lake, service, repair=False)
+        except StateUnreadable as exc:
+            print(f"{service}: {exc}; the next enrichment run sets it aside and rebuilds it")
+            continue
         counts = ", ".join(f"{e} {s}: {n}" for (e, s), n in sorted(state.counts().items()))
         resume = state.resume_at()
         print(f"{service}: {counts or 'no entities'}; calls today: {state.calls_on(today)}")

@@ -6,6 +6,7 @@ the entities that matter most and the warehouse is useful from the first hour.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections import defaultdict
@@ -110,6 +111,28 @@ def statuses_in_lake(lake: Lake, dataset: str, key: str) -> dict[str, set[str]]:
     if not _has_parquet(root):
         return {}
     return _kept("statuses", root, key, lambda: _read_statuses(root, key))
+
+
+def answers_in_lake(lake: Lake, dataset: str, key: str) -> list[tuple[str, str, str, dt.datetime]]:
+    """(key, status, source, fetched_at) of the newest answer for every key of a lookup
+    dataset: what a lookup state set aside is rebuilt from (``runs.open_state``)."""
+    root = lake.dated_dir(dataset)
+    if not _has_parquet(root):
+        return []
+    con = connect()
+    try:
+        files = _glob(root / "date=*" / "*.parquet")
+        rows = con.execute(
+            f"select {key}, arg_max(status, fetched_at), arg_max(source, fetched_at), "
+            f"epoch_ms(max(fetched_at)) from read_parquet('{files}', union_by_name = true, "
+            f"hive_partitioning = false) where {key} is not null group by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    return [
+        (str(k), str(status), str(source), dt.datetime.fromtimestamp(ms / 1000, dt.UTC))
+        for k, status, source, ms in rows
+    ]
 
 
 def _read_statuses(root: Path, key: str) -> dict[str, set[str]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from pipeline.enrich.candidates import (
     TRACK_LOOKUPS,
     ArtistCandidate,
     TrackMeta,
+    answers_in_lake,
     artist_candidates,
     latest_found,
     raw_poll_files,
@@ -34,7 +36,15 @@ from pipeline.enrich.candidates import (
     track_metadata,
     track_stats,
 )
-from pipeline.enrich.state import FAILED, FOUND, NOT_FOUND, PARTIAL, LookupState, Policy
+from pipeline.enrich.state import (
+    FAILED,
+    FOUND,
+    NOT_FOUND,
+    PARTIAL,
+    LookupState,
+    Policy,
+    StateUnreadable,
+)
 from pipeline.io.atomic import write_bytes_atomic
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
@@ -153,8 +163,44 @@ def _policy() -> Policy:
     )
 
 
-def open_state(lake: Lake, service: str) -> LookupState:
-    return LookupState(lake.lookup_state_db(service), _policy())
+def open_state(lake: Lake, service: str, repair: bool = True) -> LookupState:
+    """The service's lookup state. One SQLite cannot open (``StateUnreadable``) is, with
+    ``repair``, set aside as ``<name>.unreadable`` and rebuilt from the lake's answers
+    (``restore_answers``), so the enrichment goes on instead of failing every run; without
+    (``status``, ``enrich status``: they only look), the error is raised."""
+    path = lake.lookup_state_db(service)
+    try:
+        return LookupState(path, _policy())
+    except StateUnreadable as exc:
+        if not repair:
+            raise
+        aside = path.with_name(path.name + ".unreadable")
+        os.replace(path, aside)
+        for suffix in ("-journal", "-wal", "-shm"):  # SQLite's companions belong to the old file
+            companion = path.with_name(path.name + suffix)
+            if companion.exists():
+                os.replace(companion, aside.with_name(aside.name + suffix))
+        state = LookupState(path, _policy())
+        restored = restore_answers(lake, state, service)
+        state.commit()
+        logger.error(
+            "%s: lookup state unreadable (%s): moved to %s and rebuilt from the lake's %d "
+            "answers; its call counts, pause and failed keys start again",
+            service,
+            exc.reason,
+            aside,
+            restored,
+        )
+        return state
+
+
+def restore_answers(lake: Lake, state: LookupState, service: str) -> int:
+    """Put every answer the lake holds for ``service`` (its newest per key) into ``state``:
+    what a new state needs so that nothing answered is asked again (the daily quotas)."""
+    return sum(
+        state.restore(entity, answers_in_lake(lake, dataset, key))
+        for entity, (dataset, key) in HOLDERS[service].items()
+    )
 
 
 #: Where each (service, entity) answer lives: its dataset and key column.

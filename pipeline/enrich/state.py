@@ -63,15 +63,33 @@ class Policy:
         return min(self.retry_base * (2 ** max(attempts - 1, 0)), self.retry_max)
 
 
+class StateUnreadable(Exception):
+    """A lookup state file SQLite cannot open as a database (overwritten, cut short)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: not a readable lookup state ({reason})")
+        self.path = path
+        self.reason = reason
+
+
 class LookupState:
     """The state of one service's lookups (one SQLite file)."""
 
     def __init__(self, path: Path, policy: Policy) -> None:
+        """Open (or create) the state; ``StateUnreadable`` when SQLite finds no database there.
+
+        Only what opening reads is checked (the header and the schema): a full check reads the
+        whole file, ~20-30 ms at a million plays, on every run.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.policy = policy
         self.con = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.con.executescript(_SCHEMA)
+        try:
+            self.con.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self.con.close()
+            raise StateUnreadable(path, str(exc)) from None
         self.con.execute("begin")
 
     # ---------- transaction
@@ -167,6 +185,17 @@ class LookupState:
             "select key, status, coalesce(source, '') from lookups where entity = ?", (entity,)
         ).fetchall()
         return [(str(k), str(s), str(src)) for k, s, src in rows]
+
+    def restore(self, entity: str, answers: Iterable[tuple[str, str, str, dt.datetime]]) -> int:
+        """Take (key, status, source, fetched_at) answers as they are (a state set aside is
+        being rebuilt from the lake); the number taken."""
+        rows = [(entity, k, status, source, _iso(at)) for k, status, source, at in answers]
+        self.con.executemany(
+            "insert or replace into lookups (entity, key, status, source, attempts, fetched_at)"
+            " values (?, ?, ?, ?, 0, ?)",
+            rows,
+        )
+        return len(rows)
 
     def forget(self, entity: str, keys: Iterable[str]) -> None:
         """Drop what the state knows of ``keys``: they are unknown, so due, again."""

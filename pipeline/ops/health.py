@@ -441,6 +441,7 @@ def enrichment_backlog(the_lake: Lake, now: dt.datetime) -> dict[str, int] | str
     nothing was ever enriched shows every artist and track as backlog, not 0.
     """
     from pipeline.enrich.runs import open_state
+    from pipeline.enrich.state import StateUnreadable
 
     try:
         wanted = _wanted_keys(the_lake)
@@ -453,7 +454,10 @@ def enrichment_backlog(the_lake: Lake, now: dt.datetime) -> dict[str, int] | str
         if not the_lake.lookup_state_db(service).exists():
             backlog[service] = len(set(keys))
             continue
-        state = open_state(the_lake, service)
+        try:
+            state = open_state(the_lake, service, repair=False)
+        except StateUnreadable as exc:
+            return f"unknown ({exc}; the next enrichment run sets it aside and rebuilds it)"
         try:
             backlog[service] = len(state.due(entity, keys, now))
         finally:

@@ -366,6 +366,35 @@ def test_a_deleted_lookup_partition_is_asked_again_not_left_empty(enriched: Path
     assert (again.report.forgotten, again.report.calls, cassette.play_count) == (1, 1, 1)
 
 
+def test_a_damaged_lookup_state_is_set_aside_and_rebuilt_from_the_lake_without_calls(
+    enriched: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A state file SQLite cannot open (overwritten, cut short) no longer fails every run: it
+    is kept as .unreadable and the answers come back from the lake, so the next run asks
+    nothing again (the daily quotas) and says what happened."""
+    write_plays([(None, "Burzum", 300_000)])
+    clock = FakeTime(START)
+    with VCR.use_cassette("name_search_genres.yaml"):
+        land(runs.run_artists(ctx(clock)), [runs.MB_ARTISTS])
+    path = lake().lookup_state_db("musicbrainz")
+    before = path.read_bytes()
+    path.write_bytes(before[:3000] + b"overwritten" * 100)
+
+    day2 = DAY + dt.timedelta(days=1)
+    with VCR.use_cassette("no_interactions.yaml"):
+        again = runs.run_artists(ctx(clock, day2))
+    assert land(again, [runs.MB_ARTISTS], day2) == []
+    assert (again.report.calls, again.report.forgotten) == (0, 0)
+    aside = path.with_name(path.name + ".unreadable")
+    assert aside.read_bytes() == before[:3000] + b"overwritten" * 100
+    assert "lookup state unreadable" in caplog.text and "1 answers" in caplog.text
+    state = runs.open_state(lake(), "musicbrainz")
+    try:
+        assert state.counts() == {("artist", "found"): 1}
+    finally:
+        state.close(commit=False)
+
+
 def test_an_artist_found_by_name_is_not_asked_again_for_its_spotify_id(enriched: Path) -> None:
     """Found by name first; once its Spotify ID arrives (a track lookup), 0 calls: the name
     answer is reused under the ID and dim_artist can join either."""

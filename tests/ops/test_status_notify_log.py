@@ -567,6 +567,13 @@ def test_backlog_counts_what_was_never_enriched(data_dir: Path, isolated_dbt: Pa
     assert backlog["spotify_api"] > 0 and backlog["musicbrainz"] > 0
     assert backlog["nominatim"] == 0  # places are known only from MusicBrainz's answers
 
+    damaged = lake().lookup_state_db("spotify_api")
+    damaged.parent.mkdir(parents=True, exist_ok=True)
+    damaged.write_bytes(b"not a database" * 100)
+    backlog = health.collect(lake(), NOW).enrichment_backlog
+    assert isinstance(backlog, str) and "spotify_api.sqlite: not a readable lookup state" in backlog
+    assert damaged.read_bytes() == b"not a database" * 100  # status only looks
+
 
 def test_the_healthcheck_reads_no_play_and_opens_no_database_beside_a_run(
     data_dir: Path, isolated_dbt: Path
