@@ -59,3 +59,15 @@ def read_provenance(path: Path | str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def parquet_unreadable_reason(path: Path | str) -> str | None:
+    """Why ``path`` is not a Parquet file a reader can open (its footer), or None if it is."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except (OSError, pa.ArrowException) as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None

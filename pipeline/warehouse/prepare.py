@@ -10,13 +10,19 @@ own process, which runs dbt next, loads neither library beside dbt.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
+import os
 
 from pipeline.io.duck import file_stamp, set_aside_if_unreadable
 from pipeline.io.markers import fingerprint
+from pipeline.io.parquet import parquet_unreadable_reason
 from pipeline.io.stamped import is_stamped, set_stamp
 from pipeline.paths import DBT_DATED_DATASETS, Lake
 from pipeline.settings import get_settings
 from pipeline.warehouse.current import latest_build
+
+logger = logging.getLogger(__name__)
 
 #: Day of the zero-row placeholder partitions (never a real listening day).
 PLACEHOLDER_DATE = dt.date(1970, 1, 1)
@@ -28,9 +34,51 @@ def prepare_inputs(the_lake: Lake) -> None:
     latest = latest_build(the_lake)
     written = latest[1].get("warehouse_stamp") if latest is not None else None
     set_aside_if_unreadable(the_lake.warehouse, written)
+    set_aside_unreadable_lookups(the_lake)
     write_listeners(the_lake)
     upgrade_origin_keys_once(the_lake)
     ensure_placeholders(the_lake)
+
+
+def set_aside_unreadable_lookups(the_lake: Lake) -> list[str]:
+    """Move lookup partition files that are not readable Parquet out of dbt's way; their names.
+
+    The enrichment writes them atomically, so only a damaged disk or a hand edit leaves one so;
+    dbt (and every lookup read) would then fail on it at every build. Set aside as
+    ``<file>.unreadable``, its answers are no longer in the lake: the enrichment's next run
+    finds its state ahead of the lake and asks for them again (``runs.reconcile``). Only the
+    partitions changed since the last check are opened (their footers: ~1 ms a file).
+    """
+    root = the_lake.staged / "lookups"
+    stamp_file = the_lake.state / "lookups_checked.json"
+    now = fingerprint(root)
+    if is_stamped(stamp_file, now):
+        return []
+    try:
+        before = json.loads(stamp_file.read_text(encoding="utf-8")).get("stamp")
+    except (OSError, ValueError, AttributeError):
+        before = None
+    checked = before if isinstance(before, dict) else {}
+    moved: list[str] = []
+    for partition, digest in now.items():
+        if checked.get(partition) == digest:
+            continue
+        for path in sorted(root.glob(f"*/*/{partition}/*.parquet") if partition else []):
+            reason = parquet_unreadable_reason(path)
+            if reason is None:
+                continue
+            aside = path.with_name(path.name + ".unreadable")
+            os.replace(path, aside)
+            moved.append(str(path))
+            logger.warning(
+                "lookup partition %s is not readable Parquet (%s): moved to %s; the next "
+                "enrichment run asks for its answers again",
+                path,
+                reason,
+                aside.name,
+            )
+    set_stamp(stamp_file, fingerprint(root) if moved else now)
+    return moved
 
 
 def write_listeners(the_lake: Lake) -> None:

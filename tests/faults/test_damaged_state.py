@@ -1,10 +1,11 @@
-"""Markers and import receipts damaged on disk: the next build or `rebuild` runs, not crashes.
+"""State damaged on disk (markers, import receipts, lookup partitions): the next build or
+`rebuild` runs instead of crashing or failing at every run.
 
-The build and publish markers, a generation's ledger and the import receipts are written
-atomically, so only a hand edit or a damaged disk leaves them so. Before, a marker that read as
-another JSON value (``null``, a list) raised in ``complete()``: every later `music-tracker build`
-ended "failed scheduling" (exit 35) and `status` crashed, until someone found and deleted the
-file. A damaged receipt crashed `rebuild`, the command a user runs after damage.
+All of it is written atomically, so only a hand edit or a damaged disk leaves it so. Before, a
+marker that read as another JSON value (``null``, a list) raised in ``complete()``: every later
+`music-tracker build` ended "failed scheduling" (exit 35) and `status` crashed, until someone
+found and deleted the file. A damaged receipt crashed `rebuild`, the command a user runs after
+damage, and a damaged lookup partition failed dbt at every build.
 """
 
 from __future__ import annotations
@@ -117,3 +118,30 @@ def test_a_receipt_without_its_raw_copy_is_named_and_the_rest_kept(
         found = raw_imports()
     assert found == [(kept / "Streaming_History_Audio_2023_0.json", "me")]
     assert "raw copy is gone" in caplog.text and "--account partner" in caplog.text
+
+
+def test_a_damaged_lookup_partition_is_set_aside_and_the_build_runs(
+    tmp_path: Path, clean_sample_lake: Path
+) -> None:
+    """A lookup partition that is not Parquet any more failed every `build` in dbt (and every
+    lookup read): it is moved aside as .unreadable, named in the log, and the build runs."""
+    lake_dir = tmp_path / "data"
+    shutil.copytree(clean_sample_lake, lake_dir, symlinks=True)
+    partitions = sorted((lake_dir / "staged" / "lookups").glob("*/*/date=*/*.parquet"))
+    assert partitions
+    damaged = partitions[-1]
+    damaged.write_bytes(b"PAR1 cut short")
+    later_day = "2030-01-01"  # a day not built yet: the build runs its inputs' checks again
+
+    build = subprocess.run(
+        [*sample_cmd(lake_dir, "build"), "--date", later_day],
+        env=sample_env(lake_dir),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    assert f"lookup partition {damaged} is not readable Parquet" in build.stderr
+    assert not damaged.exists()
+    assert damaged.with_name(damaged.name + ".unreadable").read_bytes() == b"PAR1 cut short"
+    assert warehouse_summary(lake_dir) == warehouse_summary(clean_sample_lake)
