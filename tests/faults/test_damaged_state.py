@@ -29,6 +29,24 @@ from tests.faults.helpers import warehouse_summary
 pytestmark = pytest.mark.slow
 
 
+def _copy(clean_sample_lake: Path, tmp_path: Path) -> Path:
+    """A copy of the sample lake to damage."""
+    lake_dir = tmp_path / "data"
+    shutil.copytree(clean_sample_lake, lake_dir, symlinks=True)
+    return lake_dir
+
+
+def _run(lake_dir: Path, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`music-tracker --data-dir LAKE COMMAND ARGS` as a user runs it."""
+    return subprocess.run(
+        [*sample_cmd(lake_dir, command), *args],
+        env=sample_env(lake_dir),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+
+
 def _latest_marker_path(directory: Path, name: str) -> Path:
     found = latest_marker(directory, name)
     assert found is not None
@@ -39,8 +57,7 @@ def _latest_marker_path(directory: Path, name: str) -> Path:
 def test_a_damaged_build_and_publish_marker_are_built_past(
     tmp_path: Path, clean_sample_lake: Path, body: str
 ) -> None:
-    lake_dir = tmp_path / "data"
-    shutil.copytree(clean_sample_lake, lake_dir, symlinks=True)
+    lake_dir = _copy(clean_sample_lake, tmp_path)
     the_lake = Lake(lake_dir)
     damaged = [
         _latest_marker_path(the_lake.dbt_runs_dir, BUILD_MARKER),
@@ -52,23 +69,11 @@ def test_a_damaged_build_and_publish_marker_are_built_past(
     for path in damaged:
         path.write_text(body, encoding="utf-8")
 
-    status = subprocess.run(
-        sample_cmd(lake_dir, "status"),
-        env=sample_env(lake_dir),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
+    status = _run(lake_dir, "status")
     assert "Traceback" not in status.stderr, status.stderr[-2000:]
     assert "last build:" in status.stdout
 
-    build = subprocess.run(
-        sample_cmd(lake_dir, "build"),
-        env=sample_env(lake_dir),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
+    build = _run(lake_dir, "build")
     assert build.returncode == 0, build.stderr[-2000:]
     assert "Traceback" not in build.stderr
     assert latest_build(the_lake) is not None and is_published(the_lake)
@@ -80,21 +85,14 @@ def test_rebuild_reads_past_damaged_import_receipts(
 ) -> None:
     """Receipts truncated, emptied or naming no file: `rebuild` still rebuilds every file, as
     the account the receipt's name says, into the same warehouse."""
-    lake_dir = tmp_path / "data"
-    shutil.copytree(clean_sample_lake, lake_dir, symlinks=True)
+    lake_dir = _copy(clean_sample_lake, tmp_path)
     receipts = sorted((lake_dir / "raw" / "exports").glob(f"*/*{RECEIPT_SUFFIX}"))
     assert len(receipts) == 3
     damage = ['{"account": "me", "fi', "null", '{"account": "me", "file": "../../../etc/passwd"}']
     for receipt, body in zip(receipts, damage, strict=True):
         receipt.write_text(body, encoding="utf-8")
 
-    rebuild = subprocess.run(
-        sample_cmd(lake_dir, "rebuild"),
-        env=sample_env(lake_dir),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
+    rebuild = _run(lake_dir, "rebuild")
     assert rebuild.returncode == 0, rebuild.stderr[-2000:]
     assert rebuild.stderr.count("is damaged; rebuilding") == 3
     assert warehouse_summary(lake_dir) == warehouse_summary(clean_sample_lake)
@@ -125,21 +123,14 @@ def test_a_damaged_lookup_partition_is_set_aside_and_the_build_runs(
 ) -> None:
     """A lookup partition that is not Parquet any more failed every `build` in dbt (and every
     lookup read): it is moved aside as .unreadable, named in the log, and the build runs."""
-    lake_dir = tmp_path / "data"
-    shutil.copytree(clean_sample_lake, lake_dir, symlinks=True)
+    lake_dir = _copy(clean_sample_lake, tmp_path)
     partitions = sorted((lake_dir / "staged" / "lookups").glob("*/*/date=*/*.parquet"))
     assert partitions
     damaged = partitions[-1]
     damaged.write_bytes(b"PAR1 cut short")
     later_day = "2030-01-01"  # a day not built yet: the build runs its inputs' checks again
 
-    build = subprocess.run(
-        [*sample_cmd(lake_dir, "build"), "--date", later_day],
-        env=sample_env(lake_dir),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
+    build = _run(lake_dir, "build", "--date", later_day)
     assert build.returncode == 0, build.stderr[-2000:]
     assert f"lookup partition {damaged} is not readable Parquet" in build.stderr
     assert not damaged.exists()
