@@ -139,6 +139,9 @@ def _validate(settings: Settings) -> None:
     if len(set(names)) != len(names):
         raise SettingsError("accounts: account names must be unique")
     for i, account in enumerate(settings.accounts):
+        problem = _account_name_problem(account.name)
+        if problem:
+            raise SettingsError(f"accounts[{i}].name: {account.name!r} {problem}")
         try:
             ZoneInfo(account.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -156,6 +159,20 @@ def _validate(settings: Settings) -> None:
             f"dbt.log_level_file: {settings.dbt.log_level_file!r} is not one of "
             f"{', '.join(DBT_LOG_LEVELS)}"
         )
+
+
+def _account_name_problem(name: str) -> str | None:
+    """What makes ``name`` unusable as an account's name, or None.
+
+    The name is part of file and folder names (``<account>.import.json``, ``state/spotify/``,
+    ``account=<name>`` partitions): a path separator made every import fail with "Invalid
+    name". Spaces, quotes, ``&`` and any letters are fine.
+    """
+    if not name.strip():
+        return "is empty"
+    if name in (".", "..") or any(c in name for c in "/\\") or not name.isprintable():
+        return "may not hold '/', '\\' or control characters, nor be '.' or '..' (it names files)"
+    return None
 
 
 def section(name: str, cls: type[SectionT]) -> SectionT:

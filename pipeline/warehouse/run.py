@@ -124,6 +124,15 @@ def run_dbt(the_lake: Lake, args: list[str], on_progress: Progress | None = None
     """
     release_memory()
     settings = get_settings()
+    project = settings.paths.dbt_project_dir
+    if not (project / "dbt_project.yml").is_file():
+        # Relative paths in the settings resolve against the config folder's parent: a
+        # MUSIC_TRACKER_CONFIG_DIR elsewhere moves the project too (dbt's own words name no
+        # setting, and a missing folder got no words at all).
+        raise RuntimeError(
+            f"paths.dbt_project_dir: {project} holds no dbt_project.yml; point it at the "
+            "project's dbt_project/ folder (MUSIC_TRACKER__PATHS__DBT_PROJECT_DIR)"
+        )
     the_lake.warehouse_dir.mkdir(parents=True, exist_ok=True)
     timeout_s = settings.dbt.timeout_minutes * 60
     try:

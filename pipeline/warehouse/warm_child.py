@@ -59,12 +59,12 @@ def lock_context() -> None:
 
 
 def forward_events(
-    stream: TextIO, levels: frozenset[str] = PRINTED_LEVELS
+    stream: TextIO, levels: frozenset[str] = PRINTED_LEVELS, errors: list[str] | None = None
 ) -> Callable[[Any], None]:
     """A dbt callback writing each event of ``levels`` (by default those dbt prints at its
     ``--log-level info``) to ``stream`` as a JSON line shaped like dbt's own (``info``: name,
     msg, level; ``data``: ``DATA_FIELDS`` and the node's name and type), its message scrubbed
-    of secrets as dbt's loggers scrub theirs.
+    of secrets as dbt's loggers scrub theirs. Error events' names are appended to ``errors``.
 
     dbt calls it from the thread that fired the event (a node's worker): one line at a time.
     """
@@ -76,6 +76,8 @@ def forward_events(
         info = msg.info
         if info.level not in levels:
             return
+        if errors is not None and info.level == "error":
+            errors.append(info.name)
         data: dict[str, Any] = {}
         for name in DATA_FIELDS:
             value = getattr(msg.data, name, None)  # a field this event does not have: None
@@ -95,6 +97,15 @@ def forward_events(
             stream.flush()
 
     return forward
+
+
+def print_error(stream: TextIO, message: str) -> None:
+    """One error line in dbt's JSON shape (``MainEncounteredError``), scrubbed of secrets."""
+    from dbt_common.events.functions import env_scrubber
+
+    info = {"name": "MainEncounteredError", "level": "error", "msg": env_scrubber(message)}
+    stream.write(json.dumps({"info": info, "data": {}}) + "\n")
+    stream.flush()
 
 
 def main(argv: list[str]) -> int:
@@ -117,9 +128,14 @@ def main(argv: list[str]) -> int:
     command: list[str] = json.loads(line)
     quiet_artifacts = command[:1] == ["build"]  # other commands' artifacts are what is asked
     flags = ["--no-write-json"] if quiet_artifacts else []
-    runner = dbtRunner(manifest=manifest, callbacks=[forward_events(sys.stdout)])
+    errors: list[str] = []
+    runner = dbtRunner(manifest=manifest, callbacks=[forward_events(sys.stdout, errors=errors)])
     # dbt's console logger off: forward_events prints what it would have.
     result = runner.invoke([*command, *flags, *shared, "--log-level", "none"])
+    if result.exception is not None and not errors:
+        # Refused before dbt's logging starts (a --project-dir that does not exist is a click
+        # usage error): dbt fires no event, so say what it would have printed.
+        print_error(sys.stdout, f"Encountered an error:\n{result.exception}")
     if quiet_artifacts and isinstance(result.result, RunExecutionResult):  # a failed one's too
         target = shared[shared.index("--target-path") + 1]
         result.result.write(os.path.join(target, "run_results.json"))

@@ -82,6 +82,7 @@ def test_failed_task_exits_30_and_notifies_once(data_dir: Path, receiver, tmp_pa
     )
     first = run_cli(["cron", "daily"], env)
     assert first.returncode == 30, first.stderr[-2000:]
+    assert f"paths.dbt_project_dir: {broken} holds no dbt_project.yml" in first.stderr
     run_id = first.stdout.split("[", 1)[1].split("]", 1)[0]
     bodies = receiver.json_bodies()
     assert [b["kind"] for b in bodies] == ["task_failed"]

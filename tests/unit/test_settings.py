@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,22 @@ def test_bad_time_zone_is_rejected(tmp_path: Path) -> None:
     cfg = _config(tmp_path, "accounts:\n  - name: me\n    timezone: Mars/Olympus\n")
     with pytest.raises(SettingsError, match=r"accounts\[0\]\.timezone"):
         load_settings(cfg, {})
+
+
+@pytest.mark.parametrize("name", ["a/b", "..", "", "tab\there", "back\\slash"])
+def test_an_account_name_that_cannot_name_a_file_is_rejected(tmp_path: Path, name: str) -> None:
+    """Account names end up in file and folder names; other names (quotes, spaces) are fine."""
+
+    def config(account: str) -> Path:
+        quoted = json.dumps(account)
+        return _config(
+            tmp_path,
+            f"accounts:\n  - name: {quoted}\n    timezone: UTC\ndefault_account: {quoted}\n",
+        )
+
+    with pytest.raises(SettingsError, match=r"accounts\[0\]\.name"):
+        load_settings(config(name), {})
+    assert load_settings(config("O'Brien & Zoë"), {}).accounts[0].name == "O'Brien & Zoë"
 
 
 def test_unknown_environment_is_rejected() -> None:

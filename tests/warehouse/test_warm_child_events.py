@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from dbt.adapters.events.types import SQLQuery
@@ -12,6 +15,7 @@ from dbt.events.types import LogModelResult, LogStartLine, MainEncounteredError
 from dbt_common.events.base_types import EventLevel, msg_from_base_event
 
 from pipeline.warehouse.dbt_process import DbtResult, read_events
+from pipeline.warehouse.warm import CHILD
 from pipeline.warehouse.warm_child import QUIET_LEVELS, forward_events
 
 NODE = {"node_name": "dim_track", "resource_type": "model"}
@@ -78,3 +82,22 @@ def test_a_secret_in_the_environment_is_scrubbed_from_what_is_forwarded(
     forward_events(stream)(msg_from_base_event(MainEncounteredError(exc="bad token hunter2-token")))
     assert "hunter2-token" not in stream.getvalue()
     assert "*****" in json.loads(stream.getvalue())["info"]["msg"]
+
+
+def test_a_command_dbt_refuses_before_logging_still_says_why(tmp_path: Path) -> None:
+    """A --project-dir that does not exist is refused by dbt's argument parsing, before its
+    logging starts: no event at all. The child says what dbt would have (it exited 2 in
+    silence, and the pipeline's message ended "dbt build failed (exit 2): ")."""
+    missing = tmp_path / "no_such_project"
+    flags = ["--project-dir", str(missing), "--profiles-dir", str(missing)]
+    done = subprocess.run(
+        [sys.executable, "-m", CHILD, json.dumps(flags)],
+        input='["build"]\n',
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    result = DbtResult(returncode=done.returncode)
+    read_events(iter(done.stdout.splitlines()), result, None)
+    assert result.errors and str(missing) in result.errors[0]
