@@ -165,6 +165,33 @@ CASES = [
         1,
     ),
     Case("bom", EXT.format(17), _bytes(lambda: b"\xef\xbb\xbf" + _with()), None, 2),
+    # A track URI without a title, and a local file's URI without one: plays (the catalogue
+    # names the first once enriched); before, 'not_null' on the ranked items' names failed
+    # the whole build.
+    Case(
+        "track_without_name",
+        EXT.format(18),
+        _bytes(
+            _with(
+                master_metadata_track_name=None,
+                spotify_track_uri=f"spotify:track:{GOOD_ID[:-2]}98",
+            )
+        ),
+        None,
+        2,
+    ),
+    Case(
+        "local_file_without_name",
+        EXT.format(19),
+        _bytes(
+            _with(
+                master_metadata_track_name=None,
+                spotify_track_uri="spotify:local:Artist:Album::180",
+            )
+        ),
+        None,
+        2,
+    ),
     Case(
         "zip_bomb_1gb",
         "bomb_1gb.zip",

@@ -153,8 +153,9 @@ def test_the_whole_corpus_imports_builds_and_rebuilds(
             "select count(distinct play_id) from read_parquet(?)", [str(units)]
         ).fetchone() or (0,)
         # The valid rows of the corpus (the same good rows recur across cases: one play each)
-        # plus the real file's 20.
-        assert parsed == REAL_PLAYS + 5  # good_row 0, 1, 10, 11 and the account-data row
+        # plus the real file's 20: good_row 0, 1, 10, 11, the account-data row, and the two
+        # plays without a title (track_without_name, local_file_without_name).
+        assert parsed == REAL_PLAYS + 7
         (published,) = con.execute(
             "select count(*) from read_parquet(?)", [str(fct)]
         ).fetchone() or (0,)

@@ -11,8 +11,12 @@ artists as (
 
 recordings as (
 
+    -- A track nobody named (no title in the plays, not enriched): 'Unknown', as the marts say.
     select recording_sk as item_sk, 'track' as item_type,
-        arg_max(track_name, coalesce(track_id, '')) as item_name,
+        coalesce(
+            arg_max(track_name, coalesce(track_id, '')) filter (where track_name is not null),
+            'Unknown'
+        ) as item_name,
         arg_max(primary_artist_name, coalesce(track_id, '')) as item_subtitle
     from {{ ref('dim_track') }}
     group by recording_sk

@@ -23,14 +23,18 @@ catalogue as (
 
 tracks as (
 
+    -- Names as last played, from the plays that have them: a play without a name (an export
+    -- row with a track URI and no title) must not blank the track's name.
     select
         track_key,
         max(track_id) as track_id,
-        arg_max(track_name, played_at) as track_name,
-        arg_max(artist_name, played_at) as artist_name,
-        arg_max(album_name, played_at) as album_name,
-        lower(coalesce(arg_max(artist_name, played_at), ''))
-            || '|' || lower(coalesce(arg_max(track_name, played_at), '')) as name_key,
+        arg_max(track_name, played_at) filter (where track_name is not null) as track_name,
+        arg_max(artist_name, played_at) filter (where artist_name is not null) as artist_name,
+        arg_max(album_name, played_at) filter (where album_name is not null) as album_name,
+        lower(coalesce(arg_max(artist_name, played_at) filter (where artist_name is not null), ''))
+            || '|'
+            || lower(coalesce(arg_max(track_name, played_at) filter (where track_name is not null), ''))
+            as name_key,
         bool_or(is_local) as is_local
 
     from plays
@@ -41,7 +45,8 @@ tracks as (
 joined as (
 
     select
-        tracks.*,
+        -- No play named it: the catalogue's name, once enrichment found the track.
+        tracks.* replace (coalesce(tracks.track_name, catalogue.track_name) as track_name),
         catalogue.isrc,
         catalogue.album_id,
         catalogue.artist_ids,
