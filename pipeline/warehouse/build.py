@@ -19,12 +19,12 @@ from pipeline.io.duck import file_stamp
 from pipeline.io.markers import fingerprint, write_marker
 from pipeline.paths import Lake
 from pipeline.settings import get_settings
-from pipeline.warehouse.changes import plays_changed_dates, project_fingerprint
+from pipeline.warehouse.changes import current_project_fingerprint, plays_changed_dates
 from pipeline.warehouse.current import latest_build, staged_fingerprint
 from pipeline.warehouse.dbt_process import Progress
 from pipeline.warehouse.failures import failing_checks
 from pipeline.warehouse.prepare import prepare_inputs
-from pipeline.warehouse.run import dbt_target_dir, dbt_vars, run_dbt_for_days
+from pipeline.warehouse.run import dbt_target_dir, run_dbt_for_days
 from pipeline.warehouse.selection import build_selection
 
 #: The most changed days a build may have to run on ``dbt.cycle_threads`` (a cycle brings one
@@ -95,9 +95,7 @@ def build_warehouse(
     prepare_inputs(the_lake)
     fp = staged_fingerprint(the_lake)
     plays_fp = fingerprint(the_lake.plays_dir)
-    project_fp = project_fingerprint(
-        get_settings().paths.dbt_project_dir, dbt_vars(), (the_lake.listeners_file,)
-    )
+    project_fp = current_project_fingerprint(the_lake)
     if not any(the_lake.plays_dir.glob("date=*/*.parquet")):
         marker: dict[str, Any] = {"status": "skipped", "reason": "no plays staged yet"}
     else:

@@ -19,6 +19,7 @@ from pipeline.settings import child_environment, get_settings
 from pipeline.warehouse import warm
 from pipeline.warehouse.changes import (
     changed_lookups,
+    dbt_vars,
     lookup_content,
     lookup_snapshot_file,
     project_fingerprint,
@@ -32,11 +33,6 @@ from pipeline.warehouse.dbt_process import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-def dbt_vars() -> dict:
-    """The vars every dbt run gets from the settings."""
-    return {"session_idle_gap_minutes": get_settings().sessions.idle_gap_minutes}
 
 
 def dbt_env(the_lake: Lake) -> dict[str, str]:

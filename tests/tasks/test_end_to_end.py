@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import duckdb
 import pytest
 
 from pipeline import cli, settings
+from pipeline.io.markers import latest_marker
 from pipeline.paths import Lake
 from tests.conftest import REPO
 
@@ -197,3 +201,47 @@ def test_an_import_runs_dbt_from_a_process_without_data_libraries(
     before = _fct_hash(built)[0]
     assert _python_lines(code, built, "AT DBT") == ["AT DBT"]
     assert _fct_hash(built)[0] == before + 20  # the build ran on the new plays
+
+
+def test_an_edited_project_is_built_once_without_new_data(built: Path, tmp_path: Path) -> None:
+    """After an upgrade (or an edited model) with nothing new staged, the next `build` runs
+    dbt over every model instead of finding nothing to do, and the one after is a no-op.
+    Before, the build stayed "complete" until new plays arrived: `rebuild` or `build` right
+    after an upgrade changed nothing."""
+    lake_dir = tmp_path / "data"
+    shutil.copytree(built, lake_dir, symlinks=True)
+    project = tmp_path / "dbt_project"
+    shutil.copytree(REPO / "dbt_project", project, ignore=shutil.ignore_patterns("target*", "logs"))
+    env = {
+        **os.environ,
+        "MUSIC_TRACKER_ENV": "testing",
+        "MUSIC_TRACKER__PATHS__DATA_DIR": str(lake_dir),
+        "MUSIC_TRACKER__PATHS__DBT_PROJECT_DIR": str(project),
+    }
+    build = [sys.executable, "-m", "pipeline.cli", "--data-dir", str(lake_dir), "build"]
+    runs = lake_dir / "staged" / "dbt_runs"
+
+    def sequence() -> int:
+        found = latest_marker(runs, "run_results.json")
+        assert found is not None
+        return int(found[1]["sequence"])
+
+    before = sequence()
+    done = subprocess.run(build, env=env, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sequence() == before  # the same project, copied: nothing to do
+
+    model = project / "models" / "marts" / "core" / "dim_track.sql"
+    model.write_text(model.read_text(encoding="utf-8") + "\n-- edited\n", encoding="utf-8")
+    done = subprocess.run(build, env=env, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sequence() == before + 1
+    found = latest_marker(runs, "run_results.json")
+    assert found is not None
+    ran = {r["unique_id"] for r in found[1]["results"]}
+    # Every model: the edited one and the staging model nothing edited reaches.
+    assert {"model.music_tracker.dim_track", "model.music_tracker.stg_spotify__plays"} <= ran
+
+    done = subprocess.run(build, env=env, cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sequence() == before + 1
