@@ -318,8 +318,10 @@ def _ms(record: Mapping[str, Any], key: str) -> int:
 
 def _extended_ts(record: Mapping[str, Any]) -> dt.datetime:
     value = record.get("ts")
-    if not isinstance(value, str) or not value:
+    if value is None or value == "":
         raise _RowError("missing field 'ts'")
+    if not isinstance(value, str):  # a number (epoch seconds?) is not what Spotify writes
+        raise _RowError(f"field 'ts' is not an ISO timestamp: {value!r}")
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
@@ -397,8 +399,10 @@ def _extended_row(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def _account_row(record: Mapping[str, Any], podcast_file: bool) -> dict[str, Any]:
     value = record.get("endTime")
-    if not isinstance(value, str) or not value:
+    if value is None or value == "":
         raise _RowError("missing field 'endTime'")
+    if not isinstance(value, str):
+        raise _RowError(f"field 'endTime' is not 'YYYY-MM-DD HH:MM': {value!r}")
     try:
         played_at = dt.datetime.strptime(value, "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC)
     except ValueError as exc:

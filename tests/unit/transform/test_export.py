@@ -108,6 +108,7 @@ def test_account_data_podcast_file() -> None:
     [
         ({"ts": None}, "missing field 'ts'"),
         ({"ts": "yesterday"}, "not an ISO timestamp"),
+        ({"ts": 1677931200}, "field 'ts' is not an ISO timestamp: 1677931200"),
         ({"ms_played": -3}, "negative"),
         ({"ms_played": "12"}, "whole milliseconds"),
         ({"spotify_track_uri": "spotify:track:short"}, "unrecognised track URI"),
@@ -165,3 +166,21 @@ def test_first_row_missing_a_field_does_not_refuse_the_file(missing: str) -> Non
     assert parsed.kind == "extended"
     assert parsed.plays.num_rows == 1
     assert f"missing field '{missing}'" in parsed.quarantine.to_pylist()[0]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("end_time", "reason"),
+    [
+        (None, "missing field 'endTime'"),
+        ("2023-01-01T10:00", "not 'YYYY-MM-DD HH:MM'"),
+        (1672567200, "field 'endTime' is not 'YYYY-MM-DD HH:MM': 1672567200"),
+    ],
+)
+def test_account_data_rows_say_what_is_wrong_with_their_time(end_time: object, reason: str) -> None:
+    """An account-data row's time: missing, another format, or a number, each named as such."""
+    good = {"endTime": "2023-01-01 10:00", "artistName": "A", "trackName": "T", "msPlayed": 5}
+    data = json.dumps([good, {**good, "endTime": end_time}]).encode()
+    parsed = parse_export(data, "StreamingHistory_music_0.json", "me")
+    assert parsed.plays.num_rows == 1
+    (quarantined,) = parsed.quarantine.to_pylist()
+    assert reason in quarantined["reason"]
