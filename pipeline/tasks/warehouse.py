@@ -20,7 +20,6 @@ import luigi
 from pipeline.reporting import is_published
 from pipeline.tasks.base import current_lake, report_progress, status_message, timed_result
 from pipeline.tasks.staging import StagePlays
-from pipeline.warehouse.changes import project_is_built
 from pipeline.warehouse.current import build_is_current
 
 
@@ -77,8 +76,7 @@ class DbtBuild(luigi.Task):
     def complete(self) -> bool:
         if not all(t.complete() for t in luigi.task.flatten(self.requires())):
             return False
-        the_lake = current_lake()
-        return build_is_current(the_lake, self.date, self.full_tests) and project_is_built(the_lake)
+        return build_is_current(current_lake(), self.date, self.full_tests)
 
     def start_dbt_ahead(self, dependency: luigi.Task) -> None:
         """Luigi found this build incomplete and is adding its inputs: start dbt's interpreter

@@ -19,8 +19,12 @@ from pipeline.io.duck import file_stamp
 from pipeline.io.markers import fingerprint, write_marker
 from pipeline.paths import Lake
 from pipeline.settings import get_settings
-from pipeline.warehouse.changes import current_project_fingerprint, plays_changed_dates
-from pipeline.warehouse.current import latest_build, staged_fingerprint
+from pipeline.warehouse.changes import plays_changed_dates
+from pipeline.warehouse.current import (
+    current_project_fingerprint,
+    latest_build,
+    staged_fingerprint,
+)
 from pipeline.warehouse.dbt_process import Progress
 from pipeline.warehouse.failures import failing_checks
 from pipeline.warehouse.prepare import prepare_inputs

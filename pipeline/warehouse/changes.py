@@ -1,7 +1,8 @@
-"""What changed since the last successful build: play days, lookup answers, the dbt project.
+"""What changed since the last successful build: play days and lookup answers.
 
-An incremental build reloads only the changed days, recomputes only the periods the changed
-lookup answers touch, and rebuilds everything when the project itself changed.
+An incremental build reloads only the changed days and recomputes only the periods the changed
+lookup answers touch (a changed project, ``current.current_project_fingerprint``, rebuilds
+everything).
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from pathlib import Path
 
 from pipeline.io.atomic import write_json_atomic
 from pipeline.io.markers import changed_days, fingerprint
-from pipeline.io.pass_cache import memo
 from pipeline.paths import Lake
-from pipeline.settings import get_settings
 from pipeline.warehouse.current import latest_build
 
 #: Above this many changed days a build reloads every day (one scan beats a huge IN list).
@@ -33,9 +32,6 @@ LOOKUP_KEYS: dict[str, str] = {
 LOOKUP_NOISE = ("fetched_at",)
 #: Above this many changed lookup keys a build recomputes every period (one pass is cheaper).
 MAX_CHANGED_LOOKUPS = 5000
-#: What dbt builds from besides the staged data: a change here (an upgrade, an edited model)
-#: means every period is recomputed and every model rebuilt.
-PROJECT_PARTS = ("models", "macros", "seeds", "tests", "dbt_project.yml", "profiles.yml")
 
 
 def plays_changed_dates(
@@ -164,47 +160,3 @@ def changed_lookups(the_lake: Lake, now: dict[str, str]) -> dict[str, list[str]]
     if sum(map(len, changed.values())) > MAX_CHANGED_LOOKUPS:
         return None
     return {dataset: sorted(keys) for dataset, keys in sorted(changed.items())}
-
-
-def dbt_vars() -> dict:
-    """The vars every dbt run gets from the settings."""
-    return {"session_idle_gap_minutes": get_settings().sessions.idle_gap_minutes}
-
-
-def current_project_fingerprint(the_lake: Lake) -> str:
-    """``project_fingerprint`` of the project, the vars and the lake's listeners file, as a
-    build records it in its marker (once per scheduling pass)."""
-    project = get_settings().paths.dbt_project_dir
-    listeners = the_lake.listeners_file
-    return memo(
-        ("project fingerprint", str(project), str(listeners)),
-        lambda: project_fingerprint(project, dbt_vars(), (listeners,)),
-    )
-
-
-def project_is_built(the_lake: Lake) -> bool:
-    """Whether the last successful build was of the dbt project as it is now.
-
-    An upgrade (or an edited model) changes what the warehouse should hold although no input
-    did: until it is built, the build is not complete, so the next cycle, `build` or `rebuild`
-    builds it (every model) instead of finding nothing to do. A marker without a project
-    fingerprint (nothing was staged yet) asks nothing.
-    """
-    latest = latest_build(the_lake)
-    built = latest[1].get("project_fingerprint") if latest is not None else None
-    return built is None or built == current_project_fingerprint(the_lake)
-
-
-def project_fingerprint(project: Path, vars_: dict, also: tuple[Path, ...] = ()) -> str:
-    """A hash of the dbt project's own files, the vars a build passes and ``also`` (the
-    listeners file: a new time zone moves every local day)."""
-    digest = hashlib.sha256(json.dumps(vars_, sort_keys=True).encode())
-    for path in also:
-        digest.update(path.read_bytes() if path.exists() else b"")
-    for part in PROJECT_PARTS:
-        root = project / part
-        paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        for path in paths:
-            digest.update(str(path.relative_to(project)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]

@@ -19,11 +19,10 @@ from pipeline.settings import child_environment, get_settings
 from pipeline.warehouse import warm
 from pipeline.warehouse.changes import (
     changed_lookups,
-    dbt_vars,
     lookup_content,
     lookup_snapshot_file,
-    project_fingerprint,
 )
+from pipeline.warehouse.current import dbt_vars, project_fingerprint
 from pipeline.warehouse.dbt_process import (
     DbtOutOfMemory,
     DbtResult,

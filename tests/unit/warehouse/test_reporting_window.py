@@ -140,7 +140,7 @@ def test_whole_suite_reaches_every_dbt_build(data_dir: Path) -> None:
 def test_project_or_listener_change_means_a_whole_build(tmp_path: Path) -> None:
     """An edited model, a different var or a listener's new time zone changes the project
     fingerprint, which makes the next build rebuild every model and period."""
-    from pipeline.warehouse.changes import project_fingerprint
+    from pipeline.warehouse.current import project_fingerprint
 
     project = tmp_path / "dbt_project"
     (project / "models").mkdir(parents=True)
