@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable
@@ -46,6 +45,7 @@ from pipeline.enrich.state import (
     StateUnreadable,
 )
 from pipeline.io.atomic import write_bytes_atomic
+from pipeline.io.keep import set_aside
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake
 from pipeline.settings import (
@@ -174,12 +174,7 @@ def open_state(lake: Lake, service: str, repair: bool = True) -> LookupState:
     except StateUnreadable as exc:
         if not repair:
             raise
-        aside = path.with_name(path.name + ".unreadable")
-        os.replace(path, aside)
-        for suffix in ("-journal", "-wal", "-shm"):  # SQLite's companions belong to the old file
-            companion = path.with_name(path.name + suffix)
-            if companion.exists():
-                os.replace(companion, aside.with_name(aside.name + suffix))
+        aside = set_aside(path, ("-journal", "-wal", "-shm"))  # SQLite's belong to the old file
         state = LookupState(path, _policy())
         restored = restore_answers(lake, state, service)
         state.commit()

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.io.keep import set_aside
 from pipeline.io.pass_cache import memo
 from pipeline.settings import get_settings
 
@@ -163,11 +164,7 @@ def set_aside_if_unreadable(path: Path | str, written: str | None = None) -> str
     reason = unreadable_reason(path, written)
     if reason is None:
         return None
-    aside = path.with_name(path.name + ".unreadable")
-    os.replace(path, aside)
-    wal = path.with_name(path.name + ".wal")
-    if wal.exists():
-        os.replace(wal, aside.with_name(aside.name + ".wal"))
+    aside = set_aside(path, (".wal",))
     logging.getLogger(__name__).warning(
         "%s could not be opened (%s): moved to %s, it is rebuilt from raw/", path, reason, aside
     )

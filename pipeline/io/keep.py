@@ -1,4 +1,5 @@
-"""Keep a copy of a file under a name taken from its content, streamed and written atomically.
+"""Keep a copy of a file under a name taken from its content, streamed and written atomically;
+and keep a damaged file aside.
 
 How raw/ keeps an imported export file: the bytes are hashed while copied, so a 1 GB file is
 never held in memory, and the copy appears under its final name only once complete.
@@ -55,3 +56,19 @@ def keep_by_content(
     if target.stat().st_mode & 0o777 != mode:
         os.chmod(target, mode)
     return sha, target
+
+
+def set_aside(path: Path, companions: tuple[str, ...] = ()) -> Path:
+    """Move a damaged ``path`` to ``<name>.unreadable`` beside it (replacing an older one), with
+    the files its engine keeps next to it (``companions``: name suffixes, e.g. DuckDB's
+    ``.wal``, SQLite's ``-journal``); return where it went.
+
+    What replaces it is rebuilt by the caller; the damaged bytes stay for a look.
+    """
+    aside = path.with_name(path.name + ".unreadable")
+    os.replace(path, aside)
+    for suffix in companions:
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            os.replace(companion, aside.with_name(aside.name + suffix))
+    return aside

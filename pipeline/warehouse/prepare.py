@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 
 from pipeline.io.duck import file_stamp, set_aside_if_unreadable
+from pipeline.io.keep import set_aside
 from pipeline.io.markers import fingerprint
 from pipeline.io.parquet import parquet_unreadable_reason
 from pipeline.io.stamped import is_stamped, set_stamp
@@ -67,8 +67,7 @@ def set_aside_unreadable_lookups(the_lake: Lake) -> list[str]:
             reason = parquet_unreadable_reason(path)
             if reason is None:
                 continue
-            aside = path.with_name(path.name + ".unreadable")
-            os.replace(path, aside)
+            aside = set_aside(path)
             moved.append(str(path))
             logger.warning(
                 "lookup partition %s is not readable Parquet (%s): moved to %s; the next "
