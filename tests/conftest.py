@@ -15,11 +15,26 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ["MUSIC_TRACKER_ENV"] = "testing"
 # Parallel workers (pytest -n): each its own dbt artifacts folder (manifest, run_results,
 # partial parse), so two workers' builds never overwrite each other's.
+WORKER_TARGET = "MUSIC_TRACKER__DBT__TARGET_PATH"
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault(
-        "MUSIC_TRACKER__DBT__TARGET_PATH",
-        str(REPO / "dbt_project" / f"target-{os.environ['PYTEST_XDIST_WORKER']}"),
+        WORKER_TARGET, str(REPO / "dbt_project" / f"target-{os.environ['PYTEST_XDIST_WORKER']}")
     )
+
+
+def child_env(lake: Path, **extra: str) -> dict[str, str]:
+    """Environment of a `music-tracker` subprocess on ``lake``: testing settings, ``extra``,
+    and none of this process's ``MUSIC_TRACKER__`` overrides but the worker's dbt artifacts
+    folder. Without it, two workers' subprocess builds wrote one ``dbt_project/target/`` and
+    one read the other's half-written ``run_results.json``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MUSIC_TRACKER__") or k == WORKER_TARGET
+    }
+    env.update(MUSIC_TRACKER_ENV="testing", MUSIC_TRACKER__PATHS__DATA_DIR=str(lake))
+    env.update(extra)
+    return env
 
 
 @pytest.fixture

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, child_env
 
 SAMPLE = REPO / "data" / "sample"
 
 
 def sample_env(lake_dir: Path, tz: str = "UTC") -> dict[str, str]:
     """A `music-tracker` subprocess on ``lake_dir`` with testing settings and system zone ``tz``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSIC_TRACKER__")}
-    env.update(MUSIC_TRACKER_ENV="testing", MUSIC_TRACKER__PATHS__DATA_DIR=str(lake_dir), TZ=tz)
-    return env
+    return child_env(lake_dir, TZ=tz)
 
 
 def sample_cmd(lake_dir: Path, command: str = "import") -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -14,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,15 +27,14 @@ def free_port() -> int:
 
 def cli_env(lake: Path, **extra: str) -> dict[str, str]:
     """Environment of a `music-tracker` subprocess on ``lake`` (testing settings)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSIC_TRACKER__")}
-    env.update(
-        MUSIC_TRACKER_ENV="testing",
-        MUSIC_TRACKER__PATHS__DATA_DIR=str(lake),
-        MUSIC_TRACKER__SCHEDULER__URL=f"http://127.0.0.1:{free_port()}/",  # nobody listens
-        MUSIC_TRACKER__SCHEDULER__CONNECT_TIMEOUT_SECONDS="1",
+    return child_env(
+        lake,
+        **{
+            "MUSIC_TRACKER__SCHEDULER__URL": f"http://127.0.0.1:{free_port()}/",  # nobody listens
+            "MUSIC_TRACKER__SCHEDULER__CONNECT_TIMEOUT_SECONDS": "1",
+            **extra,
+        },
     )
-    env.update(extra)
-    return env
 
 
 def run_cli(

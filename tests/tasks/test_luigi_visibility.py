@@ -12,7 +12,7 @@ from pathlib import Path
 import luigi
 import pytest
 
-from tests.conftest import FIXTURES, REPO
+from tests.conftest import FIXTURES, REPO, child_env
 from tests.faults.http_faults import ok
 from tests.faults.http_faults import write_cassette as cassette_file
 from tests.faults.test_service_faults import (
@@ -191,8 +191,7 @@ def test_rerun_runs_a_finished_task_again(data_dir: Path) -> None:
     assert run_luigi([ImportExport(file=str(HL105), account="me"), StagePlays(date=_d())]).code == 0
     part = data_dir / "staged" / "plays" / "v1" / "date=2023-01-28" / "part-0.parquet"
     before = (os.stat(part).st_ino, os.stat(part).st_mtime_ns)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSIC_TRACKER__")}
-    env.update(MUSIC_TRACKER_ENV="testing", MUSIC_TRACKER__PATHS__DATA_DIR=str(data_dir))
+    env = child_env(data_dir)
     cli = [shutil.which("music-tracker") or sys.executable, "rerun"]
     if cli[0] == sys.executable:
         cli = [sys.executable, "-m", "pipeline.cli", "rerun"]
@@ -239,8 +238,7 @@ def test_a_command_at_a_terminal_shows_the_bar(data_dir: Path) -> None:
     from pipeline.tasks import ImportExport
 
     assert run_luigi([ImportExport(file=str(AVERY), account="me")]).code == 0
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MUSIC_TRACKER__")}
-    env.update(MUSIC_TRACKER_ENV="testing", MUSIC_TRACKER__PATHS__DATA_DIR=str(data_dir))
+    env = child_env(data_dir)
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "rerun", "StageAllPlays"],
