@@ -17,13 +17,23 @@ from typing import Any
 from pipeline.io.atomic import write_json_atomic
 
 
-def is_stamped(path: Path, stamp: Any) -> bool:
-    """Whether the work of ``path`` was done for exactly ``stamp`` (a JSON value)."""
+def held_stamp(path: Path) -> Any:
+    """The stamp ``set_stamp`` last recorded at ``path``; None when there is none to read.
+
+    For work that can pick up where it stopped (what changed since the held stamp)."""
     try:
         held = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(held, dict) and held.get("stamp") == json.loads(json.dumps(stamp))
+        return None
+    return held.get("stamp") if isinstance(held, dict) else None
+
+
+def is_stamped(path: Path, stamp: Any, held: Any = None) -> bool:
+    """Whether the work of ``path`` was done for exactly ``stamp`` (a JSON value, not None).
+
+    ``held``: the stamp already read from ``path`` (``held_stamp``), not read again."""
+    held = held_stamp(path) if held is None else held
+    return held is not None and held == json.loads(json.dumps(stamp))
 
 
 def set_stamp(path: Path, stamp: Any) -> None:

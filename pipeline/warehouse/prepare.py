@@ -10,14 +10,13 @@ own process, which runs dbt next, loads neither library beside dbt.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 
 from pipeline.io.duck import file_stamp, set_aside_if_unreadable
 from pipeline.io.keep import set_aside
 from pipeline.io.markers import fingerprint
 from pipeline.io.parquet import parquet_unreadable_reason
-from pipeline.io.stamped import is_stamped, set_stamp
+from pipeline.io.stamped import held_stamp, is_stamped, set_stamp
 from pipeline.paths import DBT_DATED_DATASETS, Lake
 from pipeline.settings import get_settings
 from pipeline.warehouse.current import latest_build
@@ -52,12 +51,9 @@ def set_aside_unreadable_lookups(the_lake: Lake) -> list[str]:
     root = the_lake.staged / "lookups"
     stamp_file = the_lake.state / "lookups_checked.json"
     now = fingerprint(root)
-    if is_stamped(stamp_file, now):
+    before = held_stamp(stamp_file)
+    if is_stamped(stamp_file, now, held=before):
         return []
-    try:
-        before = json.loads(stamp_file.read_text(encoding="utf-8")).get("stamp")
-    except (OSError, ValueError, AttributeError):
-        before = None
     checked = before if isinstance(before, dict) else {}
     moved: list[str] = []
     for partition, digest in now.items():

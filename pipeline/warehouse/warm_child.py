@@ -68,8 +68,6 @@ def forward_events(
 
     dbt calls it from the thread that fired the event (a node's worker): one line at a time.
     """
-    from dbt_common.events.functions import env_scrubber
-
     lock = threading.Lock()
 
     def forward(msg: Any) -> None:
@@ -86,25 +84,21 @@ def forward_events(
         node = getattr(msg.data, "node_info", None)
         if node is not None and node.node_name:
             data["node_info"] = {"node_name": node.node_name, "resource_type": node.resource_type}
-        line = json.dumps(
-            {
-                "info": {"name": info.name, "level": info.level, "msg": env_scrubber(info.msg)},
-                "data": data,
-            }
-        )
         with lock:
-            stream.write(line + "\n")
-            stream.flush()
+            write_event(stream, info.name, info.level, info.msg, data)
 
     return forward
 
 
-def print_error(stream: TextIO, message: str) -> None:
-    """One error line in dbt's JSON shape (``MainEncounteredError``), scrubbed of secrets."""
+def write_event(
+    stream: TextIO, name: str, level: str, message: str, data: dict[str, Any] | None = None
+) -> None:
+    """One event as a JSON line in dbt's shape (``info``: name, level, msg; ``data``), its
+    message scrubbed of secrets as dbt's loggers scrub theirs."""
     from dbt_common.events.functions import env_scrubber
 
-    info = {"name": "MainEncounteredError", "level": "error", "msg": env_scrubber(message)}
-    stream.write(json.dumps({"info": info, "data": {}}) + "\n")
+    info = {"name": name, "level": level, "msg": env_scrubber(message)}
+    stream.write(json.dumps({"info": info, "data": data or {}}) + "\n")
     stream.flush()
 
 
@@ -135,7 +129,12 @@ def main(argv: list[str]) -> int:
     if result.exception is not None and not errors:
         # Refused before dbt's logging starts (a --project-dir that does not exist is a click
         # usage error): dbt fires no event, so say what it would have printed.
-        print_error(sys.stdout, f"Encountered an error:\n{result.exception}")
+        write_event(
+            sys.stdout,
+            "MainEncounteredError",
+            "error",
+            f"Encountered an error:\n{result.exception}",
+        )
     if quiet_artifacts and isinstance(result.result, RunExecutionResult):  # a failed one's too
         target = shared[shared.index("--target-path") + 1]
         result.result.write(os.path.join(target, "run_results.json"))
