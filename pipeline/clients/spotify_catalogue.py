@@ -77,7 +77,9 @@ class SpotifyCatalogue:
             }
         )
         data = response.json(SERVICE)
-        return dict(data) if isinstance(data, dict) else {}
+        if not isinstance(data, dict):  # a mirror's error page as a list, say: this key fails
+            raise ValueError(f"{path}: the answer is a JSON {type(data).__name__}, not an object")
+        return data
 
     def track(self, track_id: str) -> dict[str, Any]:
         return self._get("tracks", track_id)

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import os
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +19,7 @@ from pipeline.io.duck import connect
 from pipeline.io.kept import forget, kept
 from pipeline.paths import Lake
 from pipeline.transform.musicbrainz import name_key, normalise_name, split_credit
-from pipeline.transform.spotify_catalogue import Harvest, harvest_recently_played
+from pipeline.transform.spotify_catalogue import Harvest, harvest_recently_played, track_row
 
 T = TypeVar("T")
 
@@ -204,6 +204,14 @@ class TrackMeta:
     album_id: str | None
     isrc: str | None
 
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> TrackMeta:
+        """From a SPOTIFY_TRACKS row (a lookup's, or ``track_row`` of a harvested track)."""
+        ids = list(row.get("artist_ids") or [])
+        names = list(row.get("artist_names") or [])
+        names += [""] * (len(ids) - len(names))
+        return cls(list(zip(ids, names, strict=False)), row.get("album_id"), row.get("isrc"))
+
 
 def _looked_up_tracks(lake: Lake) -> dict[str, TrackMeta]:
     """Track -> credits from every earlier Spotify track lookup (kept as ``latest_found``)."""
@@ -211,12 +219,7 @@ def _looked_up_tracks(lake: Lake) -> dict[str, TrackMeta]:
     def read() -> dict[str, TrackMeta]:
         meta: dict[str, TrackMeta] = {}
         for track_id, row in latest_found(lake, TRACK_LOOKUPS, "track_id").items():
-            ids = list(row.get("artist_ids") or [])
-            names = list(row.get("artist_names") or [])
-            names += [""] * (len(ids) - len(names))
-            meta[track_id] = TrackMeta(
-                list(zip(ids, names, strict=False)), row.get("album_id"), row.get("isrc")
-            )
+            meta[track_id] = TrackMeta.of_row(row)
         return meta
 
     return _kept("track_metadata", lake.dated_dir(TRACK_LOOKUPS), "track_id", read)
@@ -228,16 +231,8 @@ def track_metadata(lake: Lake, harvest: Harvest | None = None) -> dict[str, Trac
     for track_id, track in (harvest.tracks if harvest else {}).items():
         if track_id in meta:
             continue
-        artists = [
-            (str(a["id"]), str(a.get("name") or ""))
-            for a in track.get("artists") or []
-            if isinstance(a, dict) and a.get("id")
-        ]
-        meta[track_id] = TrackMeta(
-            artists,
-            (track.get("album") or {}).get("id"),
-            (track.get("external_ids") or {}).get("isrc"),
-        )
+        # The harvested object read as a lookup row is (every field through ``clean``).
+        meta[track_id] = TrackMeta.of_row(track_row(track, "recently_played", None))
     return meta
 
 

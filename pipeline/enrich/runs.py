@@ -55,7 +55,7 @@ from pipeline.settings import (
     nominatim_settings,
     spotify_catalogue_settings,
 )
-from pipeline.transform import geo
+from pipeline.transform import clean, geo
 from pipeline.transform import musicbrainz as mbt
 from pipeline.transform import spotify_catalogue as sct
 from pipeline.transform.spotify_catalogue import Harvest
@@ -323,6 +323,16 @@ class _Loop:
             except (AuthError, Forbidden) as exc:
                 self.report.stopped = str(exc)
                 return False
+            except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+                # An answer of a shape no real one has (a list where an object belongs, a
+                # field a reader does not expect): this key fails (its raw answer is kept, it
+                # is asked again after the failure's back-off) and the run goes on. Not an
+                # outage: the service answered.
+                logger.warning(
+                    "%s %s: unusable answer (%s: %s)", entity, key, type(exc).__name__, exc
+                )
+                on_fail(key, f"unusable answer ({type(exc).__name__}: {exc})")
+                self.report.failed += 1
             except HttpError as exc:
                 on_fail(key, str(exc))
                 self.report.failed += 1
@@ -461,10 +471,7 @@ def run_catalogue(
     meta = track_metadata(ctx.lake, harvest)
     for row in rows[TRACKS]:
         if row.get("status") == FOUND:
-            artists = list(
-                zip(row.get("artist_ids") or [], row.get("artist_names") or [], strict=False)
-            )
-            meta[row["track_id"]] = TrackMeta(artists, row.get("album_id"), row.get("isrc"))
+            meta[row["track_id"]] = TrackMeta.of_row(row)
     artist_ms: dict[str, int] = {}
     album_ms: dict[str, int] = {}
     for track_id, ms in track_ms.items():
@@ -640,7 +647,7 @@ def run_artists(ctx: RunContext) -> RunResult:
         if mbid not in looked_up:
             budget.check()
             payload = client.lookup_artist(mbid)
-            looked_up[mbid] = payload.get("artist", payload) if "artist" in payload else payload
+            looked_up[mbid] = clean.obj(payload.get("artist", payload))
         return looked_up[mbid]
 
     def work(key: str) -> None:
@@ -666,7 +673,9 @@ def run_artists(ctx: RunContext) -> RunResult:
                 except NotFound:
                     continue
                 wanted = mbt.normalise_name(cand.name)
-                same = [a for a in credited if mbt.normalise_name(a.get("name")) == wanted]
+                same = [
+                    a for a in credited if mbt.normalise_name(clean.text(a.get("name"))) == wanted
+                ]
                 if len(same) == 1:
                     method, score, note = "isrc", 100, f"credited on ISRC {isrc}"
                     facts = mbt.artist_facts(full_artist(str(same[0]["id"])), genres)
@@ -781,7 +790,7 @@ def run_places(ctx: RunContext) -> RunResult:
             logger.info(
                 "nominatim: %r answered with a place in %s, not %s: not found",
                 place.name,
-                (result.get("address") or {}).get("country_code"),
+                clean.obj(result.get("address")).get("country_code"),
                 place.country_code,
             )
             result = None

@@ -62,6 +62,7 @@ from pipeline.io.atomic import write_bytes_atomic
 from pipeline.io.parquet import write_parquet_atomic
 from pipeline.paths import Lake, lake
 from pipeline.settings import get_settings, spotify_settings
+from pipeline.transform.export import Limits
 from pipeline.transform.recently_played import (
     PollFormatError,
     detect_gap,
@@ -124,7 +125,9 @@ def land_response(
             "spotify", f"recently-played body is not valid JSON ({exc}); kept as {source_file}"
         ) from exc
     try:
-        parsed = parse_recently_played(payload, account, source_file)
+        # The range rule's clock is the poll's (from its ID), so a replay of raw/ agrees.
+        limits = Limits.at(fetched_at, get_settings().import_.max_future_minutes)
+        parsed = parse_recently_played(payload, account, source_file, limits)
     except PollFormatError as exc:
         raise BadResponse(
             "spotify", f"recently-played body is not a page ({exc}); kept as {source_file}"

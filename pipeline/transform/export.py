@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import schemas
+from pipeline.transform.clean import MAX_TEXT
 from pipeline.transform.keys import content_key, play_id
 
 _TRACK_URI = re.compile(r"^spotify:track:([0-9A-Za-z]{22})$")
@@ -45,10 +46,6 @@ SPOTIFY_ERA = dt.datetime(2006, 1, 1, tzinfo=dt.UTC)
 #: A play lasts at most a day: ``ms_played`` beyond that is not a play (and 2^63-1 ms is not an
 #: interval DuckDB can hold, so dbt's staging would fail on it).
 MAX_MS_PLAYED = 86_400_000
-#: Longest text field kept, in characters. Spotify's own limits are far below (titles are at
-#: most a few hundred characters); a bigger value is a hostile or broken row, and every text
-#: column downstream (Parquet, DuckDB VARCHAR, Metabase cards) stays small.
-MAX_TEXT = 4096
 
 EXTENDED_KEYS = frozenset({"ts", "ms_played"})
 ACCOUNT_KEYS = frozenset({"endTime", "msPlayed"})
@@ -214,7 +211,7 @@ def parse_record(
             row = _extended_row(record)
         else:
             row = _account_row(record, "podcast" in name.lower())
-        _check_time(row["played_at"], "ts" if kind == "extended" else "endTime", limits)
+        check_time(row["played_at"], "ts" if kind == "extended" else "endTime", limits)
     except _RowError as exc:
         return False, {
             "account": account,
@@ -222,7 +219,7 @@ def parse_record(
             "source_file": name,
             "source_row": index,
             "reason": str(exc),
-            "record": _record_text(record),
+            "record": record_text(record),
         }
     row.update(account=account, source=source, source_file=name, source_row=index)
     played_ms = int((row["played_at"] - _EPOCH).total_seconds() * 1000)
@@ -240,8 +237,11 @@ def parse_record(
     return True, row
 
 
-def _check_time(played_at: dt.datetime, key: str, limits: Limits) -> None:
-    """The range rule for times: inside Spotify's era, not after the import's clock + margin."""
+def check_time(played_at: dt.datetime, key: str, limits: Limits) -> None:
+    """The range rule for times: inside Spotify's era, not after the reader's clock + margin.
+
+    Shared with the recently-played parser, whose clock is the poll's.
+    """
     if played_at < limits.earliest:
         raise _RowError(
             f"field {key!r} ({played_at:%Y-%m-%d %H:%M:%S}) is before Spotify existed "
@@ -250,12 +250,16 @@ def _check_time(played_at: dt.datetime, key: str, limits: Limits) -> None:
     if played_at > limits.latest:
         raise _RowError(
             f"field {key!r} ({played_at:%Y-%m-%d %H:%M:%S}) is in the future "
-            f"(after {limits.latest:%Y-%m-%d %H:%M:%S} UTC, the import's clock + margin)"
+            f"(after {limits.latest:%Y-%m-%d %H:%M:%S} UTC, "
+            "the clock of the run that read it + margin)"
         )
 
 
-def _record_text(record: Any) -> str:
-    """The original record as JSON for the quarantine (escaped if it is not valid Unicode)."""
+def record_text(record: Any) -> str:
+    """The original record as JSON for the quarantine (escaped if it is not valid Unicode).
+
+    Shared with the recently-played parser.
+    """
     if isinstance(record, str):
         return record[:10_000]
     try:
@@ -280,15 +284,24 @@ def _text(record: Mapping[str, Any], key: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise _RowError(f"field {key!r} should be text, got {type(value).__name__}")
+    check_text(value, key)
+    if not value.strip():
+        return None
+    return value
+
+
+def check_text(value: str, key: str) -> None:
+    """The text rule of both parsers: at most ``MAX_TEXT`` characters, encodable as UTF-8.
+
+    JSON may escape a lone surrogate (``"\\ud800"``); Python decodes it, and Parquet could not
+    write it: the row is quarantined instead of failing the whole file or page.
+    """
     if len(value) > MAX_TEXT:
         raise _RowError(f"field {key!r} is {len(value)} characters long (limit {MAX_TEXT})")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise _RowError(f"field {key!r} is not valid Unicode text") from exc
-    if not value.strip():
-        return None
-    return value
 
 
 def _flag(record: Mapping[str, Any], key: str) -> bool | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.transform import clean
+
 #: Address fields that name the locality, most specific first (Nominatim's addressdetails).
 _CITY_FIELDS = ("city", "town", "village", "municipality", "hamlet", "suburb", "city_district")
 _REGION_FIELDS = ("state", "region", "province", "county", "state_district")
@@ -47,8 +49,8 @@ class Place:
         """Whether a result lies in this place's country (any result when none is known)."""
         if not self.country_code:
             return True
-        code = (result.get("address") or {}).get("country_code")
-        return code is None or str(code).upper() == self.country_code
+        code = clean.text(clean.obj(clean.obj(result).get("address")).get("country_code"))
+        return code is None or code.upper() == self.country_code
 
 
 def origin_of(artist: dict[str, Any]) -> Place | None:
@@ -87,28 +89,34 @@ def origin_place_key(artist: dict[str, Any]) -> str | None:
 
 def _first(address: dict[str, Any], fields: tuple[str, ...]) -> str | None:
     for name in fields:
-        if address.get(name):
-            return str(address[name])
+        value = clean.text(address.get(name))
+        if value:
+            return value
     return None
 
 
 def place_row(place: Place, result: dict[str, Any]) -> dict[str, Any]:
     """The GEO_PLACES columns of one Nominatim result (format json or jsonv2, addressdetails)."""
-    address = result.get("address") or {}
-    code = address.get("country_code")
+    address = clean.obj(result.get("address"))
+    code = clean.text(address.get("country_code"))
     osm_id = result.get("osm_id")
+    if isinstance(osm_id, str) and osm_id.isdigit() and len(osm_id) <= 19:
+        osm_id = int(osm_id)
+    latitude, longitude = clean.number(result.get("lat")), clean.number(result.get("lon"))
+    if latitude is None or longitude is None or abs(latitude) > 90 or abs(longitude) > 180:
+        latitude = longitude = None  # half a coordinate, or one off the globe, is no place
     return {
         "place_key": place.key,
         "query": place.name if isinstance(place.query(), str) else _describe(place),
-        "latitude": float(result["lat"]) if result.get("lat") is not None else None,
-        "longitude": float(result["lon"]) if result.get("lon") is not None else None,
+        "latitude": latitude,
+        "longitude": longitude,
         "city": _first(address, _CITY_FIELDS),
         "region": _first(address, _REGION_FIELDS),
-        "country": address.get("country"),
-        "country_code": str(code).upper() if code else place.country_code,
-        "display_name": result.get("display_name"),
-        "osm_type": result.get("osm_type"),
-        "osm_id": int(osm_id) if isinstance(osm_id, int | str) and str(osm_id).isdigit() else None,
+        "country": clean.text(address.get("country")),
+        "country_code": code.upper() if code else place.country_code,
+        "display_name": clean.text(result.get("display_name")),
+        "osm_type": clean.text(result.get("osm_type")),
+        "osm_id": clean.integer(osm_id),
     }
 
 

@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.transform import clean
+
 _FEAT = re.compile(r"\s+(?:feat\.?|ft\.?|featuring)\s+", re.IGNORECASE)
 
 
@@ -49,27 +51,26 @@ def _score(artist: dict[str, Any]) -> int:
     raw: Any = artist.get("score", artist.get("ext:score"))  # untyped JSON; bad values give 0
     try:
         return int(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 0
 
 
-def _tags(items: Any) -> list[dict[str, Any]]:
+def _tags(values: Any) -> list[dict[str, Any]]:
     out = []
-    for item in items or []:
-        if isinstance(item, dict) and item.get("name"):
-            try:
-                count = int(item.get("count", 0))
-            except (TypeError, ValueError):
-                count = 0
-            out.append({"name": str(item["name"]).strip().lower(), "count": count})
+    for item in clean.items(values):
+        name = clean.text(item.get("name")) if isinstance(item, dict) else None
+        if name and name.strip():
+            raw = item.get("count", 0)
+            count = clean.integer(int(raw) if isinstance(raw, str) and raw.isdigit() else raw)
+            out.append({"name": name.strip().lower(), "count": count or 0})
     return sorted(out, key=lambda t: (-t["count"], t["name"]))
 
 
 def _codes(area: dict[str, Any] | None, level: str) -> list[str]:
     if not isinstance(area, dict):
         return []
-    codes = area.get(f"iso-3166-{level}-codes") or area.get(f"iso-3166-{level}-code-list") or []
-    return [str(c) for c in codes if c]
+    codes = area.get(f"iso-3166-{level}-codes") or area.get(f"iso-3166-{level}-code-list")
+    return [c for c in clean.texts(codes) if c]
 
 
 def _area_iso(area: dict[str, Any] | None) -> str | None:
@@ -83,11 +84,11 @@ def _area_iso(area: dict[str, Any] | None) -> str | None:
 
 def _aliases(artist: dict[str, Any]) -> list[str]:
     out: list[str] = []
-    for alias in artist.get("aliases") or artist.get("alias-list") or []:
+    for alias in clean.items(artist.get("aliases") or artist.get("alias-list")):
         if isinstance(alias, dict):
-            out.append(str(alias.get("name") or alias.get("alias") or ""))
+            out.append(clean.text(alias.get("name")) or clean.text(alias.get("alias")) or "")
         elif isinstance(alias, str):
-            out.append(alias)
+            out.append(clean.text(alias) or "")
     return [a for a in out if a]
 
 
@@ -125,20 +126,20 @@ def artist_facts(artist: dict[str, Any], genre_list: frozenset[str]) -> dict[str
             genres[tag["name"]] = tag
     gender = artist.get("gender")
     facts = {
-        "mbid": artist.get("id"),
-        "artist_name": artist.get("name"),
-        "sort_name": artist.get("sort-name"),
-        "artist_type": artist.get("type"),
-        "gender": gender if isinstance(gender, str) else None,
-        "country": artist.get("country"),
-        "area_name": area.get("name") if area else None,
+        "mbid": clean.text(artist.get("id")),
+        "artist_name": clean.text(artist.get("name")),
+        "sort_name": clean.text(artist.get("sort-name")),
+        "artist_type": clean.text(artist.get("type")),
+        "gender": clean.text(gender),
+        "country": clean.text(artist.get("country")),
+        "area_name": clean.text(area.get("name")) if area else None,
         "area_iso": _area_iso(area),
         "area_type": _area_type(area),
-        "begin_area_name": begin.get("name") if begin else None,
+        "begin_area_name": clean.text(begin.get("name")) if begin else None,
         "begin_area_iso": _area_iso(begin),
         "begin_area_type": _area_type(begin),
-        "life_begin": life.get("begin"),
-        "life_end": life.get("end"),
+        "life_begin": clean.text(life.get("begin")),
+        "life_end": clean.text(life.get("end")),
         "is_ended": _ended(life),
         "tags": tags,
         "genres": sorted(genres.values(), key=lambda t: (-t["count"], t["name"])),
@@ -149,8 +150,8 @@ def artist_facts(artist: dict[str, Any], genre_list: frozenset[str]) -> dict[str
 
 def _area_type(area: dict[str, Any] | None) -> str | None:
     """An area's type ("City", "Country", "Subdivision"...), as search results carry it."""
-    value = area.get("type") if isinstance(area, dict) else None
-    return str(value) if isinstance(value, str) and value else None
+    value = clean.text(area.get("type")) if isinstance(area, dict) else None
+    return value or None
 
 
 @dataclass
@@ -165,8 +166,9 @@ class Choice:
 
 def search_results(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """The artist list of a search response (JSON ``artists`` or XML ``artist-list``)."""
-    items = payload.get("artists") or payload.get("artist-list") or []
-    return [a for a in items if isinstance(a, dict)]
+    payload = clean.obj(payload)
+    found = clean.items(payload.get("artists") or payload.get("artist-list"))
+    return [a for a in found if isinstance(a, dict)]
 
 
 def choose_by_name(name: str, candidates: list[dict[str, Any]], min_score: int) -> Choice:
@@ -177,7 +179,7 @@ def choose_by_name(name: str, candidates: list[dict[str, Any]], min_score: int) 
         for c in candidates
         if wanted
         and (
-            normalise_name(c.get("name")) == wanted
+            normalise_name(clean.text(c.get("name"))) == wanted
             or wanted in {normalise_name(a) for a in _aliases(c)}
         )
     ]
@@ -201,28 +203,30 @@ def choose_by_name(name: str, candidates: list[dict[str, Any]], min_score: int) 
 
 def url_artists(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """Artists related to a URL lookup (JSON ``relations`` or XML ``artist-relation-list``)."""
+    payload = clean.obj(payload)
     url = payload.get("url")
     url = url if isinstance(url, dict) else payload
     found: dict[str, dict[str, Any]] = {}
-    relations = list(url.get("relations") or []) + list(url.get("artist-relation-list") or [])
+    relations = clean.items(url.get("relations")) + clean.items(url.get("artist-relation-list"))
     for rel in relations:
         artist = rel.get("artist") if isinstance(rel, dict) else None
-        if isinstance(artist, dict) and artist.get("id"):
-            found.setdefault(str(artist["id"]), artist)
+        if isinstance(artist, dict) and clean.text(artist.get("id")):
+            found.setdefault(artist["id"], artist)
     return list(found.values())
 
 
 def isrc_artists(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """Every artist credited on the recordings of an ISRC lookup (JSON or XML shape)."""
+    payload = clean.obj(payload)
     holder = payload.get("isrc")
     holder = holder if isinstance(holder, dict) else payload
-    recordings = holder.get("recordings") or holder.get("recording-list") or []
+    recordings = clean.items(holder.get("recordings") or holder.get("recording-list"))
     found: dict[str, dict[str, Any]] = {}
     for rec in recordings:
-        for credit in (rec or {}).get("artist-credit") or []:
+        for credit in clean.items(clean.obj(rec).get("artist-credit")):
             artist = credit.get("artist") if isinstance(credit, dict) else None
-            if isinstance(artist, dict) and artist.get("id"):
-                found.setdefault(str(artist["id"]), artist)
+            if isinstance(artist, dict) and clean.text(artist.get("id")):
+                found.setdefault(artist["id"], artist)
     return list(found.values())
 
 
@@ -231,7 +235,7 @@ def pick_named(name: str, artists: list[dict[str, Any]]) -> tuple[dict[str, Any]
     if len(artists) == 1 and not name:
         return artists[0], ""
     wanted = normalise_name(name)
-    same = [a for a in artists if normalise_name(a.get("name")) == wanted]
+    same = [a for a in artists if normalise_name(clean.text(a.get("name"))) == wanted]
     if len(same) == 1:
         return same[0], ""
     if len(artists) == 1 and not same:

@@ -10,7 +10,11 @@ Pure functions: JSON in, Arrow tables out; no files, clock or network.
   only plays over 30 s are listed). A richer export row of the same play wins in dedupe.
 * An item that cannot become a play (``track: null`` for a removed track, no ``played_at``,
   a track without ID that is not a local file) becomes a ``schemas.QUARANTINE`` row with the
-  reason and the original item.
+  reason and the original item. The export parser's rules hold here too (one rule for every
+  input): ``played_at`` inside Spotify's era and not after the poll's clock + margin (a stamp
+  in year 9999 would otherwise stage a day partition there, fail dbt's future test at every
+  build and, as the cursor, hide every later gap), ``duration_ms`` at most a day, names at most
+  ``MAX_TEXT`` characters of valid Unicode, IDs in Spotify's form (22 base62 characters).
 * ``detect_gap``: a full page (50 items, the most the API returns) whose oldest play is newer
   than the stored cursor means plays between the two may be lost; it yields a ``POLL_GAPS`` row.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +31,17 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline import schemas
+from pipeline.transform.export import (
+    MAX_MS_PLAYED,
+    Limits,
+    check_text,
+    check_time,
+    record_text,
+)
 from pipeline.transform.keys import content_key, play_id
 
 SOURCE = "api"
+_SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 
 
 class PollFormatError(ValueError):
@@ -54,17 +67,31 @@ def parse_played_at(value: Any) -> dt.datetime:
     parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError as exc:  # year 1 at +01:00 has no UTC time
+        raise ValueError(f"played_at out of range: {value!r}") from exc
 
 
 def epoch_ms(when: dt.datetime) -> int:
     return int(round(when.timestamp() * 1000))
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
+def _text(value: Any, key: str) -> str | None:
+    """A name as text (trimmed; blank or not text means absent); ValueError if hostile."""
+    if not isinstance(value, str):
+        return None
+    check_text(value, key)
+    return value.strip() or None
+
+
+def _spotify_id(value: Any, kind: str) -> str | None:
+    """A track or episode ID; ValueError unless it has Spotify's form."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _SPOTIFY_ID.match(value):
+        raise ValueError(f"{kind} id is not a Spotify ID: {str(value)[:40]!r}")
+    return value
 
 
 def _play_row(item: Mapping[str, Any], played_at: dt.datetime) -> dict[str, Any]:
@@ -83,6 +110,8 @@ def _play_row(item: Mapping[str, Any], played_at: dt.datetime) -> dict[str, Any]
     duration = track.get("duration_ms")
     if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
         duration = 0
+    if duration > MAX_MS_PLAYED:
+        raise ValueError(f"duration_ms is more than a day ({duration} ms > {MAX_MS_PLAYED})")
     is_local = bool(track.get("is_local")) or str(track.get("uri") or "").startswith(
         "spotify:local:"
     )
@@ -92,8 +121,10 @@ def _play_row(item: Mapping[str, Any], played_at: dt.datetime) -> dict[str, Any]
         "ts_precision": "ms",
         "is_local": is_local,
     }
-    name = _text(track.get("name"))
-    spotify_id = _text(track.get("id"))
+    name = _text(track.get("name"), "name")
+    if kind not in ("track", "episode"):
+        raise ValueError(f"unsupported item type {str(kind)[:40]!r}")
+    spotify_id = None if is_local else _spotify_id(track.get("id"), kind)
     if kind == "episode":
         show = track.get("show")
         show = show if isinstance(show, Mapping) else {}
@@ -103,11 +134,9 @@ def _play_row(item: Mapping[str, Any], played_at: dt.datetime) -> dict[str, Any]
             content_type="podcast",
             episode_id=spotify_id,
             episode_name=name,
-            show_name=_text(show.get("name")),
+            show_name=_text(show.get("name"), "show.name"),
         )
         return row
-    if kind != "track":
-        raise ValueError(f"unsupported item type {kind!r}")
     if not spotify_id and not is_local:
         raise ValueError("track without an id that is not a local file (removed track?)")
     if is_local and not name:
@@ -116,8 +145,8 @@ def _play_row(item: Mapping[str, Any], played_at: dt.datetime) -> dict[str, Any]
         content_type="music",
         track_id=None if is_local else spotify_id,
         track_name=name,
-        artist_name=_text(first_artist.get("name")),
-        album_name=_text(album.get("name")),
+        artist_name=_text(first_artist.get("name"), "artists[0].name"),
+        album_name=_text(album.get("name"), "album.name"),
     )
     return row
 
@@ -132,8 +161,16 @@ def items_of(payload: Any) -> list[Any]:
     return items
 
 
-def parse_recently_played(payload: Any, account: str, source_file: str) -> ParsedPoll:
-    """Every item of one page as plays or quarantine rows (newest first, as received)."""
+def parse_recently_played(
+    payload: Any, account: str, source_file: str, limits: Limits | None = None
+) -> ParsedPoll:
+    """Every item of one page as plays or quarantine rows (newest first, as received).
+
+    ``limits`` is the time window from the poll's clock (``Limits.at(fetched_at, margin)``, so
+    replaying a kept response gives the same result); default: the system clock. Only stamps
+    inside it count as the page's oldest and newest (the cursor and the gap check).
+    """
+    limits = limits or Limits.at()
     items = items_of(payload)
     plays: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
@@ -146,6 +183,7 @@ def parse_recently_played(payload: Any, account: str, source_file: str) -> Parse
                 played_at = parse_played_at(item.get("played_at"))
             except ValueError as exc:
                 raise ValueError(f"bad played_at: {exc}") from exc
+            check_time(played_at, "played_at", limits)
             stamps.append(epoch_ms(played_at))
             row = _play_row(item, played_at)
         except ValueError as exc:
@@ -156,7 +194,7 @@ def parse_recently_played(payload: Any, account: str, source_file: str) -> Parse
                     "source_file": source_file,
                     "source_row": index,
                     "reason": str(exc),
-                    "record": json.dumps(item, ensure_ascii=False, default=str)[:10_000],
+                    "record": record_text(item),
                 }
             )
             continue

@@ -9,43 +9,52 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.transform import clean
+
 FOUND = "found"
 
 _SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 
 
-def is_spotify_id(value: str | None) -> bool:
+def is_spotify_id(value: Any) -> bool:
     """Whether ``value`` looks like a Spotify base-62 ID (local files have none)."""
-    return bool(value) and bool(_SPOTIFY_ID.match(value or ""))
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return isinstance(value, str) and bool(_SPOTIFY_ID.match(value))
 
 
 def _ids(objects: Any) -> list[str]:
-    return [str(o["id"]) for o in objects or [] if isinstance(o, dict) and o.get("id")]
+    """The IDs of a list of simplified objects (artists), in order; unusable ones left out."""
+    return [
+        o["id"] for o in clean.items(objects) if isinstance(o, dict) and is_spotify_id(o.get("id"))
+    ]
 
 
 def _names(objects: Any) -> list[str]:
-    return [str(o.get("name") or "") for o in objects or [] if isinstance(o, dict) and o.get("id")]
+    """The names of the objects ``_ids`` keeps, in the same order (blank when unusable)."""
+    return [
+        clean.text(o.get("name")) or ""
+        for o in clean.items(objects)
+        if isinstance(o, dict) and is_spotify_id(o.get("id"))
+    ]
 
 
-def track_row(track: dict[str, Any], source: str, fetched_at: dt.datetime) -> dict[str, Any]:
-    """A SPOTIFY_TRACKS row: every credited artist kept, in credit order."""
-    album = track.get("album") or {}
+def track_row(track: dict[str, Any], source: str, fetched_at: dt.datetime | None) -> dict[str, Any]:
+    """A SPOTIFY_TRACKS row: every credited artist kept, in credit order.
+
+    Every field through ``clean``: a value of the wrong type becomes null, not a failed run.
+    """
+    album = clean.obj(track.get("album"))
     return {
         "track_id": str(track["id"]),
-        "track_name": track.get("name"),
-        "isrc": (track.get("external_ids") or {}).get("isrc"),
-        "album_id": album.get("id"),
+        "track_name": clean.text(track.get("name")),
+        "isrc": clean.text(clean.obj(track.get("external_ids")).get("isrc")),
+        "album_id": album.get("id") if is_spotify_id(album.get("id")) else None,
         "artist_ids": _ids(track.get("artists")),
         "artist_names": _names(track.get("artists")),
-        "duration_ms": _int(track.get("duration_ms")),
-        "track_number": _int(track.get("track_number")),
-        "disc_number": _int(track.get("disc_number")),
-        "popularity": _int(track.get("popularity")),
-        "is_explicit": track.get("explicit") if isinstance(track.get("explicit"), bool) else None,
+        "duration_ms": clean.integer(track.get("duration_ms")),
+        "track_number": clean.integer(track.get("track_number")),
+        "disc_number": clean.integer(track.get("disc_number")),
+        "popularity": clean.integer(track.get("popularity")),
+        "is_explicit": clean.flag(track.get("explicit")),
         "status": FOUND,
         "source": source,
         "fetched_at": fetched_at,
@@ -56,14 +65,14 @@ def album_row(album: dict[str, Any], source: str, fetched_at: dt.datetime) -> di
     """A SPOTIFY_ALBUMS row (label and UPC only come from the full album object)."""
     return {
         "album_id": str(album["id"]),
-        "album_name": album.get("name"),
-        "album_type": album.get("album_type"),
+        "album_name": clean.text(album.get("name")),
+        "album_type": clean.text(album.get("album_type")),
         "artist_ids": _ids(album.get("artists")),
-        "release_date": album.get("release_date"),
-        "release_date_precision": album.get("release_date_precision"),
-        "total_tracks": _int(album.get("total_tracks")),
-        "label": album.get("label"),
-        "upc": (album.get("external_ids") or {}).get("upc"),
+        "release_date": clean.text(album.get("release_date")),
+        "release_date_precision": clean.text(album.get("release_date_precision")),
+        "total_tracks": clean.integer(album.get("total_tracks")),
+        "label": clean.text(album.get("label")),
+        "upc": clean.text(clean.obj(album.get("external_ids")).get("upc")),
         "status": FOUND,
         "source": source,
         "fetched_at": fetched_at,
@@ -72,13 +81,12 @@ def album_row(album: dict[str, Any], source: str, fetched_at: dt.datetime) -> di
 
 def artist_row(artist: dict[str, Any], source: str, fetched_at: dt.datetime) -> dict[str, Any]:
     """A SPOTIFY_ARTISTS row (popularity/followers are gone for new apps; kept when present)."""
-    followers = artist.get("followers")
     return {
         "artist_id": str(artist["id"]),
-        "artist_name": artist.get("name"),
-        "genres": [str(g) for g in artist.get("genres") or []] if "genres" in artist else None,
-        "popularity": _int(artist.get("popularity")),
-        "followers": _int(followers.get("total")) if isinstance(followers, dict) else None,
+        "artist_name": clean.text(artist.get("name")),
+        "genres": clean.texts(artist.get("genres")) if "genres" in artist else None,
+        "popularity": clean.integer(artist.get("popularity")),
+        "followers": clean.integer(clean.obj(artist.get("followers")).get("total")),
         "status": FOUND,
         "source": source,
         "fetched_at": fetched_at,
@@ -108,10 +116,10 @@ class Harvest:
         album = track.get("album")
         if isinstance(album, dict) and is_spotify_id(album.get("id")):
             self.albums.setdefault(str(album["id"]), album)
-            for artist in album.get("artists") or []:
+            for artist in clean.items(album.get("artists")):
                 if isinstance(artist, dict) and is_spotify_id(artist.get("id")):
                     self.artists.setdefault(str(artist["id"]), artist)
-        for artist in track.get("artists") or []:
+        for artist in clean.items(track.get("artists")):
             if isinstance(artist, dict) and is_spotify_id(artist.get("id")):
                 self.artists.setdefault(str(artist["id"]), artist)
 
@@ -120,7 +128,7 @@ def harvest_recently_played(pages: Iterable[dict[str, Any]]) -> Harvest:
     """Every track object in recently-played pages (``items[].track``), deduplicated by ID."""
     harvest = Harvest()
     for page in pages:
-        for item in (page or {}).get("items") or []:
+        for item in clean.items(clean.obj(page).get("items")):
             if isinstance(item, dict):
                 harvest.add_track(item.get("track") or {})
     return harvest

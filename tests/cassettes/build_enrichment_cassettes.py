@@ -61,7 +61,25 @@ def track_body() -> str:
     return json.dumps(json.loads(body("spotify_api/zmb3_get_several_tracks.json"))["tracks"][0])
 
 
+OTHER_TRACK = "1KGi9sZVMeszgZOWivFpxs"
+
+
+def hostile_track_body() -> str:
+    """The real track, re-IDed, with fields no real answer holds: a name that is a lone
+    surrogate escape, a popularity past any float (JSON ``1e400`` reads as infinity), an
+    artist list that is an object, ``external_ids`` that is a string."""
+    track = json.loads(track_body())
+    track.update(id=OTHER_TRACK, name="SURROGATE", artists={"0": "x"}, external_ids="USIR2")
+    text = json.dumps(track).replace('"SURROGATE"', '"Broken \\ud800 name"')
+    return text.replace('"popularity": ' + str(track["popularity"]), '"popularity": 1e400')
+
+
 CASSETTES: dict[str, list[dict[str, Any]]] = {
+    "spotify_hostile_answers": [
+        ok(f"{SP}/tracks/{TRACK}", "[]"),
+        ok(f"{SP}/tracks/{OTHER_TRACK}", hostile_track_body()),
+        ok(f"{SP}/albums/6TJmQnO44YE5BtTxH8pop1", '{"id": 5, "name": [1]}'),
+    ],
     "name_search_genres": [
         ok(BURZUM_JSON, body("musicbrainz/mb_json_artist_search_burzum_2021.json"))
     ],

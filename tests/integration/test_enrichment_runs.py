@@ -262,6 +262,48 @@ def test_spotify_catalogue_fetches_per_item_and_stops_on_quota(
     assert [(a["artist_id"], a["status"]) for a in artists] == [("0C0XlULifJtAgn6ZNCW2eu", "found")]
 
 
+def test_unusable_answers_fail_their_key_and_the_run_goes_on(
+    enriched: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mirror's answers no real one has: a list for a track; a track whose name cannot be
+    written, whose popularity is infinite, whose artists are an object; an album whose ID is a
+    number. Before, the first one ended the run with a traceback (and every later run, before
+    any answer was kept); now that key fails (asked again after its back-off), the odd fields
+    are null, and every answer lands."""
+    set_config(monkeypatch, spotify_catalogue__min_interval_seconds=0)
+    write_plays(
+        [
+            ("0eGsygTp906u18L0Oimnem", "The Killers", 300_000),
+            ("1KGi9sZVMeszgZOWivFpxs", "The Killers", 200_000),
+        ]
+    )
+    with VCR.use_cassette("spotify_hostile_answers.yaml") as cassette:
+        result = runs.run_catalogue(ctx(FakeTime(START)), token=lambda: "secret-token")
+    assert cassette.play_count == 3
+    tracks = {t["track_id"]: t for t in land(result, [runs.ALBUMS, runs.ARTISTS, runs.TRACKS])}
+    assert tracks["0eGsygTp906u18L0Oimnem"]["status"] == "failed"
+    assert (result.report.failed, result.report.found) == (1, 2)
+    other = tracks["1KGi9sZVMeszgZOWivFpxs"]
+    assert other["status"] == "found"
+    assert (other["track_name"], other["popularity"], other["isrc"]) == (None, None, None)
+    assert other["artist_ids"] == [] and other["duration_ms"] == 222_075
+    albums = pq.read_table(lake().dated_partition(runs.ALBUMS, DAY)).to_pylist()
+    fetched = [a for a in albums if a["source"] == "spotify_api" and a["label"] is None]
+    assert [(a["album_id"], a["album_name"]) for a in fetched][-1:] == [
+        ("6TJmQnO44YE5BtTxH8pop1", None)
+    ]
+    state = runs.open_state(lake(), "spotify_api")
+    try:
+        error = state.con.execute(
+            "select last_error from lookups where entity = 'track' and key = ?",
+            ("0eGsygTp906u18L0Oimnem",),
+        ).fetchone()[0]
+        assert "unusable answer" in error and "JSON list, not an object" in error
+        assert not state.is_due("track", "0eGsygTp906u18L0Oimnem", START)  # after its back-off
+    finally:
+        state.close()
+
+
 def test_spotify_linked_artist_falls_back_to_name_and_keeps_its_id(enriched: Path) -> None:
     """No MusicBrainz link for the Spotify artist (404): a confident name match, ID kept; the
     export's name-only plays of the same artist are folded into it (asked once)."""

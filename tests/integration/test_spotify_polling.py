@@ -272,6 +272,37 @@ def test_null_fields_local_and_removed_tracks(
     assert "track is null" in quarantine["reason"][0].as_py()
 
 
+def test_hostile_items_are_quarantined(lake_dir: Path, request: pytest.FixtureRequest) -> None:
+    """Items no real play can have are quarantined and the rest of the page lands.
+
+    A stamp in year 9999, a duration past int64, a lone surrogate in a name and an ID that is a
+    URL path, among real items: before, the page failed as a whole at every poll (the duration
+    and the name could not be written) or staged a day in 9999 that failed dbt's future test at
+    every build and, as the cursor, hid every later gap.
+    """
+    write_token("me")
+    with cassette(request):
+        assert ingest("me", 0)
+    plays = landed(lake_dir)
+    assert sorted(plays["played_at"].to_pylist()) == [
+        dt.datetime(2026, 11, 23, 8, 40, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 23, 9, 5, tzinfo=dt.UTC),
+    ]
+    quarantine = ds.dataset(
+        str(lake_dir / "staged/quarantine/source=api"), format="parquet"
+    ).to_table()
+    reasons = sorted(quarantine["reason"].to_pylist())
+    assert len(reasons) == 4
+    for expected in ("in the future", "more than a day", "not valid Unicode", "not a Spotify ID"):
+        assert any(expected in reason for reason in reasons), (expected, reasons)
+    assert all(json.loads(record)["played_at"] for record in quarantine["record"].to_pylist())
+    st = state(lake_dir)
+    assert st["cursor_at"].startswith("2026-11-23T09:05:00")
+    assert "last_error" not in st or not st["last_error"]
+    days = {p.name for p in (lake_dir / "staged/polls/v1/account=me").iterdir()}
+    assert days == {"date=2026-11-23"}
+
+
 def test_two_accounts(lake_dir: Path, request: pytest.FixtureRequest) -> None:
     """Each listener's poll lands under its own account, with its own state."""
     write_token("me")

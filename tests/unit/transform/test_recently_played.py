@@ -58,6 +58,15 @@ def test_play_id_is_stable_across_polls() -> None:
         (lambda i: i.update(played_at=None), "bad played_at"),
         (lambda i: i.update(played_at="yesterday"), "bad played_at"),
         (lambda i: i["track"].update(id=None), "without an id"),
+        # The export parser's rules hold for polls too (hostile or broken mirrors).
+        (lambda i: i.update(played_at="9999-12-31T23:59:59.999Z"), "in the future"),
+        (lambda i: i.update(played_at="2001-01-01T00:00:00.000Z"), "before Spotify"),
+        (lambda i: i.update(played_at="0001-01-01T00:30:00+01:00"), "out of range"),
+        (lambda i: i["track"].update(duration_ms=2**70), "more than a day"),
+        (lambda i: i["track"].update(name="Solitary \ud800Daze"), "not valid Unicode"),
+        (lambda i: i["track"]["artists"][0].update(name="x" * 5000), "characters long"),
+        (lambda i: i["track"].update(id="../../me/player/pause"), "not a Spotify ID"),
+        (lambda i: i["track"].update(type="ad"), "unsupported item type"),
     ],
 )
 def test_unusable_items_are_quarantined(mutate, reason: str) -> None:
@@ -69,6 +78,26 @@ def test_unusable_items_are_quarantined(mutate, reason: str) -> None:
     assert parsed.quarantine.num_rows == 1
     assert reason in parsed.quarantine["reason"][0].as_py()
     assert json.loads(parsed.quarantine["record"][0].as_py())["context"] is None
+
+
+def test_out_of_range_stamp_is_not_the_cursor() -> None:
+    """A quarantined stamp in year 9999 does not become the page's newest (the poll's cursor):
+    as the cursor it would hide every later gap."""
+    payload = copy.deepcopy(JAVA)
+    payload["items"][0]["played_at"] = "9999-12-31T23:59:59.999Z"
+    parsed = parse(payload)
+    good = parse(JAVA).plays["played_at"][1].as_py()
+    assert parsed.newest_ms == parsed.oldest_ms == int(good.timestamp() * 1000)
+
+
+def test_limits_come_from_the_poll_clock() -> None:
+    """The range rule's clock is the caller's (the poll's), so a replay of raw/ agrees."""
+    from pipeline.transform.export import Limits
+
+    before = Limits.at(dt.datetime(2023, 9, 22, 15, 30, tzinfo=dt.UTC), margin_minutes=5)
+    parsed = parse_recently_played(JAVA, "me", "raw/x.json", before)
+    assert parsed.plays["track_name"].to_pylist() == ["Cappadocia"]
+    assert "in the future" in parsed.quarantine["reason"][0].as_py()
 
 
 def test_local_file_is_a_play_without_id() -> None:
