@@ -185,6 +185,15 @@ def import_paths(paths: list[Path], account: str, local_scheduler: bool = False)
     if missing:
         print(f"error: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
         return 2
+    # A device or a pipe has no end (/dev/zero was read until killed) or blocks: refused.
+    special = [p for p in paths if not (p.is_file() or p.is_dir())]
+    if special:
+        print(
+            f"error: not a file or folder (a device, pipe or socket): "
+            f"{', '.join(map(str, special))}",
+            file=sys.stderr,
+        )
+        return 2
     files = find_export_files(paths)
     if not files:
         print("error: no Spotify streaming-history files found in the given paths", file=sys.stderr)
@@ -277,6 +286,20 @@ COMMAND_MODULES: list[str] = [
 ]
 
 
+def _day(text: str) -> dt.date:
+    """``--date``: an ISO day no later than tomorrow (UTC), else argparse's usage error."""
+    from pipeline.transform.slots import future_day_problem
+
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from exc
+    problem = future_day_problem(day, dt.datetime.now(dt.UTC))
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return day
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="music-tracker",
@@ -296,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_import, writes_lake=True)
 
     build = sub.add_parser("build", help="run the daily pipeline (stage, dbt build, publish)")
-    build.add_argument("--date", type=dt.date.fromisoformat, help="UTC day (default today)")
+    build.add_argument("--date", type=_day, help="UTC day (default today)")
     build.set_defaults(func=cmd_build, writes_lake=True)
 
     rebuild = sub.add_parser("rebuild", help="rebuild staged data and warehouse from raw/")

@@ -9,6 +9,19 @@ from __future__ import annotations
 import datetime as dt
 
 
+def future_day_problem(day: dt.date, now: dt.datetime) -> str | None:
+    """Why ``day`` cannot be a task's UTC day at ``now``, or None.
+
+    The latest is tomorrow (UTC): an account at UTC+14 is already there. A day further ahead has
+    no plays and nothing to build (and 9999-12-31 crashed Luigi's run summary, which asks for
+    the day after).
+    """
+    latest = now.astimezone(dt.UTC).date() + dt.timedelta(days=1)
+    if day > latest:
+        return f"{day.isoformat()} is in the future (the latest day is {latest.isoformat()})"
+    return None
+
+
 def round_to_slot(when: dt.datetime, minutes: int) -> dt.datetime:
     """``when`` (UTC) rounded down to a ``minutes`` interval, naive as Luigi's parameters are."""
     minutes = max(1, minutes)

@@ -25,6 +25,43 @@ def test_unknown_account_is_one_line_listing_the_configured_ones(data_dir: Path)
     assert not (data_dir / "raw").exists()  # nothing was imported
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["build", "--date", "9999-12-31"], ["rerun", "DbtBuild", "--date", "9999-12-31"]],
+)
+def test_a_day_in_the_future_is_refused_in_one_line(data_dir: Path, command: list[str]) -> None:
+    """`build --date 9999-12-31` says the day is in the future (exit 2); it was a traceback in
+    Luigi's run summary and exit 40. Tomorrow (UTC) is still a day: UTC+14 is there already."""
+    result = run_cli(command, cli_env(data_dir))
+    assert result.returncode == 2, result.stderr
+    assert "9999-12-31 is in the future" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (data_dir / "warehouse").exists()
+
+
+def test_tomorrow_is_a_day_and_the_day_after_is_not() -> None:
+    """The rule at its edge, in the task parameter every dated task uses."""
+    from pipeline.tasks import DailyPipeline
+
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    assert DailyPipeline(date=tomorrow).date == tomorrow
+    with pytest.raises(ValueError, match="is in the future"):
+        DailyPipeline(date=tomorrow + dt.timedelta(days=1))
+
+
+def test_import_of_a_device_or_a_pipe_is_refused(data_dir: Path, tmp_path: Path) -> None:
+    """`import /dev/zero` read until killed, and a named pipe blocks: both are refused at once."""
+    import os
+
+    pipe = tmp_path / "Streaming_History_Audio_2024_0.json"
+    os.mkfifo(pipe, 0o600)
+    for path in ("/dev/zero", str(pipe)):
+        result = run_cli(["import", path], cli_env(data_dir), timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert f"not a file or folder (a device, pipe or socket): {path}" in result.stderr
+    assert not (data_dir / "raw").exists()
+
+
 def test_import_of_nothing_importable_exits_non_zero_without_a_build(
     data_dir: Path, tmp_path: Path
 ) -> None:
