@@ -117,13 +117,30 @@ class _Columns:
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
+#: Byte-order marks of the encodings a re-saved export may be in, longest first (UTF-32 LE's
+#: starts with UTF-16 LE's). Spotify writes UTF-8; Windows Notepad's "Unicode" is UTF-16 LE.
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+
 def load_json(data: bytes, name: str) -> list[Any]:
-    """Decode a file's bytes into the list of records, or raise ExportFormatError."""
+    """Decode a file's bytes into the list of records, or raise ExportFormatError.
+
+    UTF-8, or UTF-16/32 when the file starts with their byte-order mark (an export opened and
+    saved again in Windows Notepad as "Unicode"); without a mark, anything but UTF-8 is refused.
+    """
+    codec = next((c for bom, c in _BOMS if data.startswith(bom)), "utf-8")
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(codec)
     except UnicodeDecodeError as exc:
         raise ExportFormatError(
-            f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            f"{name}: not {codec.upper().removesuffix('-SIG')} text "
+            f"({exc.reason} at byte {exc.start})"
         ) from exc
     try:
         records = json.loads(text)

@@ -165,6 +165,15 @@ CASES = [
         1,
     ),
     Case("bom", EXT.format(17), _bytes(lambda: b"\xef\xbb\xbf" + _with()), None, 2),
+    # Re-saved in Windows Notepad as "Unicode" (UTF-16 LE with its mark), and as UTF-32 BE.
+    Case("utf16", EXT.format(20), _bytes(lambda: _with().decode().encode("utf-16")), None, 2),
+    Case(
+        "utf32",
+        EXT.format(21),
+        _bytes(lambda: b"\x00\x00\xfe\xff" + _with().decode().encode("utf-32-be")),
+        None,
+        2,
+    ),
     # A track URI without a title, and a local file's URI without one: plays (the catalogue
     # names the first once enriched); before, 'not_null' on the ranked items' names failed
     # the whole build.
