@@ -320,9 +320,47 @@ def _token_request(
             ) from None
         raise
     data = response.json(SERVICE)
-    if not isinstance(data, dict) or not data.get("access_token"):
-        raise BadResponse(SERVICE, "token response without an access_token", response.status)
+    problem = _token_answer_problem(data)
+    if problem:
+        raise BadResponse(SERVICE, f"token response {problem}", response.status)
     return data, utcnow()
+
+
+#: The longest an access token may be trusted for; Spotify's last an hour (``expires_in`` 3600).
+MAX_EXPIRES_IN_S = 86_400
+
+
+def _token_answer_problem(data: Any) -> str | None:
+    """What makes a token answer unusable, or None (checked before anything is stored).
+
+    A token goes into an ``Authorization`` header: one holding a line break or a non-ASCII
+    character made the HTTP library raise mid-poll, and an ``expires_in`` that is not a number
+    of seconds crashed the poll, instead of the account recording a ``bad_response``.
+    """
+    if not isinstance(data, dict):
+        return "is not a JSON object"
+    if not _header_safe(data.get("access_token")):
+        return "without a usable access_token"
+    if "refresh_token" in data and data["refresh_token"] is not None:
+        if not _header_safe(data["refresh_token"]):
+            return "with an unusable refresh_token"
+    expires = data.get("expires_in", 3600)
+    if isinstance(expires, bool) or not isinstance(expires, int):
+        return f"with expires_in {str(expires)[:20]!r}, not a number of seconds"
+    if not 0 < expires <= MAX_EXPIRES_IN_S:
+        return f"with expires_in {expires} s, outside 1 s to a day"
+    return None
+
+
+def _header_safe(value: Any) -> bool:
+    """A token that can travel in an HTTP header: printable ASCII, no spaces, not huge."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 4096
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
 
 
 def _oauth_error(body: bytes) -> tuple[str, str]:
@@ -339,7 +377,7 @@ def _stamp(data: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
     return {
         "access_token": data["access_token"],
         "token_type": data.get("token_type", "Bearer"),
-        "scope": data.get("scope", ""),
+        "scope": data["scope"] if isinstance(data.get("scope"), str) else "",
         "expires_at": int(now.timestamp()) + int(data.get("expires_in", 3600)),
         "last_refreshed_at": now.isoformat(),
     }

@@ -303,6 +303,23 @@ def test_hostile_items_are_quarantined(lake_dir: Path, request: pytest.FixtureRe
     assert days == {"date=2026-11-23"}
 
 
+def test_hostile_token_answer_is_a_bad_response(
+    lake_dir: Path, request: pytest.FixtureRequest
+) -> None:
+    """A refresh answered with an access token holding a line break (and expires_in "soon") is
+    the account's bad_response, and the cache keeps the old token. Before, the HTTP library
+    raised mid-poll (or int("soon") did) and the task failed with a traceback."""
+    path = write_token("me")
+    before = path.read_bytes()
+    with cassette(request):
+        assert ingest("me", 0)
+    error = state(lake_dir)["last_error"]
+    assert error["kind"] == "bad_response"
+    assert "token response without a usable access_token" in error["message"]
+    assert path.read_bytes() == before
+    assert landed(lake_dir).num_rows == 0
+
+
 def test_two_accounts(lake_dir: Path, request: pytest.FixtureRequest) -> None:
     """Each listener's poll lands under its own account, with its own state."""
     write_token("me")
