@@ -171,6 +171,36 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+#: The largest answer read, in bytes. Spotify's largest (a 50-item recently-played page) is
+#: ~0.4 MB; a huge or endless body from a broken proxy or mirror must not fill the pipeline's
+#: 400 MB container (``requests`` would hold all of it; its timeout is per read, so a slow
+#: endless body never times out).
+MAX_BODY_BYTES = 16 * 1024 * 1024
+_BODY_CHUNK = 64 * 1024
+
+
+def read_body(raw: Any, url: str, service: str) -> bytes:
+    """A streamed answer's body, or BadResponse past ``MAX_BODY_BYTES`` (then not read on)."""
+    declared = str(raw.headers.get("Content-Length") or "")
+    chunks: list[bytes] = []
+    size = int(declared) if declared.isdigit() else 0
+    if size <= MAX_BODY_BYTES:
+        size = 0
+        for chunk in raw.iter_content(_BODY_CHUNK):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                break
+            chunks.append(chunk)
+    if size > MAX_BODY_BYTES:
+        raw.close()
+        raise BadResponse(
+            service,
+            f"the answer from {url} is over {MAX_BODY_BYTES // (1024 * 1024)} MB; not read",
+            raw.status_code,
+        )
+    return b"".join(chunks)
+
+
 class HttpClient:
     """GET/POST with rate limiting, bounded retries on 5xx/timeouts, and prompt 429 handling."""
 
@@ -242,8 +272,14 @@ class HttpClient:
                     data=data,
                     json=json_body,
                     timeout=self.timeout_s,
+                    stream=True,  # read by read_body, never more than MAX_BODY_BYTES
                 )
-            except (requests.Timeout, requests.ConnectionError) as exc:
+                content = read_body(raw, url, self.service)
+            except (
+                requests.Timeout,
+                requests.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,  # the answer broke off mid-body
+            ) as exc:
                 if attempt > self.max_retries:
                     what = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
                     raise NoAnswer(
@@ -253,11 +289,11 @@ class HttpClient:
                     ) from exc
                 self._backoff(attempt, f"{exc.__class__.__name__}")
                 continue
-            response = Response(raw.status_code, raw.content, dict(raw.headers), url)
+            response = Response(raw.status_code, content, dict(raw.headers), url)
             status = raw.status_code
             if status == 429:
                 wait = parse_retry_after(raw.headers.get("Retry-After"), self._now())
-                reason = _reason(raw.content)
+                reason = _reason(content)
                 if wait is not None and wait <= self.max_wait_s and attempt <= self.max_retries:
                     logger.info(
                         "%s: 429 on %s, retry in %.0f s (Retry-After)", self.service, url, wait
@@ -265,34 +301,34 @@ class HttpClient:
                     self._sleep(wait)
                     continue
                 resume = self._now() + dt.timedelta(seconds=wait if wait is not None else 3600)
-                raise RateLimited(self.service, resume, reason, raw.content)
+                raise RateLimited(self.service, resume, reason, content)
             if status >= 500:
                 if attempt > self.max_retries:
                     raise HttpError(
                         self.service,
                         f"{status} from {url} after {attempt} tries",
                         status,
-                        raw.content,
+                        content,
                     )
                 self._backoff(attempt, str(status))
                 continue
             if status == 401:
-                raise AuthError(self.service, f"401 unauthorised for {url}", status, raw.content)
+                raise AuthError(self.service, f"401 unauthorised for {url}", status, content)
             if status == 403:
                 raise Forbidden(
                     self.service,
-                    f"403 forbidden for {url}: {_reason(raw.content)}",
+                    f"403 forbidden for {url}: {_reason(content)}",
                     status,
-                    raw.content,
+                    content,
                 )
             if status == 404:
-                raise NotFound(self.service, f"404 not found: {url}", status, raw.content)
+                raise NotFound(self.service, f"404 not found: {url}", status, content)
             if status >= 400:
                 raise HttpError(
                     self.service,
-                    f"{status} from {url}: {_reason(raw.content)}",
+                    f"{status} from {url}: {_reason(content)}",
                     status,
-                    raw.content,
+                    content,
                 )
             return response
 

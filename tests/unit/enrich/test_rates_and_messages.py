@@ -95,6 +95,13 @@ class _Raw:
     content: bytes
     headers: dict[str, str]
 
+    def iter_content(self, size: int) -> list[bytes]:
+        """As requests streams a body (``HttpClient`` reads every answer so)."""
+        return [self.content[i : i + size] for i in range(0, len(self.content), size)]
+
+    def close(self) -> None:
+        pass
+
 
 def spotify(transport: Transport) -> tuple[Callable[[], Any], float]:
     """One catalogue lookup through the real SpotifyCatalogue (requests replaced)."""
