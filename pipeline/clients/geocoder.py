@@ -32,7 +32,14 @@ from geopy.adapters import URLLibAdapter
 from geopy.exc import GeocoderParseError, GeocoderRateLimited, GeocoderServiceError
 from geopy.geocoders import Nominatim
 
-from pipeline.clients.http import BadResponse, HttpError, RateLimited, shared_limiter, utcnow
+from pipeline.clients.http import (
+    BadResponse,
+    CappedBodies,
+    HttpError,
+    RateLimited,
+    shared_limiter,
+    utcnow,
+)
 from pipeline.settings import NominatimSettings
 
 logger = logging.getLogger(__name__)
@@ -81,6 +88,8 @@ class Geocoder:
             # Retry-After (hours, for a quota) inside the call. urllib raises, we decide.
             adapter_factory=URLLibAdapter,
         )
+        # No answer read past MAX_BODY_BYTES (the adapter's opener, geopy's own attribute).
+        self.geolocator.adapter.urlopen.__self__.add_handler(CappedBodies(SERVICE))
         self.limiter = shared_limiter(SERVICE, settings.min_delay_seconds, clock, sleep)
 
     def _geocode_once(self, query: Query, country_code: str | None) -> Any:
@@ -101,6 +110,9 @@ class Geocoder:
             raise
         except GeocoderServiceError as exc:
             self._keep(what, fetched_at, 0, None, error=str(exc))
+            refused = exc.__cause__ or exc.__context__  # geopy re-raises what read() raised
+            if isinstance(refused, BadResponse):  # CappedBodies: too big, not retried
+                raise refused from None
             raise
         self._keep(what, fetched_at, 200, location.raw if location is not None else [])
         return location

@@ -14,6 +14,7 @@ import email.utils
 import json
 import logging
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -199,6 +200,42 @@ def read_body(raw: Any, url: str, service: str) -> bytes:
             raw.status_code,
         )
     return b"".join(chunks)
+
+
+class CappedBodies(urllib.request.BaseHandler):
+    """A urllib handler: an answer's ``read()`` stops past ``MAX_BODY_BYTES`` (BadResponse).
+
+    musicbrainzngs and geopy read answers with urllib, whole, as ``HttpClient`` did: added to
+    their openers, the same limit holds for MusicBrainz and Nominatim.
+    """
+
+    handler_order = 1000  # after every other handler has made the response
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def http_response(self, request: Any, response: Any) -> Any:
+        whole = response.read
+        url = request.full_url
+        service = self.service
+
+        def read(amt: int | None = None) -> bytes:
+            if amt is not None and amt >= 0:
+                return whole(amt)
+            data = whole(MAX_BODY_BYTES + 1)
+            if len(data) > MAX_BODY_BYTES:
+                response.close()
+                raise BadResponse(
+                    service,
+                    f"the answer from {url} is over {MAX_BODY_BYTES // (1024 * 1024)} MB; not read",
+                    response.status,
+                )
+            return data
+
+        response.read = read
+        return response
+
+    https_response = http_response
 
 
 class HttpClient:

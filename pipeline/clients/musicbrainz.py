@@ -16,7 +16,6 @@ parser. ``pipeline.transform.musicbrainz`` reads both shapes.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import time
 import urllib.error
@@ -30,6 +29,7 @@ from musicbrainzngs import musicbrainz as _mb
 
 from pipeline.clients.http import (
     BadResponse,
+    CappedBodies,
     HttpError,
     NotFound,
     RateLimited,
@@ -43,6 +43,12 @@ logger = logging.getLogger(__name__)
 
 SERVICE = "musicbrainz"
 _ORIGINAL_SAFE_READ = _mb._safe_read
+
+
+def _capped_safe_read(opener: Any, req: Any, body: Any = None, **_: Any) -> bytes:
+    """musicbrainzngs' read with one try, and no answer read past ``MAX_BODY_BYTES``."""
+    opener.add_handler(CappedBodies(SERVICE))
+    return bytes(_ORIGINAL_SAFE_READ(opener, req, body, max_retries=1))
 
 
 class _QuietXmlParser(logging.Filter):
@@ -128,7 +134,7 @@ class MusicBrainzClient:
 
         musicbrainzngs.set_parser(keep_raw)
         # One try inside musicbrainzngs; retries and waits are decided here.
-        _mb._safe_read = functools.partial(_ORIGINAL_SAFE_READ, max_retries=1)
+        _mb._safe_read = _capped_safe_read
 
     # ---------- the one place a request is made
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -13,6 +13,7 @@ it runs once more. Only the task itself runs again; its requirements run only if
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 
@@ -20,6 +21,8 @@ import luigi
 import luigi.task_register
 from luigi.cmdline_parser import CmdlineParser
 from luigi.task import flatten
+
+from pipeline.transform.slots import future_day_problem
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +68,11 @@ def rerun(name: str, params: list[str]) -> int:
         return 2
     except (SystemExit, ValueError, luigi.parameter.ParameterException) as exc:
         print(f"error: {name} {' '.join(params)}: {exc or 'bad parameters'}", file=sys.stderr)
+        return 2
+    day = getattr(task, "date", None)
+    problem = future_day_problem(day, dt.datetime.now(dt.UTC)) if isinstance(day, dt.date) else None
+    if problem:  # 9999-12-31 was a traceback in Luigi's run summary (it asks the day after)
+        print(f"error: {name} {' '.join(params)}: {problem}", file=sys.stderr)
         return 2
     removed = remove_outputs(task)
     for path in removed:

@@ -7,29 +7,12 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import luigi
 
 from pipeline.paths import Lake, lake
-from pipeline.transform.slots import future_day_problem
 
 logger = logging.getLogger("pipeline.tasks")
-
-
-class DayParameter(luigi.DateParameter):
-    """A task's UTC day, no later than tomorrow (``slots.future_day_problem``).
-
-    Refused where the value is made: from the ``luigi`` command line, ``music-tracker rerun``
-    or code alike (9999-12-31 crashed Luigi's run summary with a traceback and exit 40).
-    """
-
-    def normalize(self, x: Any) -> Any:
-        day = super().normalize(x)
-        problem = None if day is None else future_day_problem(day, dt.datetime.now(dt.UTC))
-        if problem:
-            raise ValueError(f"--date {problem}")
-        return day
 
 
 def current_lake() -> Lake:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator
 import luigi
 
 from pipeline.staging.inputs import current_days
-from pipeline.tasks.base import DayParameter, current_lake, status_message
+from pipeline.tasks.base import current_lake, status_message
 from pipeline.tasks.staging import StageAllPlays, StagePlays
 from pipeline.tasks.warehouse import PublishReporting
 from pipeline.warehouse.current import build_day
@@ -32,7 +32,7 @@ from pipeline.warehouse.current import build_day
 class DailyPipeline(luigi.Task):
     """Stage the day's plays (and every stale day), build the warehouse once and publish it."""
 
-    date: dt.date = DayParameter()
+    date: dt.date = luigi.DateParameter()
 
     def requires(self) -> list[luigi.Task]:
         return [StageAllPlays(), StagePlays(date=self.date)]

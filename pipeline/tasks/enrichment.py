@@ -18,13 +18,7 @@ import logging
 import luigi
 
 from pipeline.enrich import runs
-from pipeline.tasks.base import (
-    DayParameter,
-    current_lake,
-    progress_percentage,
-    status_message,
-    timed_result,
-)
+from pipeline.tasks.base import current_lake, progress_percentage, status_message, timed_result
 from pipeline.tasks.staging import StagePlays
 
 logger = logging.getLogger(__name__)
@@ -33,7 +27,7 @@ logger = logging.getLogger(__name__)
 class _EnrichTask(luigi.Task):
     """Shared run(): call the service's run loop, land its result, report progress."""
 
-    date: dt.date = DayParameter()
+    date: dt.date = luigi.DateParameter()
     datasets: tuple[str, ...] = ()
     dataset_label = "lookups"
 

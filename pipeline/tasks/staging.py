@@ -13,19 +13,13 @@ import luigi
 
 from pipeline.staging.inputs import inputs_by_date, stale_days
 from pipeline.staging.memo import all_current, day_is_current
-from pipeline.tasks.base import (
-    DayParameter,
-    current_lake,
-    report_progress,
-    status_message,
-    timed_result,
-)
+from pipeline.tasks.base import current_lake, report_progress, status_message, timed_result
 
 
 class StagePlays(luigi.Task):
     """The deduplicated plays of one UTC day, from every source."""
 
-    date: dt.date = DayParameter()
+    date: dt.date = luigi.DateParameter()
     #: Staging outranks the build (priority 0): a range stages all its days, then builds once.
     priority = 10
 

@@ -18,13 +18,7 @@ from contextlib import contextmanager
 import luigi
 
 from pipeline.reporting import is_published
-from pipeline.tasks.base import (
-    DayParameter,
-    current_lake,
-    report_progress,
-    status_message,
-    timed_result,
-)
+from pipeline.tasks.base import current_lake, report_progress, status_message, timed_result
 from pipeline.tasks.staging import StagePlays
 from pipeline.warehouse.current import build_is_current
 
@@ -59,7 +53,7 @@ def whole_suite(enabled: bool = True) -> Iterator[None]:
 class DbtBuild(luigi.Task):
     """``dbt build`` of the star schema, once per change of the staged data."""
 
-    date: dt.date = DayParameter(batch_method=max)
+    date: dt.date = luigi.DateParameter(batch_method=max)
     full_refresh: bool = luigi.BoolParameter(default=False, significant=False)
     #: Every model, every period and every test on every row (``cron daily``, ``rebuild``);
     #: otherwise a build selects what the changed inputs reach and tests the rows it rebuilt.
@@ -129,7 +123,7 @@ DbtBuild.event_handler(luigi.Event.DEPENDENCY_DISCOVERED)(DbtBuild.start_dbt_ahe
 class PublishReporting(luigi.Task):
     """Export the marts for Metabase without ever locking the warehouse it reads."""
 
-    date: dt.date = DayParameter(batch_method=max)
+    date: dt.date = luigi.DateParameter(batch_method=max)
     resources = {"warehouse": 1}
 
     def requires(self) -> DbtBuild:

@@ -63,3 +63,24 @@ def test_an_endless_or_huge_answer_is_a_bad_response(server: str, path: str) -> 
         client.get(path)
     assert time.monotonic() - started < 20
     assert MAX_BODY_BYTES == 16 * 1024 * 1024
+
+
+def test_musicbrainz_and_nominatim_answers_are_capped_too(server: str) -> None:
+    """musicbrainzngs and geopy read with urllib: the same 16 MB limit holds for them."""
+    from pipeline.clients.geocoder import Geocoder
+    from pipeline.clients.musicbrainz import MusicBrainzClient
+    from pipeline.settings import MusicBrainzSettings, NominatimSettings
+
+    musicbrainz = MusicBrainzClient(
+        MusicBrainzSettings(base_url=server, contact="test@example.org", max_retries=0)
+    )
+    with pytest.raises(BadResponse, match=r"is over 16 MB; not read"):
+        musicbrainz.search_artists("Burzum")
+    host = server.removeprefix("http://")
+    nominatim = Geocoder(
+        NominatimSettings(
+            user_agent="music-tracker-test", domain=host, scheme="http", max_retries=0
+        )
+    )
+    with pytest.raises(BadResponse, match=r"is over 16 MB; not read"):
+        nominatim.geocode("Bergen", "NO")

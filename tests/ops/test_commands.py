@@ -40,13 +40,12 @@ def test_a_day_in_the_future_is_refused_in_one_line(data_dir: Path, command: lis
 
 
 def test_tomorrow_is_a_day_and_the_day_after_is_not() -> None:
-    """The rule at its edge, in the task parameter every dated task uses."""
-    from pipeline.tasks import DailyPipeline
+    """The rule at its edge (UTC+14 is a day ahead of UTC)."""
+    from pipeline.transform.slots import future_day_problem
 
-    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
-    assert DailyPipeline(date=tomorrow).date == tomorrow
-    with pytest.raises(ValueError, match="is in the future"):
-        DailyPipeline(date=tomorrow + dt.timedelta(days=1))
+    now = dt.datetime(2026, 12, 7, 23, 59, tzinfo=dt.UTC)
+    assert future_day_problem(dt.date(2026, 12, 8), now) is None
+    assert "is in the future" in (future_day_problem(dt.date(2026, 12, 9), now) or "")
 
 
 def test_import_of_a_device_or_a_pipe_is_refused(data_dir: Path, tmp_path: Path) -> None:
