@@ -194,12 +194,14 @@ def read_body(raw: Any, url: str, service: str) -> bytes:
             chunks.append(chunk)
     if size > MAX_BODY_BYTES:
         raw.close()
-        raise BadResponse(
-            service,
-            f"the answer from {url} is over {MAX_BODY_BYTES // (1024 * 1024)} MB; not read",
-            raw.status_code,
-        )
+        raise too_big(service, url, raw.status_code)
     return b"".join(chunks)
+
+
+def too_big(service: str, url: str, status: int | None) -> BadResponse:
+    """The error for an answer past ``MAX_BODY_BYTES`` (whichever HTTP stack read it)."""
+    limit_mb = MAX_BODY_BYTES // (1024 * 1024)
+    return BadResponse(service, f"the answer from {url} is over {limit_mb} MB; not read", status)
 
 
 class CappedBodies(urllib.request.BaseHandler):
@@ -225,11 +227,7 @@ class CappedBodies(urllib.request.BaseHandler):
             data = whole(MAX_BODY_BYTES + 1)
             if len(data) > MAX_BODY_BYTES:
                 response.close()
-                raise BadResponse(
-                    service,
-                    f"the answer from {url} is over {MAX_BODY_BYTES // (1024 * 1024)} MB; not read",
-                    response.status,
-                )
+                raise too_big(service, url, response.status)
             return data
 
         response.read = read
