@@ -32,8 +32,20 @@ from pipeline.settings.sections import (
 
 
 def spotify_settings() -> SpotifySettings:
-    """The validated ``spotify`` section."""
-    return section("spotify", SpotifySettings)
+    """The validated ``spotify`` section (the ranges the Web API and the slots allow)."""
+    cfg = section("spotify", SpotifySettings)
+    if not 1 <= cfg.page_limit <= 50:
+        # Spotify answers 400 to anything else, at every poll.
+        raise SettingsError("spotify.page_limit: must be 1..50 (the API returns at most 50)")
+    if not 1 <= cfg.poll_interval_minutes <= 1440 or 1440 % cfg.poll_interval_minutes:
+        raise SettingsError(
+            "spotify.poll_interval_minutes: must divide a day (1..1440, e.g. 15, 30, 60)"
+        )
+    if min(cfg.max_retries, cfg.backoff_s, cfg.max_wait_s) < 0 or cfg.timeout_s <= 0:
+        raise SettingsError(
+            "spotify.max_retries, backoff_s, max_wait_s: must be 0 or more; timeout_s above 0"
+        )
+    return cfg
 
 
 def enrichment_settings() -> EnrichmentSettings:

@@ -112,7 +112,9 @@ def _play_row(item: Mapping[str, Any], played_at: dt.datetime) -> dict[str, Any]
         duration = 0
     if duration > MAX_MS_PLAYED:
         raise ValueError(f"duration_ms is more than a day ({duration} ms > {MAX_MS_PLAYED})")
-    is_local = bool(track.get("is_local")) or str(track.get("uri") or "").startswith(
+    # ``is_local`` is a JSON boolean; only ``true`` (or a spotify:local: URI) makes a local
+    # file, whose play is keyed by its names instead of its ID ("yes" is not true).
+    is_local = track.get("is_local") is True or str(track.get("uri") or "").startswith(
         "spotify:local:"
     )
     row: dict[str, Any] = {

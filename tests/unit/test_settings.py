@@ -130,6 +130,29 @@ def test_validating_the_sections_imports_nothing_heavy() -> None:
     assert loaded & heavy == set()
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PAGE_LIMIT", "500", "spotify.page_limit: must be 1..50"),
+        ("PAGE_LIMIT", "0", "spotify.page_limit: must be 1..50"),
+        ("POLL_INTERVAL_MINUTES", "0", "spotify.poll_interval_minutes: must divide a day"),
+        ("POLL_INTERVAL_MINUTES", "7", "spotify.poll_interval_minutes: must divide a day"),
+        ("TIMEOUT_S", "0", "timeout_s above 0"),
+        ("MAX_RETRIES", "-1", "must be 0 or more"),
+    ],
+)
+def test_a_spotify_setting_out_of_range_stops_the_program_at_start(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    """`spotify.page_limit: 500` got Spotify's 400 at every poll; now one line at start, exit 2."""
+    from tests.ops.conftest import cli_env, run_cli
+
+    result = run_cli(["status"], cli_env(tmp_path, **{f"MUSIC_TRACKER__SPOTIFY__{name}": value}))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_wrongly_typed_section_setting_stops_the_program_at_start(tmp_path: Path) -> None:
     """MUSIC_TRACKER__STATUS__MAX_POLL_AGE_HOURS=x: one line naming it, exit 2, no work done."""
     from tests.ops.conftest import cli_env, run_cli

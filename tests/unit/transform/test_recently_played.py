@@ -110,6 +110,16 @@ def test_local_file_is_a_play_without_id() -> None:
     assert play["track_name"] == "Solitary Daze"
 
 
+def test_is_local_must_be_true_not_truthy() -> None:
+    """A track with its ID and ``is_local: "yes"`` is a Spotify track (keyed by its ID), not a
+    local file keyed by names: only JSON ``true`` or a spotify:local: URI makes a local file."""
+    payload = copy.deepcopy(JAVA)
+    payload["items"][0]["track"]["is_local"] = "yes"
+    play = parse(payload).plays.to_pylist()[0]
+    assert play["is_local"] is False
+    assert play["track_id"] == JAVA["items"][0]["track"]["id"]
+
+
 def test_not_a_page_is_an_error() -> None:
     """A body without an items list is refused as a whole."""
     from pipeline.transform.recently_played import PollFormatError
