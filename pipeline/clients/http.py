@@ -183,18 +183,17 @@ _BODY_CHUNK = 64 * 1024
 def read_body(raw: Any, url: str, service: str) -> bytes:
     """A streamed answer's body, or BadResponse past ``MAX_BODY_BYTES`` (then not read on)."""
     declared = str(raw.headers.get("Content-Length") or "")
-    chunks: list[bytes] = []
-    size = int(declared) if declared.isdigit() else 0
-    if size <= MAX_BODY_BYTES:
-        size = 0
-        for chunk in raw.iter_content(_BODY_CHUNK):
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
-                break
-            chunks.append(chunk)
-    if size > MAX_BODY_BYTES:
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raw.close()
         raise too_big(service, url, raw.status_code)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in raw.iter_content(_BODY_CHUNK):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raw.close()
+            raise too_big(service, url, raw.status_code)
+        chunks.append(chunk)
     return b"".join(chunks)
 
 

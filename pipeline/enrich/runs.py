@@ -673,9 +673,7 @@ def run_artists(ctx: RunContext) -> RunResult:
                 except NotFound:
                     continue
                 wanted = mbt.normalise_name(cand.name)
-                same = [
-                    a for a in credited if mbt.normalise_name(clean.text(a.get("name"))) == wanted
-                ]
+                same = [a for a in credited if mbt.artist_name_key(a) == wanted]
                 if len(same) == 1:
                     method, score, note = "isrc", 100, f"credited on ISRC {isrc}"
                     facts = mbt.artist_facts(full_artist(str(same[0]["id"])), genres)

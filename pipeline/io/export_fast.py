@@ -32,11 +32,11 @@ import pyarrow.compute as pc
 
 from pipeline import schemas
 from pipeline.io.duck import sql_string
+from pipeline.transform.clean import MAX_TEXT
 from pipeline.transform.export import (
     ACCOUNT_KEYS,
     EXTENDED_KEYS,
     MAX_MS_PLAYED,
-    MAX_TEXT,
     Limits,
     ParsedExport,
     _Columns,

@@ -37,7 +37,7 @@ def spotify_settings() -> SpotifySettings:
     if not 1 <= cfg.page_limit <= 50:
         # Spotify answers 400 to anything else, at every poll.
         raise SettingsError("spotify.page_limit: must be 1..50 (the API returns at most 50)")
-    if not 1 <= cfg.poll_interval_minutes <= 1440 or 1440 % cfg.poll_interval_minutes:
+    if not _divides_a_day(cfg.poll_interval_minutes):
         raise SettingsError(
             "spotify.poll_interval_minutes: must divide a day (1..1440, e.g. 15, 30, 60)"
         )
@@ -46,6 +46,11 @@ def spotify_settings() -> SpotifySettings:
             "spotify.max_retries, backoff_s, max_wait_s: must be 0 or more; timeout_s above 0"
         )
     return cfg
+
+
+def _divides_a_day(minutes: int) -> bool:
+    """Whether slots of ``minutes`` tile a UTC day (polls and cron both start at midnight)."""
+    return 1 <= minutes <= 1440 and 1440 % minutes == 0
 
 
 def enrichment_settings() -> EnrichmentSettings:
@@ -77,7 +82,7 @@ def scheduler_settings() -> SchedulerSettings:
 
 def cron_settings() -> CronSettings:
     cfg = section("cron", CronSettings)
-    if not 1 <= cfg.poll_every_minutes <= 1440 or 1440 % cfg.poll_every_minutes:
+    if not _divides_a_day(cfg.poll_every_minutes):
         raise SettingsError("cron.poll_every_minutes: must divide a day (1..1440, e.g. 15, 30, 60)")
     daily_time(cfg)
     if cfg.daily_window_days < 1:

@@ -21,13 +21,24 @@ MAX_TEXT = 4096
 _INT64 = 2**63 - 1
 
 
-def text(value: Any) -> str | None:
-    """A string that is valid Unicode and at most ``MAX_TEXT`` characters, else None."""
-    if not isinstance(value, str) or len(value) > MAX_TEXT:
-        return None
+def text_problem(value: str) -> str | None:
+    """Why a string cannot be stored (over ``MAX_TEXT`` characters, not valid Unicode), or None.
+
+    The one text rule: the export and recently-played parsers quarantine a row for it, the
+    enrichment readers store null.
+    """
+    if len(value) > MAX_TEXT:
+        return f"is {len(value)} characters long (limit {MAX_TEXT})"
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    return None
+
+
+def text(value: Any) -> str | None:
+    """A string ``text_problem`` accepts, else None."""
+    if not isinstance(value, str) or text_problem(value) is not None:
         return None
     return value
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import schemas
-from pipeline.transform.clean import MAX_TEXT
+from pipeline.transform.clean import text_problem
 from pipeline.transform.keys import content_key, play_id
 
 _TRACK_URI = re.compile(r"^spotify:track:([0-9A-Za-z]{22})$")
@@ -313,12 +313,9 @@ def check_text(value: str, key: str) -> None:
     JSON may escape a lone surrogate (``"\\ud800"``); Python decodes it, and Parquet could not
     write it: the row is quarantined instead of failing the whole file or page.
     """
-    if len(value) > MAX_TEXT:
-        raise _RowError(f"field {key!r} is {len(value)} characters long (limit {MAX_TEXT})")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise _RowError(f"field {key!r} is not valid Unicode text") from exc
+    problem = text_problem(value)
+    if problem:
+        raise _RowError(f"field {key!r} {problem}")
 
 
 def _flag(record: Mapping[str, Any], key: str) -> bool | None:

@@ -36,6 +36,11 @@ def normalise_name(name: str | None) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+def artist_name_key(artist: dict[str, Any]) -> str:
+    """``normalise_name`` of an answer's artist ``name`` (empty when it is not usable text)."""
+    return normalise_name(clean.text(artist.get("name")))
+
+
 def name_key(name: str) -> str:
     """The lookup key of an artist known only by name."""
     return f"name:{normalise_name(name)}"
@@ -178,10 +183,7 @@ def choose_by_name(name: str, candidates: list[dict[str, Any]], min_score: int) 
         c
         for c in candidates
         if wanted
-        and (
-            normalise_name(clean.text(c.get("name"))) == wanted
-            or wanted in {normalise_name(a) for a in _aliases(c)}
-        )
+        and (artist_name_key(c) == wanted or wanted in {normalise_name(a) for a in _aliases(c)})
     ]
     best = max((_score(c) for c in candidates), default=0)
     confident = [c for c in same_name if _score(c) >= min_score]
@@ -235,7 +237,7 @@ def pick_named(name: str, artists: list[dict[str, Any]]) -> tuple[dict[str, Any]
     if len(artists) == 1 and not name:
         return artists[0], ""
     wanted = normalise_name(name)
-    same = [a for a in artists if normalise_name(clean.text(a.get("name"))) == wanted]
+    same = [a for a in artists if artist_name_key(a) == wanted]
     if len(same) == 1:
         return same[0], ""
     if len(artists) == 1 and not same:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,9 +38,9 @@ from pipeline.transform.export import (
     record_text,
 )
 from pipeline.transform.keys import content_key, play_id
+from pipeline.transform.spotify_catalogue import is_spotify_id
 
 SOURCE = "api"
-_SPOTIFY_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 
 
 class PollFormatError(ValueError):
@@ -89,7 +88,7 @@ def _spotify_id(value: Any, kind: str) -> str | None:
     """A track or episode ID; ValueError unless it has Spotify's form."""
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _SPOTIFY_ID.match(value):
+    if not is_spotify_id(value):
         raise ValueError(f"{kind} id is not a Spotify ID: {str(value)[:40]!r}")
     return value
 

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.io.export_fast import parse_export_file
+from pipeline.transform.clean import MAX_TEXT
 from pipeline.transform.export import (
     MAX_MS_PLAYED,
-    MAX_TEXT,
     SPOTIFY_ERA,
     ExportFormatError,
     Limits,
