@@ -235,6 +235,18 @@ class CappedBodies(urllib.request.BaseHandler):
     https_response = http_response
 
 
+def header_safe(value: Any) -> bool:
+    """A token or session id that can travel in an HTTP header: printable ASCII, no spaces,
+    not huge (one with a line break made the HTTP library raise mid-call)."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 4096
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
+
+
 class HttpClient:
     """GET/POST with rate limiting, bounded retries on 5xx/timeouts, and prompt 429 handling."""
 

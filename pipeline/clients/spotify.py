@@ -48,6 +48,7 @@ from pipeline.clients.http import (
     HttpError,
     RateLimited,
     Response,
+    header_safe,
     utcnow,
 )
 from pipeline.io.atomic import write_json_atomic
@@ -339,10 +340,10 @@ def _token_answer_problem(data: Any) -> str | None:
     """
     if not isinstance(data, dict):
         return "is not a JSON object"
-    if not _header_safe(data.get("access_token")):
+    if not header_safe(data.get("access_token")):
         return "without a usable access_token"
     if "refresh_token" in data and data["refresh_token"] is not None:
-        if not _header_safe(data["refresh_token"]):
+        if not header_safe(data["refresh_token"]):
             return "with an unusable refresh_token"
     expires = data.get("expires_in", 3600)
     if isinstance(expires, bool) or not isinstance(expires, int):
@@ -350,17 +351,6 @@ def _token_answer_problem(data: Any) -> str | None:
     if not 0 < expires <= MAX_EXPIRES_IN_S:
         return f"with expires_in {expires} s, outside 1 s to a day"
     return None
-
-
-def _header_safe(value: Any) -> bool:
-    """A token that can travel in an HTTP header: printable ASCII, no spaces, not huge."""
-    return (
-        isinstance(value, str)
-        and 0 < len(value) <= 4096
-        and value.isascii()
-        and value.isprintable()
-        and " " not in value
-    )
 
 
 def _oauth_error(body: bytes) -> tuple[str, str]:

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,58 +171,162 @@ def _check_parameter(param: dict[str, Any], where: str) -> None:
             )
 
 
+#: Keys of dashboards and cards: what the marker in a stored description can be read back as.
+KEY = re.compile(r"[A-Za-z0-9_./-]+")
+SLUG = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Rows a card may span: Metabase takes any integer of 1 or more; past this it is a typo.
+MAX_HEIGHT = 1000
+
+
+def _read_text(path: Path, where: str) -> str:
+    """A config file's text, or a config error naming it (not UTF-8, a folder, unreadable)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DashboardConfigError(f"{where}: {path} is not UTF-8 text (byte {exc.start})") from exc
+    except OSError as exc:
+        raise DashboardConfigError(f"{where}: cannot read {path} ({exc.strerror or exc})") from exc
+
+
+def _parse_yaml(path: Path) -> dict[str, Any]:
+    """dashboards.yaml as a mapping; a YAML mistake is a config error with its line."""
+    try:
+        data = yaml.safe_load(_read_text(path, path.name))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DashboardConfigError(f"{path.name}: not valid YAML{at}: {problem}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise DashboardConfigError(
+            f"{path.name}: the top level must be a mapping (collection, database, dashboards)"
+        )
+    return data
+
+
+def _name(value: Any, where: str) -> str:
+    """A name Metabase stores: non-blank text (it refuses a blank one mid-provisioning)."""
+    text = "" if isinstance(value, bool) or not isinstance(value, str | int | float) else value
+    if not str(text).strip():
+        raise DashboardConfigError(f"{where}: must be non-blank text (got {value!r})")
+    return str(value)
+
+
+def _key(value: Any, where: str) -> str:
+    """A dashboard's or card's key: written into its description and read back by the next
+    run, so only the characters that marker can hold (else every run would duplicate it)."""
+    if not isinstance(value, str) or not KEY.fullmatch(value):
+        raise DashboardConfigError(
+            f"{where}: key {value!r} may hold only letters, digits and _ . / -"
+        )
+    return value
+
+
+def _list(value: Any, where: str) -> list[dict[str, Any]]:
+    """A list of mappings (an absent or empty one is an empty list)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise DashboardConfigError(f"{where}: must be a list of mappings")
+    return value
+
+
+def _size(card: dict[str, Any], field_name: str, default: int, most: int, where: str) -> int:
+    """A card's width or height in grid cells: an integer from 1 to ``most``."""
+    value = card.get(field_name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise DashboardConfigError(
+            f"{where}: {field_name} must be a whole number from 1 to {most} (got {value!r})"
+        )
+    return value
+
+
+def _card(card: dict[str, Any], config_dir: Path, slugs: set[str], where: str) -> Card:
+    """One card entry, its SQL read and its display checked."""
+    if not isinstance(card.get("sql"), str) or not card["sql"].strip():
+        raise DashboardConfigError(f"{where}: sql must name the card's .sql file")
+    sql_path = config_dir / card["sql"]
+    if not sql_path.exists():
+        raise DashboardConfigError(f"{where}: {sql_path} is missing")
+    settings = card.get("visualization_settings") or {}
+    if not isinstance(settings, dict):
+        raise DashboardConfigError(f"{where}: visualization_settings must be a mapping")
+    parsed = Card(
+        key=_key(card.get("key"), where),
+        name=_name(card.get("name"), f"{where}.name"),
+        display=str(card.get("display", "table")),
+        sql=_read_text(sql_path, where).strip().rstrip(";").strip(),
+        width=_size(card, "width", 12, GRID_COLUMNS, where),
+        height=_size(card, "height", 6, MAX_HEIGHT, where),
+        visualization_settings=dict(settings),
+        description=str(card.get("description", "")),
+    )
+    if not parsed.sql:
+        raise DashboardConfigError(f"{where}: {sql_path} holds no SQL")
+    problems = visualization_problems(parsed.display, parsed.visualization_settings, parsed.sql)
+    if problems:
+        raise DashboardConfigError(f"{where} ({parsed.key}): {'; '.join(problems)}")
+    unknown = set(parsed.tags) - slugs
+    if unknown:
+        raise DashboardConfigError(
+            f"{where}: template tags {sorted(unknown)} have no dashboard parameter"
+        )
+    return parsed
+
+
 def load_config(config_dir: Path) -> DashboardConfig:
-    """Read and validate dashboards.yaml and every card's SQL file."""
+    """Read and validate dashboards.yaml and every card's SQL file.
+
+    Every mistake is a ``DashboardConfigError`` naming its place, raised before any call to
+    Metabase: a half-provisioned Metabase (some cards made, then a 400) is what it avoids.
+    """
     path = config_dir / "dashboards.yaml"
     if not path.exists():
         raise DashboardConfigError(f"{path} is missing")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = _parse_yaml(path)
     try:
-        config = DashboardConfig(str(data["collection"]), str(data["database"]["name"]))
+        database = data["database"]
+        if not isinstance(database, dict):
+            raise DashboardConfigError(f"{path.name}: database must be a mapping with a name")
+        config = DashboardConfig(
+            _name(data["collection"], "collection"), _name(database["name"], "database.name")
+        )
         dash_keys: set[str] = set()
         keys: set[str] = set()
-        for i, dash in enumerate(data.get("dashboards") or []):
+        for i, dash in enumerate(_list(data.get("dashboards"), "dashboards")):
             where = f"dashboards[{i}]"
-            if dash["key"] in dash_keys:
-                raise DashboardConfigError(f"{where}: duplicate dashboard key {dash['key']!r}")
-            dash_keys.add(dash["key"])
-            params = list(dash.get("parameters") or [])
+            dash_key = _key(dash.get("key"), where)
+            if dash_key in dash_keys:
+                raise DashboardConfigError(f"{where}: duplicate dashboard key {dash_key!r}")
+            dash_keys.add(dash_key)
+            params = _list(dash.get("parameters"), f"{where}.parameters")
+            slugs: set[str] = set()
             for k, p in enumerate(params):
-                _check_parameter(p, f"{where}.parameters[{k}]")
-            slugs = {p["slug"] for p in params}
-            cards = []
-            for j, card in enumerate(dash.get("cards") or []):
-                cwhere = f"{where}.cards[{j}]"
-                if card["key"] in keys:
-                    raise DashboardConfigError(f"{cwhere}: duplicate card key {card['key']!r}")
-                keys.add(card["key"])
-                sql_path = config_dir / card["sql"]
-                if not sql_path.exists():
-                    raise DashboardConfigError(f"{cwhere}: {sql_path} is missing")
-                parsed = Card(
-                    key=card["key"],
-                    name=card["name"],
-                    display=card.get("display", "table"),
-                    sql=sql_path.read_text(encoding="utf-8").strip().rstrip(";"),
-                    width=int(card.get("width", 12)),
-                    height=int(card.get("height", 6)),
-                    visualization_settings=dict(card.get("visualization_settings") or {}),
-                    description=str(card.get("description", "")),
-                )
-                problems = visualization_problems(
-                    parsed.display, parsed.visualization_settings, parsed.sql
-                )
-                if problems:
-                    raise DashboardConfigError(f"{cwhere} ({parsed.key}): {'; '.join(problems)}")
-                unknown = set(parsed.tags) - slugs
-                if unknown:
+                pwhere = f"{where}.parameters[{k}]"
+                _check_parameter(p, pwhere)
+                slug = p.get("slug")
+                if not isinstance(slug, str) or not SLUG.fullmatch(slug) or slug in slugs:
                     raise DashboardConfigError(
-                        f"{cwhere}: template tags {sorted(unknown)} have no dashboard parameter"
+                        f"{pwhere}: slug {slug!r} must be a new name of letters, digits and _"
                     )
+                slugs.add(slug)
+            cards = []
+            for j, card in enumerate(_list(dash.get("cards"), f"{where}.cards")):
+                cwhere = f"{where}.cards[{j}]"
+                parsed = _card(card, config_dir, slugs, cwhere)
+                if parsed.key in keys:
+                    raise DashboardConfigError(f"{cwhere}: duplicate card key {parsed.key!r}")
+                keys.add(parsed.key)
                 cards.append(parsed)
             config.dashboards.append(
                 Dashboard(
-                    dash["key"], dash["name"], str(dash.get("description", "")), params, cards
+                    dash_key,
+                    _name(dash.get("name"), f"{where}.name"),
+                    str(dash.get("description", "")),
+                    params,
+                    cards,
                 )
             )
     except (KeyError, TypeError) as exc:
@@ -405,6 +511,42 @@ def layout(cards: list[Card]) -> list[tuple[int, int]]:
         col += width
         row_height = max(row_height, card.height)
     return positions
+
+
+#: Seconds between two asks while ``--wait`` waits for Metabase to start.
+WAIT_STEP_S = 5.0
+
+
+def is_starting(exc: Exception) -> bool:
+    """Whether a failed call means Metabase is not up yet: no answer on its port, or a 5xx
+    (Metabase answers 503 while it initialises, a reverse proxy 502 before it listens)."""
+    from pipeline.clients.http import HttpError, NoAnswer
+
+    status = exc.status if isinstance(exc, HttpError) else None
+    return isinstance(exc, NoAnswer) or (status is not None and status >= 500)
+
+
+def wait_until_up(
+    client: Any,
+    seconds: float,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Ask Metabase's public properties until it answers, for up to ``seconds``.
+
+    Metabase takes minutes to start on a NAS (a JVM, then its migrations), and
+    ``docker compose up -d`` returns long before: without this, a provisioning run right
+    after start-up only says 503. The last failure is raised when the time is up.
+    """
+    deadline = clock() + seconds
+    while True:
+        try:
+            client.properties()
+            return
+        except Exception as exc:
+            if not is_starting(exc) or clock() >= deadline:
+                raise
+        sleep(min(WAIT_STEP_S, max(0.0, deadline - clock())))
 
 
 @dataclass
