@@ -28,9 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from pipeline.settings import MetabaseSettings
+from pipeline.settings import MetabaseSettings, YamlFileError, read_yaml
 
 #: Card visualizations Metabase registers (cardDisplayTypes plus treemap), and the Map's aliases.
 DISPLAYS = {
@@ -189,14 +187,11 @@ def _read_text(path: Path, where: str) -> str:
 
 
 def _parse_yaml(path: Path) -> dict[str, Any]:
-    """dashboards.yaml as a mapping; a YAML mistake is a config error with its line."""
+    """dashboards.yaml as a mapping; a YAML or encoding mistake is a config error."""
     try:
-        data = yaml.safe_load(_read_text(path, path.name))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise DashboardConfigError(f"{path.name}: not valid YAML{at}: {problem}") from exc
+        data = read_yaml(path)
+    except YamlFileError as exc:
+        raise DashboardConfigError(str(exc)) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

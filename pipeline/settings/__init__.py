@@ -9,7 +9,8 @@ the modules each have one job:
 - ``loader``: the layering of files, environment and command line; ``section()``;
 - ``build``: YAML mapping to frozen dataclass, with the dotted name of any bad setting;
 - ``environment``: secrets and the early log switches, read straight from the environment;
-- ``units``: sizes written as text ("192MiB").
+- ``units``: sizes written as text ("192MiB");
+- ``yaml_file``: one YAML file a person edits, read with its encoding and its mistakes named.
 
 Importing the package costs PyYAML and the standard library only: ``validate_sections()`` runs
 at every command's start.
@@ -71,6 +72,7 @@ from pipeline.settings.sections import (
     StatusSettings,
 )
 from pipeline.settings.units import memory_bytes
+from pipeline.settings.yaml_file import YamlFileError, read_yaml
 
 __all__ = [
     "ENVIRONMENTS",
@@ -99,6 +101,7 @@ __all__ = [
     "SpotifyCatalogueSettings",
     "SpotifySettings",
     "StatusSettings",
+    "YamlFileError",
     "child_environment",
     "cron_settings",
     "daily_time",
@@ -113,6 +116,7 @@ __all__ = [
     "musicbrainz_settings",
     "nominatim_settings",
     "notification_settings",
+    "read_yaml",
     "reload_settings",
     "scheduler_settings",
     "secret",

@@ -27,6 +27,7 @@ import yaml
 
 from pipeline.settings.build import RENAMES, build
 from pipeline.settings.schema import DBT_LOG_LEVELS, PROJECT_ROOT, Settings, SettingsError
+from pipeline.settings.yaml_file import YamlFileError, read_yaml
 
 ENV_PREFIX = "MUSIC_TRACKER__"
 ENVIRONMENTS = ("development", "testing", "production")
@@ -114,9 +115,9 @@ def load_settings(
                 raise SettingsError(f"config: {path} is missing")
             continue
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise SettingsError(f"config: {path.name} is not valid YAML: {exc}") from exc
+            loaded = read_yaml(path) or {}
+        except YamlFileError as exc:
+            raise SettingsError(f"config: {exc}") from exc
         if not isinstance(loaded, Mapping):
             raise SettingsError(f"config: {path.name} must be a mapping of sections")
         data = _deep_merge(data, loaded)

@@ -197,3 +197,45 @@ def test_command_line_overrides_layer_without_touching_the_environment(
     finally:
         settings.reload_settings()
     assert settings.get_settings().paths.data_dir == tmp_path / "env"
+
+
+def _account_file(tmp_path: Path, data: bytes) -> Path:
+    """config/ with base.yaml as shipped and a development.yaml holding ``data``."""
+    (tmp_path / "base.yaml").write_bytes((CONFIG / "base.yaml").read_bytes())
+    (tmp_path / "development.yaml").write_bytes(data)
+    return tmp_path
+
+
+ACCOUNT = "accounts:\n  - name: me\n    display_name: Jürgen\n    timezone: Europe/Berlin\n"
+
+
+def test_a_config_saved_as_utf16_with_its_mark_reads(tmp_path: Path) -> None:
+    """Windows editors save "Unicode" as UTF-16 with a byte-order mark: the file reads."""
+    cfg = _account_file(tmp_path, ACCOUNT.encode("utf-16"))
+    assert [a.display_name for a in load_settings(cfg, {}).accounts] == ["Jürgen"]
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (ACCOUNT.encode("latin-1"), "development.yaml is not UTF-8 (or UTF-16"),
+        (b"accounts: [\n", "development.yaml is not valid YAML at line 2"),
+        (b"accounts:\n\t- name: x\n", "development.yaml is not valid YAML at line 2"),
+    ],
+)
+def test_a_config_file_that_is_not_yaml_text_names_the_file(
+    tmp_path: Path, data: bytes, said: str
+) -> None:
+    """A Latin-1 "ü" or a YAML slip is a SettingsError naming the file and line (the CLI's
+    one line, exit 2), not a UnicodeDecodeError traceback at every command's start."""
+    with pytest.raises(SettingsError) as error:
+        load_settings(_account_file(tmp_path, data), {})
+    assert said in str(error.value)
+
+
+def test_a_config_file_that_is_a_folder_is_named(tmp_path: Path) -> None:
+    cfg = _account_file(tmp_path, b"")
+    (cfg / "development.yaml").unlink()
+    (cfg / "development.yaml").mkdir()
+    with pytest.raises(SettingsError, match="cannot read .*development.yaml"):
+        load_settings(cfg, {})
