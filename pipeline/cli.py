@@ -350,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging()
+    data_dir: Path | None = None
     try:
         # The command line is a settings layer above the environment (load_settings'
         # overrides), never written into os.environ; children get it via child_environment().
@@ -369,8 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = settings_mod.get_settings().paths.data_dir
         if getattr(args, "needs_lake", False) and not data_dir.is_dir():
             # Checked before logging is set up: the log file would create the folder.
+            what = "is a file, not a folder" if data_dir.exists() else "does not exist"
             print(
-                f"error: data folder {data_dir} does not exist (check --data-dir or "
+                f"error: data folder {data_dir} {what} (check --data-dir or "
                 "paths.data_dir; `music-tracker import` or `demo` creates a lake)",
                 file=sys.stderr,
             )
@@ -380,16 +382,32 @@ def main(argv: list[str] | None = None) -> int:
     except settings_mod.SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the log folder: a file in the lake's place, a read-only mount
+        print(_unusable_lake(data_dir, exc), file=sys.stderr)
+        return 2
     try:
         if getattr(args, "account", None):
             settings_mod.get_settings().account(args.account)  # before waiting for the lock
-        if getattr(args, "writes_lake", False):
-            with lake_writer(args.command):
-                return int(args.func(args))
-        return int(args.func(args))
+        with contextlib.ExitStack() as stack:
+            if getattr(args, "writes_lake", False):
+                try:
+                    stack.enter_context(lake_writer(args.command))
+                except OSError as exc:  # the lock file cannot be made
+                    print(_unusable_lake(data_dir, exc), file=sys.stderr)
+                    return 2
+            return int(args.func(args))
     except settings_mod.SettingsError as exc:  # e.g. an account not in config
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _unusable_lake(data_dir: Path | None, exc: OSError) -> str:
+    """One line for a data folder the command cannot write in (instead of a traceback)."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return (
+        f"error: cannot use data folder {data_dir}: {exc.strerror or exc}{where} "
+        "(check --data-dir or paths.data_dir, and that this user may write there)"
+    )
 
 
 if __name__ == "__main__":

@@ -22,16 +22,26 @@ def cmd_backup(args: argparse.Namespace) -> int:
         print("backup intact" if not problems else f"{len(problems)} problem(s)")
         return 0 if not problems else 1
     the_lake = lake()
-    dest.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and not dest.is_dir():
+        print(f"error: {dest} is a file; give the folder that receives backups", file=sys.stderr)
+        return 2
     now = dt.datetime.now(dt.UTC)
     holder = {"job": "backup", "pid": os.getpid(), "since": now.isoformat()}
     try:
+        dest.mkdir(parents=True, exist_ok=True)
         # The cron lock: no pipeline run writes while the copy is taken.
         with exclusive(the_lake.lock_file(LAKE_LOCK), holder):
             result = make_backup(the_lake, dest, now)
     except LockHeld as held:
         print(f"error: {held}; try again when it has finished", file=sys.stderr)
         return 10
+    except OSError as exc:  # a full or read-only disk; make_backup removed its partial copy
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"error: backup to {dest} failed: {exc.strerror or exc}{where}; nothing was kept",
+            file=sys.stderr,
+        )
+        return 1
     print(f"backup: {result.files} files, {result.bytes / 1048576:.1f} MB -> {result.path}")
     return 0
 
