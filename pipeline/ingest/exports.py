@@ -77,6 +77,7 @@ def _archive_limits() -> ArchiveLimits:
         max_total_bytes=cfg.max_archive_mb * mb,
         max_ratio=cfg.max_compression_ratio,
         max_depth=cfg.max_zip_depth,
+        max_entries=cfg.max_zip_entries,
     )
 
 

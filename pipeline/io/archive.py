@@ -33,6 +33,7 @@ class ArchiveLimits:
     max_total_bytes: int
     max_ratio: int
     max_depth: int
+    max_entries: int = 2000
 
 
 @dataclass
@@ -51,6 +52,9 @@ class Expansion:
     members: list[Member] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     total_bytes: int = 0
+    #: Entries listed by the archives opened so far, and members written to disk (file names).
+    entries: int = 0
+    extracted: int = 0
 
     def refuse(self, name: str, reason: str, nested: bool) -> None:
         """Record a member not read: an export as a refused member, a nested zip as an error."""
@@ -82,11 +86,19 @@ def _expand(
     depth: int,
     out: Expansion,
 ) -> None:
+    listed = _listed_entries(archive)
+    if listed is not None and out.entries + listed > limits.max_entries:
+        out.errors.append(
+            f"{label}: lists {listed:,} entries, over import.max_zip_entries "
+            f"({limits.max_entries:,}, nested zips included); nothing read from it"
+        )
+        return
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         out.errors.append(f"{label}: not a readable zip ({exc})")
         return
+    out.entries += len(zf.infolist()) if listed is None else listed
     with zf:
         seen: dict[str, int] = {}
         for info in zf.infolist():
@@ -106,7 +118,8 @@ def _expand(
             if reason is not None:
                 out.refuse(name, reason, nested)
                 continue
-            target = workdir / f"m{len(list(workdir.iterdir()))}{'.zip' if nested else '.json'}"
+            out.extracted += 1
+            target = workdir / f"m{out.extracted}{'.zip' if nested else '.json'}"
             try:
                 _copy_member(zf, info, target)
             except Exception as exc:  # noqa: BLE001 - a broken member is refused, never fatal
@@ -121,6 +134,28 @@ def _expand(
                 target.unlink(missing_ok=True)
             else:
                 out.members.append(Member(name, path=target))
+
+
+#: Bytes of the zip's directory per entry it may list: 46 fixed bytes, a name and extras.
+_DIRECTORY_BYTES_PER_ENTRY = 1024
+
+
+def _listed_entries(archive: Path) -> int | None:
+    """How many entries the zip lists, from its end record, before its directory is read
+    (``ZipFile`` turns every entry into an object: ~600 bytes each). A directory larger than
+    that count allows counts as the entries it could hold, so a record that lies about its
+    count does not get past. None when the record cannot be read: ``ZipFile`` then says why.
+    """
+    try:
+        with open(archive, "rb") as handle:
+            record = zipfile._EndRecData(handle)  # type: ignore[attr-defined]
+    except (OSError, AttributeError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+    if not record:
+        return None
+    count = int(record[zipfile._ECD_ENTRIES_TOTAL])  # type: ignore[attr-defined]
+    size = int(record[zipfile._ECD_SIZE])  # type: ignore[attr-defined]
+    return max(count, size // _DIRECTORY_BYTES_PER_ENTRY)
 
 
 def _refusal(info: zipfile.ZipInfo, name: str, limits: ArchiveLimits, used: int) -> str | None:

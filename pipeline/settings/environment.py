@@ -10,16 +10,21 @@ import os
 
 
 def secret(name: str) -> str | None:
-    """Read a secret from the environment (never from a committed file); None if unset."""
-    value = os.environ.get(name)
+    """Read a secret from the environment (never from a committed file); None if unset.
+
+    Surrounding whitespace is not part of it: a ``.env`` saved with Windows line ends gives
+    ``abc\r``, a pasted secret often a trailing space, and Spotify then answers
+    ``invalid_client`` with nothing to say why.
+    """
+    value = (os.environ.get(name) or "").strip()
     return value or None
 
 
 def secret_values(words: tuple[str, ...]) -> tuple[str, ...]:
-    """Values of the environment variables whose names contain one of ``words`` (for redaction)."""
-    return tuple(
-        v for k, v in os.environ.items() if any(w in k.upper() for w in words) and len(v) >= 4
-    )
+    """Values of the environment variables whose names contain one of ``words`` (for redaction),
+    as ``secret`` reads them, so the value sent is the value masked."""
+    values = (v.strip() for k, v in os.environ.items() if any(w in k.upper() for w in words))
+    return tuple(v for v in values if len(v) >= 4)
 
 
 def early_logging(name: str, default: str) -> str:

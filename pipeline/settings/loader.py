@@ -151,6 +151,17 @@ def _validate(settings: Settings) -> None:
             ) from exc
     if settings.default_account not in names:
         raise SettingsError(f"default_account: {settings.default_account!r} is not in accounts")
+    for limit in (
+        "max_file_mb",
+        "max_archive_mb",
+        "max_compression_ratio",
+        "max_zip_depth",
+        "max_zip_entries",
+    ):
+        if getattr(settings.import_, limit) < 1:
+            raise SettingsError(f"import.{limit}: must be at least 1")
+    if settings.import_.max_future_minutes < 0:
+        raise SettingsError("import.max_future_minutes: must be 0 or more")
     if settings.duckdb.threads < 1:
         raise SettingsError("duckdb.threads: must be at least 1")
     if settings.dbt.cycle_threads < 1:

@@ -55,6 +55,8 @@ class ImportSettings:
     max_compression_ratio: int
     #: How many zips inside zips are opened (1: only members of the archive itself).
     max_zip_depth: int
+    #: Entries (files and folders) an archive may list, the zips inside it included.
+    max_zip_entries: int = 2000
 
 
 @dataclass(frozen=True)

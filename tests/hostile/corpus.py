@@ -64,6 +64,13 @@ def _nested(depth: int) -> bytes:
     return data
 
 
+def _countless(entries: int) -> bytes:
+    """A small zip listing ``entries`` empty streaming-history files and one real one: each
+    listed entry costs memory to list and time to read, whatever its size."""
+    members = [(f"endsong_{i}.json", b"[]") for i in range(entries)]
+    return _zip([(EXT.format(9), _good_file()), *members])
+
+
 def _bomb(path: Path, size_mb: int, extra: bool) -> None:
     """A real zip bomb: ``size_mb`` MB of spaces deflated (~1000x), streamed to disk."""
     chunk = b" " * (1 << 20)
@@ -230,6 +237,20 @@ CASES = [
         2,
     ),
     Case("zip_in_zip", "wrapper.zip", _bytes(lambda: _nested(2)), None, 1),
+    Case(
+        "zip_countless_entries",
+        "countless.zip",
+        _bytes(lambda: _countless(5000)),
+        "over import.max_zip_entries",
+        0,
+    ),
+    Case(
+        "zip_in_zip_countless_entries",
+        "wrapper_countless.zip",
+        _bytes(lambda: _zip([(EXT.format(0), _good_file()), ("inner.zip", _countless(2500))])),
+        "inner.zip: lists 2,501 entries, over import.max_zip_entries",
+        1,
+    ),
     Case("zip_too_deep", "deep.zip", _bytes(lambda: _nested(6)), "nested deeper", 0),
     Case(
         "zip_corrupt",

@@ -239,3 +239,36 @@ def test_a_config_file_that_is_a_folder_is_named(tmp_path: Path) -> None:
     (cfg / "development.yaml").mkdir()
     with pytest.raises(SettingsError, match="cannot read .*development.yaml"):
         load_settings(cfg, {})
+
+
+@pytest.mark.parametrize(
+    ("raw", "read"),
+    [("abc123\r", "abc123"), (" abc123 \n", "abc123"), ("abc123", "abc123"), (" \r\n", None)],
+)
+def test_a_secret_is_read_without_the_whitespace_around_it(
+    monkeypatch: pytest.MonkeyPatch, raw: str, read: str | None
+) -> None:
+    """A .env with Windows line ends or a pasted trailing space: the secret sent (and masked in
+    the logs) is the secret itself, not Spotify's 'invalid_client' for an invisible ``\\r``."""
+    from pipeline.settings import secret, secret_values
+
+    monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", raw)
+    assert secret("SPOTIFY_CLIENT_SECRET") == read
+    masked = secret_values(("SECRET",))
+    assert (read in masked) if read else all(v.strip() for v in masked)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("MAX_ZIP_ENTRIES", "0", "import.max_zip_entries: must be at least 1"),
+        ("MAX_ZIP_DEPTH", "0", "import.max_zip_depth: must be at least 1"),
+        ("MAX_FILE_MB", "-5", "import.max_file_mb: must be at least 1"),
+        ("MAX_FUTURE_MINUTES", "-1", "import.max_future_minutes: must be 0 or more"),
+    ],
+)
+def test_an_import_limit_out_of_range_stops_at_start(key: str, value: str, said: str) -> None:
+    """A limit of 0 would refuse every export (or a negative margin every play), each import
+    quarantining everything; said at start instead."""
+    with pytest.raises(SettingsError, match=said):
+        load_settings(CONFIG, {f"MUSIC_TRACKER__IMPORT__{key}": value})
