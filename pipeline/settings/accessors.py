@@ -41,10 +41,8 @@ def spotify_settings() -> SpotifySettings:
         raise SettingsError(
             "spotify.poll_interval_minutes: must divide a day (1..1440, e.g. 15, 30, 60)"
         )
-    if min(cfg.max_retries, cfg.backoff_s, cfg.max_wait_s) < 0 or cfg.timeout_s <= 0:
-        raise SettingsError(
-            "spotify.max_retries, backoff_s, max_wait_s: must be 0 or more; timeout_s above 0"
-        )
+    if cfg.timeout_s <= 0:  # the others are 0 or more, as every number in the settings
+        raise SettingsError("spotify.timeout_s: must be above 0")
     return cfg
 
 

@@ -8,6 +8,7 @@ silently fall back to a default. Relative ``Path`` values resolve against ``root
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -18,6 +19,15 @@ from pipeline.settings.schema import Settings, SettingsError
 
 # YAML keys that are Python keywords map to a trailing-underscore field name.
 RENAMES = {"import": "import_"}
+
+
+def _not_negative(value: int | float, name: str) -> int | float:
+    """Every number in the settings is a count, a size, a duration or a limit: none is
+    negative (``dedupe.match_window_seconds: -1`` matched nothing, a negative budget asked
+    nothing, silently). Settings with a larger floor check it where they are read."""
+    if value < 0:
+        raise SettingsError(f"{name}: must be 0 or more, got {value!r}")
+    return value
 
 
 def _coerce(value: Any, hint: Any, name: str, root: Path) -> Any:
@@ -54,11 +64,13 @@ def _coerce(value: Any, hint: Any, name: str, root: Path) -> Any:
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise SettingsError(f"{name}: expected a whole number, got {value!r}")
-        return value
+        return _not_negative(value, name)
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SettingsError(f"{name}: expected a number, got {value!r}")
-        return float(value)
+        if not math.isfinite(value):
+            raise SettingsError(f"{name}: expected a finite number, got {value!r}")
+        return float(_not_negative(value, name))
     if hint is str:
         if isinstance(value, bool) or value is None or isinstance(value, Mapping | list):
             raise SettingsError(f"{name}: expected text, got {value!r}")

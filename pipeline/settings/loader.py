@@ -160,8 +160,6 @@ def _validate(settings: Settings) -> None:
     ):
         if getattr(settings.import_, limit) < 1:
             raise SettingsError(f"import.{limit}: must be at least 1")
-    if settings.import_.max_future_minutes < 0:
-        raise SettingsError("import.max_future_minutes: must be 0 or more")
     if settings.duckdb.threads < 1:
         raise SettingsError("duckdb.threads: must be at least 1")
     if settings.dbt.cycle_threads < 1:

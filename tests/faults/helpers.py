@@ -16,16 +16,23 @@ from pipeline.io.atomic import TMP_MARK
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_killer(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m tests.faults.killer ARGS`` from the repository root."""
+def run_module(
+    module: str, args: list[str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m MODULE ARGS`` from the repository root, its output captured."""
     return subprocess.run(
-        [sys.executable, "-m", "tests.faults.killer", *args],
+        [sys.executable, "-m", module, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def run_killer(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m tests.faults.killer ARGS`` from the repository root."""
+    return run_module("tests.faults.killer", args, timeout)
 
 
 def staged_plays_hash(data_dir: Path) -> tuple[int, str]:

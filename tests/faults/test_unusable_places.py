@@ -8,24 +8,16 @@ traceback from the log file's or the lock's creation.
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.faults.helpers import REPO
+from tests.faults.helpers import run_module
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return run_module("pipeline.cli", list(args), timeout=120)
 
 
 @pytest.mark.parametrize(

@@ -137,8 +137,8 @@ def test_validating_the_sections_imports_nothing_heavy() -> None:
         ("PAGE_LIMIT", "0", "spotify.page_limit: must be 1..50"),
         ("POLL_INTERVAL_MINUTES", "0", "spotify.poll_interval_minutes: must divide a day"),
         ("POLL_INTERVAL_MINUTES", "7", "spotify.poll_interval_minutes: must divide a day"),
-        ("TIMEOUT_S", "0", "timeout_s above 0"),
-        ("MAX_RETRIES", "-1", "must be 0 or more"),
+        ("TIMEOUT_S", "0", "spotify.timeout_s: must be above 0"),
+        ("MAX_RETRIES", "-1", "spotify.max_retries: must be 0 or more, got -1"),
     ],
 )
 def test_a_spotify_setting_out_of_range_stops_the_program_at_start(
@@ -263,8 +263,8 @@ def test_a_secret_is_read_without_the_whitespace_around_it(
     [
         ("MAX_ZIP_ENTRIES", "0", "import.max_zip_entries: must be at least 1"),
         ("MAX_ZIP_DEPTH", "0", "import.max_zip_depth: must be at least 1"),
-        ("MAX_FILE_MB", "-5", "import.max_file_mb: must be at least 1"),
-        ("MAX_FUTURE_MINUTES", "-1", "import.max_future_minutes: must be 0 or more"),
+        ("MAX_FILE_MB", "0", "import.max_file_mb: must be at least 1"),
+        ("MAX_FUTURE_MINUTES", "-1", "import.max_future_minutes: must be 0 or more, got -1"),
     ],
 )
 def test_an_import_limit_out_of_range_stops_at_start(key: str, value: str, said: str) -> None:
@@ -272,3 +272,24 @@ def test_an_import_limit_out_of_range_stops_at_start(key: str, value: str, said:
     quarantining everything; said at start instead."""
     with pytest.raises(SettingsError, match=said):
         load_settings(CONFIG, {f"MUSIC_TRACKER__IMPORT__{key}": value})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("DEDUPE__MATCH_WINDOW_SECONDS", "-1", "dedupe.match_window_seconds: must be 0 or more"),
+        ("DUCKDB__THREADS", "-2", "duckdb.threads: must be 0 or more, got -2"),
+        ("SPOTIFY__BACKOFF_S", ".nan", "spotify.backoff_s: expected a finite number"),
+        ("SPOTIFY__MAX_WAIT_S", ".inf", "spotify.max_wait_s: expected a finite number"),
+    ],
+)
+def test_no_number_in_the_settings_is_negative_or_endless(
+    tmp_path: Path, variable: str, value: str, said: str
+) -> None:
+    """Every number in the settings is a count, size, duration or limit: a negative one (a
+    dedupe window that matches nothing) or NaN is one line at start, exit 2, in any section."""
+    from tests.ops.conftest import cli_env, run_cli
+
+    result = run_cli(["status"], cli_env(tmp_path, **{f"MUSIC_TRACKER__{variable}": value}))
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr and "Traceback" not in result.stderr
