@@ -407,8 +407,13 @@ class AuthorisationError(ValueError):
 
 
 def code_from_redirect(pending: PendingAuthorisation, pasted: str) -> str:
-    """The authorisation code from the address the browser was sent to (checks ``state``)."""
-    pasted = pasted.strip()
+    """The authorisation code from the address the browser was sent to (checks ``state``).
+
+    Quotes or angle brackets around the address (a terminal or a mail client copying it so)
+    are not part of it: left on, the last one read as part of ``state``, and the address was
+    called "another authorisation".
+    """
+    pasted = pasted.strip().strip("\"'<>").strip()
     parsed = urllib.parse.urlparse(pasted)
     query = urllib.parse.parse_qs(parsed.query)
     if "error" in query:

@@ -418,6 +418,16 @@ def test_auth_rejects_foreign_state(lake_dir: Path) -> None:
         code_from_redirect(pending, "http://127.0.0.1:8888/callback?code=abc&state=other")
 
 
+@pytest.mark.parametrize("wrap", ['"{}"', "'{}'", "<{}>", "  {}\r\n"])
+def test_auth_reads_an_address_pasted_with_quotes_around_it(lake_dir: Path, wrap: str) -> None:
+    """Copied with quotes or angle brackets, the address still gives its code."""
+    from pipeline.clients.spotify import authorize_url, code_from_redirect
+
+    pending = authorize_url("me")
+    address = f"http://127.0.0.1:8888/callback?code=abc&state={pending.state}"
+    assert code_from_redirect(pending, wrap.format(address)) == "abc"
+
+
 def _assert_no_secrets(text: str, account: str) -> None:
     for secret in (CLIENT_SECRET, access_token(account), refresh_token(account)):
         assert secret not in text
