@@ -655,6 +655,10 @@ def provision(
             if c.get("name") == config.collection
             and not c.get("archived")
             and c.get("personal_owner_id") is None
+            # Not the Root collection (id "root", named "Our analytics"): cards cannot name
+            # it as their collection_id, so a config naming it gets a collection of its own.
+            and isinstance(c.get("id"), int)
+            and not isinstance(c.get("id"), bool)
         ),
         None,
     )

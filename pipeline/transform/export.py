@@ -128,12 +128,29 @@ _BOMS = (
 )
 
 
+#: Leading bytes of the packed formats an export is sometimes kept in, with a name for each.
+_PACKED = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"7z\xbc\xaf\x27\x1c", "7-Zip"),
+    (b"PK\x03\x04", "zip"),
+)
+
+
 def load_json(data: bytes, name: str) -> list[Any]:
     """Decode a file's bytes into the list of records, or raise ExportFormatError.
 
     UTF-8, or UTF-16/32 when the file starts with their byte-order mark (an export opened and
     saved again in Windows Notepad as "Unicode"); without a mark, anything but UTF-8 is refused.
+    A packed file under an export's name (``endsong_0.json.gz`` renamed, a zip saved as .json)
+    is named for what it is, not as "not UTF-8 text".
     """
+    packed = next((kind for magic, kind in _PACKED if data.startswith(magic)), None)
+    if packed is not None:
+        hint = "give it a .zip name" if packed == "zip" else "unpack it first"
+        raise ExportFormatError(f"{name}: a {packed} file, not JSON text: {hint}")
     codec = next((c for bom, c in _BOMS if data.startswith(bom)), "utf-8")
     try:
         text = data.decode(codec)

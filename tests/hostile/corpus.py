@@ -7,6 +7,7 @@ with its reason, and the rest of the same file lands.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import zipfile
@@ -174,6 +175,8 @@ CASES = [
     Case("bom", EXT.format(17), _bytes(lambda: b"\xef\xbb\xbf" + _with()), None, 2),
     # Re-saved in Windows Notepad as "Unicode" (UTF-16 LE with its mark), and as UTF-32 BE.
     Case("utf16", EXT.format(20), _bytes(lambda: _with().decode().encode("utf-16")), None, 2),
+    Case("gzip", EXT.format(22), _bytes(lambda: gzip.compress(_with())), "a gzip file", 0),
+    Case("zip_as_json", EXT.format(23), _bytes(lambda: _nested(1)), "give it a .zip name", 0),
     Case(
         "utf32",
         EXT.format(21),

@@ -267,6 +267,28 @@ def test_an_entry_removed_from_the_config_is_archived(
     assert len(dash["dashcards"]) == 1
 
 
+def test_a_collection_named_like_the_root_gets_its_own(
+    metabase_env, fake, capsys, tmp_path: Path
+) -> None:
+    """`collection: Our analytics` is the Root collection's name; Root's id is the string
+    "root", which a card cannot take as its collection: provisioning makes a collection of that
+    name instead of failing with Metabase's 400 half-way."""
+    import shutil
+
+    config = tmp_path / "metabase"
+    shutil.copytree(CONFIG, config)
+    text = (config / "dashboards.yaml").read_text(encoding="utf-8")
+    (config / "dashboards.yaml").write_text(
+        text.replace("collection: Music Tracker", "collection: Our analytics", 1), encoding="utf-8"
+    )
+    code, out = _provision(fake, capsys, config)
+    assert code == 0, out
+    (ours,) = [c for c in fake.collections.values() if c["name"] == "Our analytics"]
+    assert {card["collection_id"] for card in fake.active_cards()} == {ours["id"]}
+    assert _provision(fake, capsys, config)[0] == 0
+    assert len(fake.collections) == 1, "a rerun finds it again"
+
+
 def test_a_wrong_password_is_refused(metabase_env, fake, capsys, monkeypatch) -> None:
     """Once the admin exists, a wrong password stops provisioning with exit 1."""
     assert _provision(fake, capsys)[0] == 0
