@@ -335,6 +335,12 @@ class HttpClient:
                     ) from exc
                 self._backoff(attempt, f"{exc.__class__.__name__}")
                 continue
+            except requests.RequestException as exc:
+                # Not worth a retry (endless redirects, an address the library cannot use):
+                # the caller's HttpError, not a traceback in the middle of a run.
+                raise HttpError(
+                    self.service, f"{url}: {exc.__class__.__name__}: {str(exc)[:200]}"
+                ) from exc
             response = Response(raw.status_code, content, dict(raw.headers), url)
             status = raw.status_code
             if status == 429:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from pipeline.settings.build import address_problem
 from pipeline.settings.loader import section
 from pipeline.settings.schema import SettingsError
 from pipeline.settings.sections import (
@@ -60,7 +61,16 @@ def musicbrainz_settings() -> MusicBrainzSettings:
 
 
 def nominatim_settings() -> NominatimSettings:
-    return section("nominatim", NominatimSettings)
+    """The validated ``nominatim`` section: geopy joins ``scheme://domain``, so the two must
+    make an address (a domain written as a URL gave ``https://https://...`` at every call)."""
+    cfg = section("nominatim", NominatimSettings)
+    problem = address_problem(f"{cfg.scheme}://{cfg.domain}")
+    if problem or "/" in cfg.domain:
+        raise SettingsError(
+            f"nominatim.scheme and nominatim.domain: {cfg.scheme!r} and {cfg.domain!r} must be "
+            "http or https and a host (with a port if needed), e.g. nominatim.local:8080"
+        )
+    return cfg
 
 
 def spotify_catalogue_settings() -> SpotifyCatalogueSettings:

@@ -21,6 +21,30 @@ from pipeline.settings.schema import Settings, SettingsError
 RENAMES = {"import": "import_"}
 
 
+def _is_address(attr: str) -> bool:
+    """Settings holding a web address, by name: ``url``, ``*_url``, ``*_uri``."""
+    return attr == "url" or attr.endswith(("_url", "_uri"))
+
+
+def address_problem(value: Any) -> str | None:
+    """Why ``value`` is not an http(s) address with a host, or None.
+
+    Without a scheme (``gotify.local/message``, ``192.168.1.5:3000``) the HTTP library raised
+    at the first call, mid-run: a notification that crashed the cron run it reported on.
+    """
+    from urllib.parse import urlsplit
+
+    text = str(value)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        return f"{text!r} is not a web address ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname or text != text.strip():
+        return f"{text!r} is not an http:// or https:// address with a host"
+    return None
+
+
 def _not_negative(value: int | float, name: str) -> int | float:
     """Every number in the settings is a count, a size, a duration or a limit: none is
     negative (``dedupe.match_window_seconds: -1`` matched nothing, a negative budget asked
@@ -91,6 +115,10 @@ def build(cls: type[Any], data: Mapping[str, Any], prefix: str, root: Path) -> A
                 continue  # the sections read through section() land in `extra`
             raise SettingsError(f"{dotted}: unknown setting (typo?)")
         kwargs[attr] = _coerce(value, hints[attr], dotted, root)
+        if _is_address(attr) and (kwargs[attr] or fields[attr].default != ""):
+            problem = address_problem(kwargs[attr])
+            if problem:
+                raise SettingsError(f"{dotted}: {problem}")
         seen.add(attr)
     for name, f in fields.items():
         if name in seen or name in ("env", "extra"):

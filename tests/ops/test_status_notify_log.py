@@ -203,6 +203,42 @@ def test_last_play_is_each_accounts_newest_over_the_days_it_reads(data_dir: Path
         }, damaged
 
 
+def test_a_webhook_that_redirects_forever_is_a_logged_failure(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A misconfigured proxy answering every call with a redirect: the notification is logged
+    as not delivered and the run that reported it goes on (requests' TooManyRedirects
+    escaped the client before and failed that run)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from pipeline import settings
+
+    class Redirect(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(307)
+            self.send_header("Location", self.path + "x")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("MUSIC_TRACKER__NOTIFICATIONS__WEBHOOK_KIND", "json")
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        monkeypatch.setenv("MUSIC_TRACKER__NOTIFICATIONS__WEBHOOK_URL", url)
+        settings.reload_settings()
+        event = notify.Event("token:me:revoked", "token", "Token of me revoked", "Authorise")
+        assert notify.dispatch(lake(), [event], "run-1") == []
+    finally:
+        server.shutdown()
+    assert "not delivered" in caplog.text and "TooManyRedirects" in caplog.text
+
+
 def test_ntfy_notification_reaches_the_receiver(
     data_dir: Path, receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -262,6 +262,12 @@ def test_an_import_limit_out_of_range_stops_at_start(key: str, value: str, said:
         ("SPOTIFY__TIMEOUT_S", "0", "spotify.timeout_s: must be above 0"),
         ("SPOTIFY__MAX_RETRIES", "-1", "spotify.max_retries: must be 0 or more, got -1"),
         ("DEDUPE__MATCH_WINDOW_SECONDS", "-1", "dedupe.match_window_seconds: must be 0 or more"),
+        # An address without its scheme raised in the HTTP library at the first call, mid-run.
+        ("NOTIFICATIONS__WEBHOOK_URL", "gotify.local/message", "notifications.webhook_url: '"),
+        ("METABASE__URL", "nas:3000", "metabase.url: 'nas:3000' is not an http:// or https://"),
+        ("SPOTIFY__API_BASE_URL", "", "spotify.api_base_url: '' is not an http"),
+        ("SCHEDULER__URL", "http://[::1", "scheduler.url: 'http://[::1' is not a web address"),
+        ("NOMINATIM__DOMAIN", "https://osm.local", "nominatim.scheme and nominatim.domain"),
         ("DUCKDB__THREADS", "-2", "duckdb.threads: must be 0 or more, got -2"),
         ("SPOTIFY__BACKOFF_S", ".nan", "spotify.backoff_s: expected a finite number"),
         ("SPOTIFY__MAX_WAIT_S", ".inf", "spotify.max_wait_s: expected a finite number"),
