@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -12,27 +12,14 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipeline.io.atomic import TMP_MARK
+from tests.ops.conftest import run_python
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_module(
-    module: str, args: list[str], timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m MODULE ARGS`` from the repository root, its output captured."""
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def run_killer(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run ``python -m tests.faults.killer ARGS`` from the repository root."""
-    return run_module("tests.faults.killer", args, timeout)
+    return run_python(["-m", "tests.faults.killer", *args], dict(os.environ), timeout)
 
 
 def staged_plays_hash(data_dir: Path) -> tuple[int, str]:

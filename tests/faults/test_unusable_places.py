@@ -7,17 +7,18 @@ traceback from the log file's or the lock's creation.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.faults.helpers import run_module
+from tests.ops.conftest import run_cli
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_module("pipeline.cli", list(args), timeout=120)
+    return run_cli(list(args), dict(os.environ), timeout=120)
 
 
 @pytest.mark.parametrize(

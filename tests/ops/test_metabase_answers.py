@@ -9,7 +9,6 @@ canned answers from a small server of their own. Each one would have ended in a 
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +21,7 @@ from pipeline.cli import main
 from pipeline.clients.http import HttpClient
 from pipeline.ops.metabase import DashboardConfigError, load_config
 from tests.conftest import REPO
+from tests.ops.conftest import free_port
 
 CONFIG = REPO / "config" / "metabase"
 
@@ -138,10 +138,7 @@ def test_a_metabase_still_starting_is_named_with_the_way_to_wait(canned: Canned,
 
 def test_nothing_listening_is_named_as_not_up(data_dir: Path, canned: Canned, capsys) -> None:
     """A refused connection (Metabase's container not started) reads the same way."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    code, err = _provision(f"http://127.0.0.1:{port}", capsys)
+    code, err = _provision(f"http://127.0.0.1:{free_port()}", capsys)
     assert code == 1 and "is not up" in err
 
 
